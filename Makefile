@@ -1,0 +1,40 @@
+# nmt-cli: every target installs what it needs first.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+MODEL   ?= models/de-en
+
+.PHONY: install test check demo bench clean
+
+install: $(STAMP)
+
+# torch is pinned and installed first: 2.13.0 is the CPU wheel on this machine's disk;
+# any looser spec would make pip fetch a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/pytest
+
+check: install
+	$(BIN)/ruff check nmt_cli tests
+	$(BIN)/ruff format --check nmt_cli tests
+	$(BIN)/mypy nmt_cli
+
+demo: install
+	@echo '$$ printf "Ein Hund läuft.\nZwei Männer spielen Fußball im Park.\nEine Frau mit rotem Hut liest ein Buch.\n" | nmt translate'
+	@printf "Ein Hund läuft.\nZwei Männer spielen Fußball im Park.\nEine Frau mit rotem Hut liest ein Buch.\n" | $(BIN)/nmt translate
+	@echo
+	@echo '$$ echo "Ein Mann fährt Fahrrad ." | nmt align --format table'
+	@echo "Ein Mann fährt Fahrrad ." | $(BIN)/nmt align --format table
+
+bench: install
+	$(BIN)/python -m nmt_cli.bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""Configuration as frozen dataclasses: what the model is, how it trains, how it decodes.
+
+ModelConfig is saved inside every checkpoint, so a model directory rebuilds its model alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Arch = Literal["rnn", "transformer"]
+Scoring = Literal["dot", "general", "additive"]
+DecoderKind = Literal["luong", "bahdanau"]
+Span = Literal["global", "local-m", "local-p"]
+Precision = Literal["auto", "bf16", "fp32"]
+
+# SentencePiece ids, fixed for every model this tool trains.
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture hyperparameters; the fields of the other architecture are ignored."""
+
+    arch: Arch = "rnn"
+    vocab_size: int = 8000  # target vocabulary (the joint one when joint_vocab)
+    src_vocab_size: int = 8000
+    joint_vocab: bool = True
+    dropout: float = 0.3
+    tie_embeddings: bool = True
+    # BiLSTM (Luong et al., 2015; Bahdanau et al., 2015)
+    embed_dim: int = 256
+    hidden_dim: int = 512
+    layers: int = 1
+    attention: Scoring = "additive"
+    decoder: DecoderKind = "luong"
+    attention_span: Span = "global"
+    window: int = 5
+    # Transformer (Vaswani et al., 2017)
+    d_model: int = 256
+    heads: int = 4
+    ff_dim: int = 1024
+    enc_layers: int = 3
+    dec_layers: int = 3
+    attn_dropout: float = 0.1
+    post_norm: bool = False
+    align_layer: int = -2
+    max_positions: int = 1024
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build from a saved dict, ignoring keys a newer version may have added."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the corpus is and how it becomes subword batches."""
+
+    train: str
+    src_lang: str
+    tgt_lang: str
+    valid: str | None = None
+    vocab_size: int = 8000
+    joint_vocab: bool = True
+    max_len: int = 100
+    batch_tokens: int = 4096
+    valid_holdout: int = 500
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, budgets and bookkeeping."""
+
+    output: str
+    lr: float = 1e-3
+    lr_schedule: Literal["plateau", "inverse-sqrt"] = "plateau"
+    warmup_steps: int = 4000
+    label_smoothing: float = 0.1
+    clip_norm: float = 1.0
+    accumulate: int = 1
+    valid_every: int = 1000
+    valid_beam: int = 1
+    patience: int = 8
+    max_epochs: int = 100
+    max_steps: int = 0
+    max_minutes: float = 0.0
+    seed: int = 1
+    device: str = "auto"
+    precision: Precision = "auto"
+    threads: int = 0
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Search settings shared by translate, evaluate and align."""
+
+    beam_size: int = 5
+    length_penalty: float = 1.0
+    max_len_ratio: float = 2.0
+    max_len_offset: int = 10
+    nbest: int = 1
+    batch_size: int = 64
+    keep_attention: bool = False

@@ -1,0 +1,100 @@
+"""Turning raw parallel text into the encoded training and validation sets of a model directory."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from nmt_cli.config import DataConfig
+from nmt_cli.data import Tokenizer, normalize, read_parallel, train_sentencepiece
+from nmt_cli.errors import NMTError
+
+log = logging.getLogger("nmt_cli")
+
+
+@dataclass
+class ParallelSet:
+    """Raw lines (for BLEU) and their subword ids (for training), pair for pair."""
+
+    src_lines: list[str]
+    tgt_lines: list[str]
+    src_ids: list[list[int]]
+    tgt_ids: list[list[int]]
+
+    def __len__(self) -> int:
+        return len(self.src_ids)
+
+    def lengths(self) -> list[int]:
+        """The longer side of each pair, what a padded batch pays for."""
+        return [max(len(s), len(t)) + 1 for s, t in zip(self.src_ids, self.tgt_ids)]
+
+
+@dataclass
+class CorpusStats:
+    train_pairs: int
+    skipped_empty: int
+    dropped_long: int
+    valid_pairs: int
+    valid_source: str
+
+
+def split_holdout(
+    src: list[str], tgt: list[str], size: int, seed: int
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Hold out `size` random pairs (at most 10% of the corpus) for validation."""
+    n_hold = min(size, len(src) // 10)
+    held = set(random.Random(seed).sample(range(len(src)), n_hold))
+    train = [i for i in range(len(src)) if i not in held]
+    hold = sorted(held)
+    return [src[i] for i in train], [tgt[i] for i in train], [src[i] for i in hold], [tgt[i] for i in hold]
+
+
+def spm_files(model_dir: Path, joint: bool) -> dict[str, str]:
+    return {"src": "spm.model", "tgt": "spm.model"} if joint else {"src": "spm.src.model", "tgt": "spm.tgt.model"}
+
+
+def build_tokenizer(model_dir: Path, src: list[str], tgt: list[str], cfg: DataConfig, seed: int) -> Tokenizer:
+    """Train SentencePiece on the training text (jointly on both sides by default)."""
+    files = spm_files(model_dir, cfg.joint_vocab)
+    if cfg.joint_vocab:
+        size = train_sentencepiece(src + tgt, model_dir / "spm", cfg.vocab_size, seed)
+    else:
+        size = train_sentencepiece(src, model_dir / "spm.src", cfg.vocab_size, seed)
+        train_sentencepiece(tgt, model_dir / "spm.tgt", cfg.vocab_size, seed)
+    if size != cfg.vocab_size:
+        log.warning("vocabulary size %d instead of %d (the corpus decides)", size, cfg.vocab_size)
+    return Tokenizer(model_dir / files["src"], model_dir / files["tgt"])
+
+
+def encode_set(tok: Tokenizer, src: list[str], tgt: list[str]) -> ParallelSet:
+    return ParallelSet(src, tgt, tok.encode_src(src), tok.encode_tgt(tgt))
+
+
+def load_corpora(
+    cfg: DataConfig, model_dir: Path, seed: int, tokenizer: Tokenizer | None = None
+) -> tuple[ParallelSet, ParallelSet, Tokenizer, CorpusStats]:
+    """Read, clean, split, (train SentencePiece unless given a tokenizer) and encode."""
+    src, tgt = read_parallel(cfg.train, cfg.src_lang, cfg.tgt_lang)
+    src, tgt = [normalize(s) for s in src], [normalize(t) for t in tgt]
+    keep = [i for i in range(len(src)) if src[i] and tgt[i]]
+    skipped = len(src) - len(keep)
+    src, tgt = [src[i] for i in keep], [tgt[i] for i in keep]
+    if cfg.valid:
+        v_src, v_tgt = read_parallel(cfg.valid, cfg.src_lang, cfg.tgt_lang)
+        valid_source = cfg.valid
+    else:
+        src, tgt, v_src, v_tgt = split_holdout(src, tgt, cfg.valid_holdout, seed)
+        valid_source = f"{len(v_src)} pairs held out of {cfg.train}"
+    if not src:
+        raise NMTError(f"no usable training pairs in {cfg.train}.{{{cfg.src_lang},{cfg.tgt_lang}}}")
+    tok = tokenizer or build_tokenizer(model_dir, src, tgt, cfg, seed)
+    train = encode_set(tok, src, tgt)
+    fits = [i for i in range(len(train)) if max(len(train.src_ids[i]), len(train.tgt_ids[i])) <= cfg.max_len]
+    dropped = len(train) - len(fits)
+    train = ParallelSet(*([xs[i] for i in fits] for xs in (train.src_lines, train.tgt_lines, train.src_ids, train.tgt_ids)))
+    v_keep = [i for i in range(len(v_src)) if v_src[i].strip() and v_tgt[i].strip()]
+    valid = encode_set(tok, [normalize(v_src[i]) for i in v_keep], [v_tgt[i] for i in v_keep])
+    stats = CorpusStats(len(train), skipped, dropped, len(valid), valid_source)
+    return train, valid, tok, stats

@@ -1,0 +1,233 @@
+"""Parallel corpora, SentencePiece subwords, and token-count batches.
+
+A corpus is named by prefix and language, as in fairseq and Moses: `data/train` + `de`
+reads `data/train.de` or `data/train.de.gz`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import sentencepiece as spm
+
+from nmt_cli.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from nmt_cli.errors import NMTError
+
+if TYPE_CHECKING:
+    import torch
+
+
+def open_text(path: str | Path, errors: str = "strict") -> TextIO:
+    """Open a plain or gzipped UTF-8 text file for reading."""
+    path = Path(path)
+    if not path.is_file():
+        raise NMTError(f"file not found: {path}")
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors=errors)
+    return open(path, encoding="utf-8", errors=errors)
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """All lines of a corpus file, without line ends; invalid UTF-8 or gzip is an NMTError."""
+    lines: list[str] = []
+    try:
+        with open_text(path) as f:
+            for line in f:
+                lines.append(line.rstrip("\r\n"))
+    except UnicodeDecodeError as e:
+        raise NMTError(f"{path}: line {len(lines) + 1} is not valid UTF-8 ({e.reason})") from e
+    except (OSError, EOFError) as e:
+        raise NMTError(f"{path}: cannot read ({e})") from e
+    return lines
+
+
+def corpus_file(prefix: str, lang: str) -> Path:
+    """Resolve `prefix.lang`, falling back to `prefix.lang.gz`."""
+    for candidate in (Path(f"{prefix}.{lang}"), Path(f"{prefix}.{lang}.gz")):
+        if candidate.is_file():
+            return candidate
+    raise NMTError(f"corpus file not found: {prefix}.{lang} (or {prefix}.{lang}.gz)")
+
+
+def read_parallel(prefix: str, src_lang: str, tgt_lang: str) -> tuple[list[str], list[str]]:
+    """Read both sides of a line-aligned corpus; their line counts must match."""
+    src_path, tgt_path = corpus_file(prefix, src_lang), corpus_file(prefix, tgt_lang)
+    src, tgt = read_lines(src_path), read_lines(tgt_path)
+    if len(src) != len(tgt):
+        raise NMTError(
+            f"line counts differ: {src_path} has {len(src)} lines, {tgt_path} has {len(tgt)}"
+        )
+    return src, tgt
+
+
+def normalize(line: str) -> str:
+    """NFC-normalise and collapse whitespace, so that blank lines become empty."""
+    return " ".join(unicodedata.normalize("NFC", line).split())
+
+
+def train_sentencepiece(
+    texts: Iterable[str], model_prefix: Path, vocab_size: int, seed: int = 1
+) -> int:
+    """Train a unigram SentencePiece model with the fixed special ids; return its size.
+
+    `hard_vocab_limit=False` lets a small corpus with few distinct words train with a
+    large `vocab_size`; a size below the number of distinct characters is raised to it.
+    """
+    texts = [t for t in texts if t]
+    chars = {c for t in texts for c in t if not c.isspace()}
+    minimum = len(chars) + 5  # the characters, the four specials and the word marker
+    if vocab_size < minimum:
+        vocab_size = minimum
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False) as f:
+        f.write("\n".join(texts) + "\n")
+        corpus = f.name
+    try:
+        spm.SentencePieceTrainer.train(
+            input=corpus,
+            model_prefix=str(model_prefix),
+            vocab_size=vocab_size,
+            model_type="unigram",
+            character_coverage=1.0,
+            hard_vocab_limit=False,
+            pad_id=PAD_ID,
+            unk_id=UNK_ID,
+            bos_id=BOS_ID,
+            eos_id=EOS_ID,
+            input_sentence_size=2_000_000,
+            shuffle_input_sentence=True,
+            random_seed=seed,
+            minloglevel=2,
+            num_threads=2,
+        )
+    finally:
+        Path(corpus).unlink(missing_ok=True)
+    return spm.SentencePieceProcessor(model_file=f"{model_prefix}.model").get_piece_size()
+
+
+class Tokenizer:
+    """Source and target SentencePiece models (the same one for a joint vocabulary)."""
+
+    def __init__(self, src_model: Path, tgt_model: Path | None = None) -> None:
+        self.src = self._load(src_model)
+        self.tgt = self._load(tgt_model) if tgt_model and tgt_model != src_model else self.src
+
+    @staticmethod
+    def _load(path: Path) -> spm.SentencePieceProcessor:
+        if not Path(path).is_file():
+            raise NMTError(f"SentencePiece model not found: {path}")
+        try:
+            return spm.SentencePieceProcessor(model_file=str(path))
+        except (RuntimeError, OSError) as e:
+            raise NMTError(f"not a SentencePiece model: {path}") from e
+
+    @property
+    def src_vocab_size(self) -> int:
+        return int(self.src.get_piece_size())
+
+    @property
+    def tgt_vocab_size(self) -> int:
+        return int(self.tgt.get_piece_size())
+
+    def encode_src(self, lines: Sequence[str]) -> list[list[int]]:
+        return list(self.src.encode([normalize(s) for s in lines]))
+
+    def encode_tgt(self, lines: Sequence[str]) -> list[list[int]]:
+        return list(self.tgt.encode([normalize(s) for s in lines]))
+
+    def decode_tgt(self, ids: Sequence[Sequence[int]]) -> list[str]:
+        return [str(s) for s in self.tgt.decode([list(x) for x in ids])]
+
+    def src_pieces(self, ids: Sequence[int]) -> list[str]:
+        return [str(self.src.id_to_piece(int(i))) for i in ids]
+
+    def tgt_pieces(self, ids: Sequence[int]) -> list[str]:
+        return [str(self.tgt.id_to_piece(int(i))) for i in ids]
+
+
+@dataclass
+class Batch:
+    """Padded tensors for one batch; masks are True on real tokens."""
+
+    src: torch.Tensor  # (B, S) source ids followed by EOS
+    src_mask: torch.Tensor  # (B, S)
+    tgt_in: torch.Tensor  # (B, T) BOS followed by target ids
+    tgt_out: torch.Tensor  # (B, T) target ids followed by EOS
+    n_src_tokens: int
+    n_tgt_tokens: int
+
+
+def pad(seqs: Sequence[Sequence[int]], prefix: int | None = None, suffix: int | None = None):
+    """Pad id lists into a (B, L) LongTensor, optionally adding BOS/EOS around each."""
+    import torch
+
+    rows = [([prefix] if prefix is not None else []) + list(s) + ([suffix] if suffix is not None else []) for s in seqs]
+    length = max((len(r) for r in rows), default=0)
+    out = torch.full((len(rows), max(length, 1)), PAD_ID, dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+    return out
+
+
+def collate(src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]]) -> Batch:
+    """Build the training tensors: source+EOS, BOS+target as input, target+EOS as output."""
+    src_t = pad(src, suffix=EOS_ID)
+    tgt_in = pad(tgt, prefix=BOS_ID)
+    tgt_out = pad(tgt, suffix=EOS_ID)
+    return Batch(
+        src=src_t,
+        src_mask=src_t != PAD_ID,
+        tgt_in=tgt_in,
+        tgt_out=tgt_out,
+        n_src_tokens=int((src_t != PAD_ID).sum()),
+        n_tgt_tokens=int((tgt_out != PAD_ID).sum()),
+    )
+
+
+def token_batches(
+    lengths: Sequence[int], batch_tokens: int, rng: random.Random | None = None
+) -> list[list[int]]:
+    """Group example indices into batches of at most `batch_tokens` padded tokens.
+
+    Examples are length-sorted (ties in random order when `rng` is given), so padding stays
+    small; the batches themselves are then shuffled. `lengths[i]` is the longer side of i.
+    """
+    order = list(range(len(lengths)))
+    if rng is not None:
+        rng.shuffle(order)
+    order.sort(key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        longest_if_added = max(longest, lengths[i] + 1)
+        if current and longest_if_added * (len(current) + 1) > batch_tokens:
+            batches.append(current)
+            current, longest_if_added = [], lengths[i] + 1
+        current.append(i)
+        longest = longest_if_added
+    if current:
+        batches.append(current)
+    if rng is not None:
+        rng.shuffle(batches)
+    return batches
+
+
+def windows(lines: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Yield consecutive chunks of at most `size` lines, so long inputs stream in bounded memory."""
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,60 @@
+"""The interface both architectures implement, and the one place that picks between them.
+
+Search, training and alignment call only these methods; they never ask which model they drive.
+Memory and state objects know how to `select(idx)` their rows, which expands a batch into
+beams, reorders beams, and drops finished sentences.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from torch import Tensor, nn
+
+from nmt_cli.config import ModelConfig
+
+
+class Selectable(Protocol):
+    def select(self, idx: Tensor) -> Selectable: ...
+
+
+class Seq2Seq(Protocol):
+    cfg: ModelConfig
+
+    def encode(self, src: Tensor, src_mask: Tensor) -> Selectable:
+        """src (N, S), mask (N, S) -> encoder memory."""
+        ...
+
+    def init_state(self, memory: Selectable) -> Selectable:
+        """The decoder state before the first target token."""
+        ...
+
+    def decode_step(
+        self, prev: Tensor, memory: Selectable, state: Selectable
+    ) -> tuple[Tensor, Selectable, Tensor]:
+        """prev (N,) -> logits (N, V), next state, attention over the source (N, S)."""
+        ...
+
+    def __call__(
+        self, src: Tensor, src_mask: Tensor, tgt_in: Tensor, need_attention: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """Teacher-forced logits (N, T, V) and, when asked, attention (N, T, S)."""
+        ...
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """The architecture named by `cfg.arch`."""
+    if cfg.arch == "rnn":
+        from nmt_cli.rnn import RNNSeq2Seq
+
+        return RNNSeq2Seq(cfg)
+    if cfg.arch == "transformer":
+        from nmt_cli.transformer import TransformerSeq2Seq
+
+        return TransformerSeq2Seq(cfg)
+    raise ValueError(f"unknown architecture: {cfg.arch}")
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Distinct trainable parameters (tied weights counted once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,259 @@
+"""Transformer encoder-decoder (Vaswani et al., 2017) with cached incremental decoding.
+
+Pre-norm by default (post-norm with `post_norm`), sinusoidal positions, embeddings scaled by
+√d_model and tied between source, target and output for a joint vocabulary. Attention runs
+through `scaled_dot_product_attention`; the cross-attention weights used for alignments are
+computed explicitly, only in the layer they are read from (`align_layer`, by default the
+penultimate decoder layer, which aligns best in Garg et al., 2019), averaged over heads or
+taken from one head (`align_head`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nmt_cli.config import PAD_ID, ModelConfig
+
+KV = tuple[Tensor, Tensor]  # keys and values, each (N, heads, L, d_k)
+
+
+@dataclass
+class TransformerMemory:
+    """Encoder output with every decoder layer's cross-attention keys/values projected once."""
+
+    mask: Tensor  # (N, S) True on real tokens
+    cross_kv: list[KV]
+
+    def select(self, idx: Tensor) -> TransformerMemory:
+        return TransformerMemory(self.mask[idx], [(k[idx], v[idx]) for k, v in self.cross_kv])
+
+
+@dataclass
+class TransformerState:
+    """Cached self-attention keys/values of the target prefix, per decoder layer."""
+
+    self_kv: list[KV]
+    step: int
+
+    def select(self, idx: Tensor) -> TransformerState:
+        return TransformerState([(k[idx], v[idx]) for k, v in self.self_kv], self.step)
+
+
+def sinusoids(length: int, dim: int) -> Tensor:
+    """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(...)."""
+    position = torch.arange(length, dtype=torch.float).unsqueeze(1)
+    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float) * (-math.log(10000.0) / dim))
+    table = torch.zeros(length, dim)
+    table[:, 0::2] = torch.sin(position * freq)
+    table[:, 1::2] = torch.cos(position * freq)
+    return table
+
+
+class MultiHeadAttention(nn.Module):
+    """Scaled dot-product attention over `heads` subspaces; weights only when asked."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"d_model {d_model} is not divisible by heads {heads}")
+        self.heads, self.d_k, self.dropout = heads, d_model // heads, dropout
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.kv_proj = nn.Linear(d_model, 2 * d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def _split(self, x: Tensor) -> Tensor:
+        # (N, L, D) -> (N, heads, L, d_k)
+        return x.view(x.size(0), x.size(1), self.heads, self.d_k).transpose(1, 2)
+
+    def project_kv(self, x: Tensor) -> KV:
+        k, v = self.kv_proj(x).chunk(2, dim=-1)
+        return self._split(k), self._split(v)
+
+    def forward(
+        self, x: Tensor, kv: KV, mask: Tensor | None, causal: bool = False, need_weights: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """x (N, Tq, D) attends to kv; mask broadcasts to (N, heads, Tq, Tk), True = attend."""
+        q = self._split(self.q_proj(x))
+        k, v = kv
+        dropout = self.dropout if self.training else 0.0
+        weights = None
+        if need_weights:
+            scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, -math.inf)
+            weights = torch.softmax(scores.float(), dim=-1).to(q.dtype)
+            out = F.dropout(weights, dropout, self.training) @ v
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal)
+        out = out.transpose(1, 2).reshape(x.size(0), x.size(1), -1)
+        return self.out_proj(out), weights
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d_model: int, ff_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(d_model, ff_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff_dim, d_model)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class Residual(nn.Module):
+    """x + Dropout(f(LN(x))) in pre-norm, LN(x + Dropout(f(x))) in post-norm."""
+
+    def __init__(self, d_model: int, dropout: float, post_norm: bool) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.post_norm = post_norm
+
+    def pre(self, x: Tensor) -> Tensor:
+        return x if self.post_norm else self.norm(x)
+
+    def post(self, x: Tensor, y: Tensor) -> Tensor:
+        out = x + self.dropout(y)
+        return self.norm(out) if self.post_norm else out
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.heads, cfg.attn_dropout)
+        self.ff = FeedForward(cfg.d_model, cfg.ff_dim, cfg.dropout)
+        self.res1 = Residual(cfg.d_model, cfg.dropout, cfg.post_norm)
+        self.res2 = Residual(cfg.d_model, cfg.dropout, cfg.post_norm)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        h = self.res1.pre(x)
+        x = self.res1.post(x, self.self_attn(h, self.self_attn.project_kv(h), mask)[0])
+        return self.res2.post(x, self.ff(self.res2.pre(x)))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.heads, cfg.attn_dropout)
+        self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.heads, cfg.attn_dropout)
+        self.ff = FeedForward(cfg.d_model, cfg.ff_dim, cfg.dropout)
+        self.res1 = Residual(cfg.d_model, cfg.dropout, cfg.post_norm)
+        self.res2 = Residual(cfg.d_model, cfg.dropout, cfg.post_norm)
+        self.res3 = Residual(cfg.d_model, cfg.dropout, cfg.post_norm)
+
+    def forward(
+        self,
+        x: Tensor,
+        self_kv: KV,
+        causal: bool,
+        cross_kv: KV,
+        src_mask: Tensor,
+        need_weights: bool,
+    ) -> tuple[Tensor, Tensor | None]:
+        """x (N, T, D); self_kv covers the prefix up to and including x; returns cross weights."""
+        h = self.res1.pre(x)
+        x = self.res1.post(x, self.self_attn(h, self_kv, None, causal=causal)[0])
+        out, weights = self.cross_attn(self.res2.pre(x), cross_kv, src_mask, need_weights=need_weights)
+        x = self.res2.post(x, out)
+        return self.res3.post(x, self.ff(self.res3.pre(x))), weights
+
+
+class TransformerSeq2Seq(nn.Module):
+    """Encoder-decoder behind the Seq2Seq interface of model.py."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        D = cfg.d_model
+        self.src_embed = nn.Embedding(cfg.src_vocab_size, D, padding_idx=PAD_ID)
+        shared = cfg.tie_embeddings and cfg.joint_vocab
+        self.tgt_embed = self.src_embed if shared else nn.Embedding(cfg.vocab_size, D, padding_idx=PAD_ID)
+        self.encoder = nn.ModuleList([EncoderLayer(cfg) for _ in range(cfg.enc_layers)])
+        self.decoder = nn.ModuleList([DecoderLayer(cfg) for _ in range(cfg.dec_layers)])
+        self.enc_norm = nn.Identity() if cfg.post_norm else nn.LayerNorm(D)
+        self.dec_norm = nn.Identity() if cfg.post_norm else nn.LayerNorm(D)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.output = nn.Linear(D, cfg.vocab_size, bias=False)
+        self.register_buffer("positions", sinusoids(cfg.max_positions, D), persistent=False)
+        self.align_layer = cfg.align_layer % cfg.dec_layers
+        self.align_head: int | None = None
+        self._init_weights()
+        if cfg.tie_embeddings:
+            self.output.weight = self.tgt_embed.weight
+
+    def _init_weights(self) -> None:
+        for name, p in self.named_parameters():
+            if "embed" in name:
+                nn.init.normal_(p, 0.0, self.cfg.d_model**-0.5)
+                with torch.no_grad():
+                    p[PAD_ID].zero_()
+            elif p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+
+    def _embed(self, embed: nn.Embedding, ids: Tensor, offset: int = 0) -> Tensor:
+        length = offset + ids.size(1)
+        if length > self.positions.size(0):
+            self.positions = sinusoids(2 * length, self.cfg.d_model).to(self.positions.device)
+        pos = self.positions[offset:length]
+        return self.dropout(embed(ids) * math.sqrt(self.cfg.d_model) + pos)
+
+    def _align_weights(self, weights: Tensor) -> Tensor:
+        # (N, heads, T, S) -> (N, T, S): mean over heads, or the chosen head
+        return weights.mean(1) if self.align_head is None else weights[:, self.align_head]
+
+    def encode(self, src: Tensor, src_mask: Tensor) -> TransformerMemory:
+        x = self._embed(self.src_embed, src)
+        mask = src_mask[:, None, None, :]
+        for layer in self.encoder:
+            x = layer(x, mask)
+        x = self.enc_norm(x)
+        return TransformerMemory(src_mask, [layer.cross_attn.project_kv(x) for layer in self.decoder])
+
+    def init_state(self, memory: TransformerMemory) -> TransformerState:
+        n, dev = memory.mask.size(0), memory.mask.device
+        dtype = memory.cross_kv[0][0].dtype
+        empty = torch.zeros(n, self.cfg.heads, 0, self.cfg.d_model // self.cfg.heads, device=dev, dtype=dtype)
+        return TransformerState([(empty, empty) for _ in self.decoder], 0)
+
+    def decode_step(
+        self, prev: Tensor, memory: TransformerMemory, state: TransformerState
+    ) -> tuple[Tensor, TransformerState, Tensor]:
+        """prev (N,) -> logits (N, V), state with this step's keys/values cached, attention (N, S)."""
+        x = self._embed(self.tgt_embed, prev.unsqueeze(1), offset=state.step)  # (N, 1, D)
+        src_mask = memory.mask[:, None, None, :]
+        new_kv: list[KV] = []
+        attn: Tensor | None = None
+        for i, layer in enumerate(self.decoder):
+            k, v = layer.self_attn.project_kv(layer.res1.pre(x))
+            k = torch.cat([state.self_kv[i][0], k], dim=2)
+            v = torch.cat([state.self_kv[i][1], v], dim=2)
+            new_kv.append((k, v))
+            need = i == self.align_layer
+            x, weights = layer(x, (k, v), False, memory.cross_kv[i], src_mask, need)
+            if need:
+                assert weights is not None
+                attn = self._align_weights(weights)[:, 0]
+        assert attn is not None
+        logits = self.output(self.dec_norm(x)).squeeze(1)
+        return logits, TransformerState(new_kv, state.step + 1), attn
+
+    def forward(
+        self, src: Tensor, src_mask: Tensor, tgt_in: Tensor, need_attention: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """Teacher-forced logits (B, T, V); alignment-layer attention (B, T, S) when asked."""
+        memory = self.encode(src, src_mask)
+        x = self._embed(self.tgt_embed, tgt_in)
+        src_mask4 = src_mask[:, None, None, :]
+        attn = None
+        for i, layer in enumerate(self.decoder):
+            h = layer.res1.pre(x)
+            need = need_attention and i == self.align_layer
+            x, weights = layer(x, layer.self_attn.project_kv(h), True, memory.cross_kv[i], src_mask4, need)
+            if weights is not None:
+                attn = self._align_weights(weights)
+        return self.output(self.dec_norm(x)), attn
