@@ -62,7 +62,10 @@ class AdditiveScore(nn.Module):
         return self.v(torch.tanh(keys + self.W2(query).unsqueeze(1))).squeeze(2)
 
 
-def make_scorer(kind: Scoring, query_dim: int, memory_dim: int) -> nn.Module:
+Scorer = DotScore | GeneralScore | AdditiveScore
+
+
+def make_scorer(kind: Scoring, query_dim: int, memory_dim: int) -> Scorer:
     """The scoring module named by `--attention`."""
     if kind == "dot":
         if query_dim != memory_dim:

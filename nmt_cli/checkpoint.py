@@ -36,6 +36,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; model files are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -43,7 +44,12 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def save_json(path: Path, data: Any) -> None:
-    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n"))
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)
 
 
 def save_torch(path: Path, obj: Any) -> None:
@@ -100,7 +106,9 @@ class LoadedModel:
     model_dir: Path
 
 
-def load_model(model_dir: str | Path, device: torch.device | str = "cpu", weights: str = WEIGHTS) -> LoadedModel:
+def load_model(
+    model_dir: str | Path, device: torch.device | str = "cpu", weights: str = WEIGHTS
+) -> LoadedModel:
     """Rebuild a model, in eval mode and fp32, from its directory alone."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():

@@ -14,6 +14,8 @@ Scoring = Literal["dot", "general", "additive"]
 DecoderKind = Literal["luong", "bahdanau"]
 Span = Literal["global", "local-m", "local-p"]
 Precision = Literal["auto", "bf16", "fp32"]
+Schedule = Literal["plateau", "inverse-sqrt"]
+Level = Literal["word", "subword"]
 
 # SentencePiece ids, fixed for every model this tool trains.
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -79,7 +81,7 @@ class TrainConfig:
 
     output: str
     lr: float = 1e-3
-    lr_schedule: Literal["plateau", "inverse-sqrt"] = "plateau"
+    lr_schedule: Schedule = "plateau"
     warmup_steps: int = 4000
     label_smoothing: float = 0.1
     clip_norm: float = 1.0

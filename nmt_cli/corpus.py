@@ -26,6 +26,14 @@ class ParallelSet:
     def __len__(self) -> int:
         return len(self.src_ids)
 
+    def subset(self, idx: list[int]) -> ParallelSet:
+        return ParallelSet(
+            [self.src_lines[i] for i in idx],
+            [self.tgt_lines[i] for i in idx],
+            [self.src_ids[i] for i in idx],
+            [self.tgt_ids[i] for i in idx],
+        )
+
     def lengths(self) -> list[int]:
         """The longer side of each pair, what a padded batch pays for."""
         return [max(len(s), len(t)) + 1 for s, t in zip(self.src_ids, self.tgt_ids)]
@@ -48,11 +56,20 @@ def split_holdout(
     held = set(random.Random(seed).sample(range(len(src)), n_hold))
     train = [i for i in range(len(src)) if i not in held]
     hold = sorted(held)
-    return [src[i] for i in train], [tgt[i] for i in train], [src[i] for i in hold], [tgt[i] for i in hold]
+    return (
+        [src[i] for i in train],
+        [tgt[i] for i in train],
+        [src[i] for i in hold],
+        [tgt[i] for i in hold],
+    )
 
 
 def spm_files(model_dir: Path, joint: bool) -> dict[str, str]:
-    return {"src": "spm.model", "tgt": "spm.model"} if joint else {"src": "spm.src.model", "tgt": "spm.tgt.model"}
+    return (
+        {"src": "spm.model", "tgt": "spm.model"}
+        if joint
+        else {"src": "spm.src.model", "tgt": "spm.tgt.model"}
+    )
 
 
 def build_tokenizer(model_dir: Path, src: list[str], tgt: list[str], cfg: DataConfig, seed: int) -> Tokenizer:
@@ -93,7 +110,7 @@ def load_corpora(
     train = encode_set(tok, src, tgt)
     fits = [i for i in range(len(train)) if max(len(train.src_ids[i]), len(train.tgt_ids[i])) <= cfg.max_len]
     dropped = len(train) - len(fits)
-    train = ParallelSet(*([xs[i] for i in fits] for xs in (train.src_lines, train.tgt_lines, train.src_ids, train.tgt_ids)))
+    train = train.subset(fits)
     v_keep = [i for i in range(len(v_src)) if v_src[i].strip() and v_tgt[i].strip()]
     valid = encode_set(tok, [normalize(v_src[i]) for i in v_keep], [v_tgt[i] for i in v_keep])
     stats = CorpusStats(len(train), skipped, dropped, len(valid), valid_source)

@@ -37,11 +37,14 @@ def open_text(path: str | Path, errors: str = "strict") -> TextIO:
 
 def read_lines(path: str | Path) -> list[str]:
     """All lines of a corpus file, without line ends; invalid UTF-8 or gzip is an NMTError."""
+    path = Path(path)
+    if not path.is_file():
+        raise NMTError(f"file not found: {path}")
     lines: list[str] = []
     try:
-        with open_text(path) as f:
-            for line in f:
-                lines.append(line.rstrip("\r\n"))
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
+            for raw in f:
+                lines.append(raw.decode("utf-8").rstrip("\r\n"))
     except UnicodeDecodeError as e:
         raise NMTError(f"{path}: line {len(lines) + 1} is not valid UTF-8 ({e.reason})") from e
     except (OSError, EOFError) as e:
@@ -62,9 +65,7 @@ def read_parallel(prefix: str, src_lang: str, tgt_lang: str) -> tuple[list[str],
     src_path, tgt_path = corpus_file(prefix, src_lang), corpus_file(prefix, tgt_lang)
     src, tgt = read_lines(src_path), read_lines(tgt_path)
     if len(src) != len(tgt):
-        raise NMTError(
-            f"line counts differ: {src_path} has {len(src)} lines, {tgt_path} has {len(tgt)}"
-        )
+        raise NMTError(f"line counts differ: {src_path} has {len(src)} lines, {tgt_path} has {len(tgt)}")
     return src, tgt
 
 
@@ -73,9 +74,7 @@ def normalize(line: str) -> str:
     return " ".join(unicodedata.normalize("NFC", line).split())
 
 
-def train_sentencepiece(
-    texts: Iterable[str], model_prefix: Path, vocab_size: int, seed: int = 1
-) -> int:
+def train_sentencepiece(texts: Iterable[str], model_prefix: Path, vocab_size: int, seed: int = 1) -> int:
     """Train a unigram SentencePiece model with the fixed special ids; return its size.
 
     `hard_vocab_limit=False` lets a small corpus with few distinct words train with a
@@ -89,6 +88,7 @@ def train_sentencepiece(
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False) as f:
         f.write("\n".join(texts) + "\n")
         corpus = f.name
+    spm.set_random_generator_seed(seed)
     try:
         spm.SentencePieceTrainer.train(
             input=corpus,
@@ -103,7 +103,6 @@ def train_sentencepiece(
             eos_id=EOS_ID,
             input_sentence_size=2_000_000,
             shuffle_input_sentence=True,
-            random_seed=seed,
             minloglevel=2,
             num_threads=2,
         )
@@ -168,7 +167,10 @@ def pad(seqs: Sequence[Sequence[int]], prefix: int | None = None, suffix: int | 
     """Pad id lists into a (B, L) LongTensor, optionally adding BOS/EOS around each."""
     import torch
 
-    rows = [([prefix] if prefix is not None else []) + list(s) + ([suffix] if suffix is not None else []) for s in seqs]
+    rows = [
+        ([prefix] if prefix is not None else []) + list(s) + ([suffix] if suffix is not None else [])
+        for s in seqs
+    ]
     length = max((len(r) for r in rows), default=0)
     out = torch.full((len(rows), max(length, 1)), PAD_ID, dtype=torch.long)
     for i, r in enumerate(rows):

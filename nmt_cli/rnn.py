@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from nmt_cli.attention import LocalPredictor, local_attend, make_scorer
+from nmt_cli.attention import LocalPredictor, Scorer, local_attend, make_scorer
 from nmt_cli.config import PAD_ID, ModelConfig
 
 
@@ -34,7 +34,10 @@ class RNNMemory:
     def select(self, idx: Tensor) -> RNNMemory:
         """Rows `idx` of every tensor: expands for beams, reorders, or drops finished rows."""
         return RNNMemory(
-            self.states[idx], self.keys[idx], self.mask[idx], (self.final[0][:, idx], self.final[1][:, idx])
+            self.states[idx],
+            self.keys[idx],
+            self.mask[idx],
+            (self.final[0][:, idx], self.final[1][:, idx]),
         )
 
 
@@ -99,11 +102,9 @@ class AttentionalDecoder(nn.Module):
         H, E = cfg.hidden_dim, cfg.embed_dim
         self.feed_dim = out_dim if self.kind == "luong" else 0
         input_dim = E + (out_dim if self.kind == "luong" else H)
-        self.cells = nn.ModuleList(
-            [nn.LSTMCell(input_dim if i == 0 else H, H) for i in range(cfg.layers)]
-        )
+        self.cells = nn.ModuleList([nn.LSTMCell(input_dim if i == 0 else H, H) for i in range(cfg.layers)])
         self.dropout = nn.Dropout(cfg.dropout)
-        self.scorer = make_scorer(cfg.attention, H, H)
+        self.scorer: Scorer = make_scorer(cfg.attention, H, H)
         self.predictor = LocalPredictor(H) if self.span == "local-p" else None
         combined = 2 * H if self.kind == "luong" else 2 * H + E
         self.combine = nn.Linear(combined, out_dim, bias=False)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from nmt_cli.config import BOS_ID, EOS_ID, DecodeConfig
-from nmt_cli.data import Tokenizer, pad
+from nmt_cli.data import Tokenizer, pad, windows
 from nmt_cli.model import Seq2Seq
 
 log = logging.getLogger("nmt_cli")
@@ -94,14 +94,14 @@ def greedy(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig) -> 
     return hyps
 
 
-def beam_search(
-    model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig
-) -> list[list[Hypothesis]]:
+def beam_search(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig) -> list[list[Hypothesis]]:
     """Batched beam search; returns the `cfg.nbest` best hypotheses of each sentence, best first.
 
     At each step the 2k best extensions of a sentence's k beams are ranked; an EOS among the
     first k finishes a hypothesis, and the k best non-EOS extensions carry on. A sentence is
-    done once it holds k finished hypotheses (at its length limit, all beams are forced to EOS).
+    done once it holds k finished hypotheses and no live beam can still beat the k-th of them:
+    log-probabilities only fall and the length penalty only grows, so a live beam's best
+    possible final score is its score now divided by the penalty at the length limit.
     """
     n, k, dev = src.size(0), cfg.beam_size, src.device
     memory = model.encode(src, src_mask)
@@ -114,7 +114,8 @@ def beam_search(
     scores[:, 0] = 0.0
     hist = torch.zeros(n * k, 0, dtype=torch.long, device=dev)
     attn_hist = src.new_zeros(n * k, 0, src.size(1), dtype=torch.float) if cfg.keep_attention else None
-    n_finished = torch.zeros(n, dtype=torch.long, device=dev)
+    kth_best = torch.full((n,), -math.inf, device=dev)  # k-th best finished score, per sentence
+    limit_penalty = ((5.0 + max_len.float()) / 6.0) ** cfg.length_penalty
     finished: list[list[Hypothesis]] = [[] for _ in range(n)]
     prev = torch.full((n * k,), BOS_ID, dtype=torch.long, device=dev)
     for t in range(int(max_len.max()) + 1):
@@ -134,13 +135,12 @@ def beam_search(
             attn_hist = torch.cat([attn_hist, attn.float().unsqueeze(1)], dim=1)
         if bool(ends.any()):
             for r, j in ends.nonzero().tolist():
-                row = int(rows[r, j])
-                raw = float(top_s[r, j])
+                row, b = int(rows[r, j]), int(sent[r])
+                score = float(top_s[r, j]) / length_penalty(t + 1, cfg.length_penalty)
                 attention = attn_hist[row] if attn_hist is not None else None
-                finished[int(sent[r])].append(
-                    Hypothesis(hist[row].tolist(), raw / length_penalty(t + 1, cfg.length_penalty), attention)
-                )
-            n_finished.index_add_(0, sent, ends.sum(1))
+                finished[b].append(Hypothesis(hist[row].tolist(), score, attention))
+                if len(finished[b]) >= k:
+                    kth_best[b] = sorted((h.score for h in finished[b]), reverse=True)[k - 1]
         # The k best extensions that do not end carry on (a beam contributes at most one EOS,
         # so at least k of the 2k candidates are not EOS).
         order = is_eos.to(torch.int8).argsort(dim=1, stable=True)[:, :k]
@@ -152,7 +152,7 @@ def beam_search(
             attn_hist = attn_hist[rows]
         state = state.select(rows)
         prev = tokens
-        done = n_finished[sent] >= k
+        done = scores[:, 0] / limit_penalty[sent] <= kth_best[sent]
         if bool(done.all()):
             break
         if bool(done.any()):
@@ -210,3 +210,16 @@ def translate(
         Translation(line, ids, hyps, text if hyps else "")
         for line, ids, hyps, text in zip(lines, encoded, results, texts)
     ]
+
+
+def translate_stream(
+    model: Seq2Seq,
+    tokenizer: Tokenizer,
+    lines: Iterable[str],
+    cfg: DecodeConfig,
+    window: int = 1000,
+    device: torch.device | None = None,
+) -> Iterator[Translation]:
+    """Translate an unbounded stream in windows of `window` lines: bounded memory, early output."""
+    for chunk in windows(lines, window):
+        yield from translate(model, tokenizer, chunk, cfg, device)

@@ -4,6 +4,7 @@ gradient clipping, a learning-rate schedule, validation by BLEU, checkpoints, re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -13,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +25,7 @@ from nmt_cli.config import PAD_ID, DataConfig, DecodeConfig, ModelConfig, TrainC
 from nmt_cli.corpus import CorpusStats, ParallelSet, load_corpora, spm_files
 from nmt_cli.data import Batch, Tokenizer, collate, token_batches
 from nmt_cli.errors import NMTError
-from nmt_cli.model import build_model, count_parameters
+from nmt_cli.model import Seq2Seq, build_model, count_parameters
 from nmt_cli.precision import autocast, resolve_device, resolve_precision
 from nmt_cli.search import translate
 
@@ -84,7 +85,13 @@ class LogReporter:
         pass
 
     def validation(self, v: Validation) -> None:
-        log.info("step %d: valid loss %.3f, BLEU %.2f%s", v.step, v.loss, v.bleu, " (best)" if v.is_best else "")
+        log.info(
+            "step %d: valid loss %.3f, BLEU %.2f%s",
+            v.step,
+            v.loss,
+            v.bleu,
+            " (best)" if v.is_best else "",
+        )
 
     def stop(self) -> None:
         pass
@@ -141,7 +148,12 @@ def validation_loss(model: nn.Module, data: ParallelSet, device: torch.device, p
 
 
 def validate(
-    model: nn.Module, tokenizer: Tokenizer, data: ParallelSet, device: torch.device, precision: str, beam: int
+    model: nn.Module,
+    tokenizer: Tokenizer,
+    data: ParallelSet,
+    device: torch.device,
+    precision: str,
+    beam: int,
 ) -> tuple[float, float]:
     """(loss, BLEU) on the validation set; BLEU of greedy (or beam) translations by sacreBLEU."""
     import sacrebleu
@@ -149,7 +161,8 @@ def validate(
     model.eval()
     loss = validation_loss(model, data, device, precision)
     with autocast(device, precision):
-        out = translate(model, tokenizer, data.src_lines, DecodeConfig(beam_size=beam, batch_size=200), device)  # type: ignore[arg-type]
+        decode = DecodeConfig(beam_size=beam, batch_size=200)
+        out = translate(cast(Seq2Seq, model), tokenizer, data.src_lines, decode, device)
     bleu = sacrebleu.corpus_bleu([t.text for t in out], [data.tgt_lines]).score
     model.train()
     return loss, bleu
@@ -164,10 +177,9 @@ class StopFlag:
 
     def __enter__(self) -> StopFlag:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            # Outside the main thread signals cannot be caught: leave them alone.
+            with contextlib.suppress(ValueError):
                 self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
@@ -205,7 +217,11 @@ def save_state(path: Path, model: nn.Module, optimizer: Any, scheduler: Any, pro
 
 
 def write_config(
-    model_dir: Path, model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, extra: dict[str, Any]
+    model_dir: Path,
+    model_cfg: ModelConfig,
+    data_cfg: DataConfig,
+    train_cfg: TrainConfig,
+    extra: dict[str, Any],
 ) -> None:
     checkpoint.save_json(
         model_dir / checkpoint.CONFIG,
@@ -241,8 +257,12 @@ def prepare(
     train, valid, tok, stats = load_corpora(data_cfg, model_dir, train_cfg.seed, tokenizer)
     if not resume:
         model_cfg = ModelConfig(
-            **{**model_cfg.to_dict(), "vocab_size": tok.tgt_vocab_size, "src_vocab_size": tok.src_vocab_size,
-               "joint_vocab": data_cfg.joint_vocab}
+            **{
+                **model_cfg.to_dict(),
+                "vocab_size": tok.tgt_vocab_size,
+                "src_vocab_size": tok.src_vocab_size,
+                "joint_vocab": data_cfg.joint_vocab,
+            }
         )
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg)
@@ -264,7 +284,9 @@ def train(
         torch.set_num_threads(train_cfg.threads)
     device = resolve_device(train_cfg.device)
     precision = resolve_precision(train_cfg.precision, device)
-    model, tok, train_set, valid_set, stats, model_cfg, state = prepare(model_cfg, data_cfg, train_cfg, resume)
+    model, tok, train_set, valid_set, stats, model_cfg, state = prepare(
+        model_cfg, data_cfg, train_cfg, resume
+    )
     model.to(device).train()
     model_dir = Path(train_cfg.output)
     betas = (0.9, 0.98) if model_cfg.arch == "transformer" else (0.9, 0.999)
@@ -280,18 +302,42 @@ def train(
     write_config(model_dir, model_cfg, data_cfg, train_cfg, {"parameters": n_params})
     reporter.start(
         {
-            "arch": model_cfg.arch, "parameters": n_params, "device": str(device), "precision": precision,
-            "train_pairs": stats.train_pairs, "skipped_empty": stats.skipped_empty,
-            "dropped_long": stats.dropped_long, "valid": stats.valid_source, "valid_pairs": stats.valid_pairs,
-            "vocab_size": model_cfg.vocab_size, "resumed_at_step": progress.step if state else None,
+            "arch": model_cfg.arch,
+            "parameters": n_params,
+            "device": str(device),
+            "precision": precision,
+            "train_pairs": stats.train_pairs,
+            "skipped_empty": stats.skipped_empty,
+            "dropped_long": stats.dropped_long,
+            "valid": stats.valid_source,
+            "valid_pairs": stats.valid_pairs,
+            "vocab_size": model_cfg.vocab_size,
+            "resumed_at_step": progress.step if state else None,
         }
     )
-    loop = _Loop(model, tok, optimizer, scheduler, train_set, valid_set, train_cfg, device, precision, progress, reporter,
-                 data_cfg.batch_tokens)
+    loop = _Loop(
+        model,
+        tok,
+        optimizer,
+        scheduler,
+        train_set,
+        valid_set,
+        train_cfg,
+        device,
+        precision,
+        progress,
+        reporter,
+        data_cfg.batch_tokens,
+    )
     stopped_by = loop.run()
     return TrainResult(
-        model_dir, progress.step, progress.epoch, progress.best_bleu, stopped_by,
-        [Validation(**h) for h in progress.history], loop.elapsed(),
+        model_dir,
+        progress.step,
+        progress.epoch,
+        progress.best_bleu,
+        stopped_by,
+        [Validation(**h) for h in progress.history],
+        loop.elapsed(),
     )
 
 
@@ -299,9 +345,19 @@ class _Loop:
     """The training loop's state in one place, so each phase is a short method."""
 
     def __init__(
-        self, model: nn.Module, tok: Tokenizer, optimizer: Any, scheduler: Any, train_set: ParallelSet,
-        valid_set: ParallelSet, cfg: TrainConfig, device: torch.device, precision: str,
-        progress: Progress, reporter: Reporter, batch_tokens: int,
+        self,
+        model: nn.Module,
+        tok: Tokenizer,
+        optimizer: Any,
+        scheduler: Any,
+        train_set: ParallelSet,
+        valid_set: ParallelSet,
+        cfg: TrainConfig,
+        device: torch.device,
+        precision: str,
+        progress: Progress,
+        reporter: Reporter,
+        batch_tokens: int,
     ) -> None:
         self.batch_tokens = batch_tokens
         self.model, self.tok, self.optimizer, self.scheduler = model, tok, optimizer, scheduler
@@ -337,7 +393,10 @@ class _Loop:
             for i in range(self.p.batch_in_epoch, len(order)):
                 idx = order[i]
                 self.p.batch_in_epoch = i + 1
-                yield collate([self.train_set.src_ids[j] for j in idx], [self.train_set.tgt_ids[j] for j in idx])
+                yield collate(
+                    [self.train_set.src_ids[j] for j in idx],
+                    [self.train_set.tgt_ids[j] for j in idx],
+                )
             self.p.epoch += 1
             self.p.batch_in_epoch = 0
             if self.p.epoch >= self.cfg.max_epochs:
@@ -355,7 +414,7 @@ class _Loop:
                 logits, _ = self.model(batch.src, batch.src_mask, batch.tgt_in)
             loss = loss_fn(logits, batch.tgt_out, self.cfg.label_smoothing)
             (loss / (batch.n_tgt_tokens * self.cfg.accumulate)).backward()
-            total += float(loss)
+            total += float(loss.detach())
             n_tgt += batch.n_tgt_tokens
             tokens += batch.n_src_tokens + batch.n_tgt_tokens
         if n_tgt == 0:
@@ -369,7 +428,9 @@ class _Loop:
         return total / n_tgt, tokens
 
     def run_validation(self) -> None:
-        loss, bleu = validate(self.model, self.tok, self.valid_set, self.device, self.precision, self.cfg.valid_beam)
+        loss, bleu = validate(
+            self.model, self.tok, self.valid_set, self.device, self.precision, self.cfg.valid_beam
+        )
         is_best = bleu > self.p.best_bleu
         if is_best:
             self.p.best_bleu, self.p.bad_validations = bleu, 0
@@ -378,7 +439,16 @@ class _Loop:
             self.p.bad_validations += 1
         if self.cfg.lr_schedule == "plateau":
             self.scheduler.step(bleu)
-        v = Validation(self.p.step, self.p.epoch, loss, math.exp(min(loss, 50)), bleu, self.lr(), self.elapsed(), is_best)
+        v = Validation(
+            self.p.step,
+            self.p.epoch,
+            loss,
+            math.exp(min(loss, 50)),
+            bleu,
+            self.lr(),
+            self.elapsed(),
+            is_best,
+        )
         self.p.history.append(asdict(v))
         self.log({"event": "valid", **asdict(v)})
         self.reporter.validation(v)
@@ -399,9 +469,17 @@ class _Loop:
                 window_tokens += tokens
                 if self.p.step % 20 == 0 or self.p.step == 1:
                     rate = window_tokens / max(time.monotonic() - window_start, 1e-9)
-                    stats = StepStats(self.p.step, self.p.epoch, loss, self.lr(), rate, self.elapsed(), self.p.best_bleu)
+                    stats = StepStats(
+                        self.p.step,
+                        self.p.epoch,
+                        loss,
+                        self.lr(),
+                        rate,
+                        self.elapsed(),
+                        self.p.best_bleu,
+                    )
                     self.reporter.step(stats)
-                    if self.p.step % 100 == 0:
+                    if self.p.step % 20 == 0:
                         self.log({"event": "step", **asdict(stats)})
                     window_tokens, window_start = 0, time.monotonic()
                 if flag.raised:

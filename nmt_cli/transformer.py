@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -75,7 +76,12 @@ class MultiHeadAttention(nn.Module):
         return self._split(k), self._split(v)
 
     def forward(
-        self, x: Tensor, kv: KV, mask: Tensor | None, causal: bool = False, need_weights: bool = False
+        self,
+        x: Tensor,
+        kv: KV,
+        mask: Tensor | None,
+        causal: bool = False,
+        need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         """x (N, Tq, D) attends to kv; mask broadcasts to (N, heads, Tq, Tk), True = attend."""
         q = self._split(self.q_proj(x))
@@ -179,6 +185,7 @@ class TransformerSeq2Seq(nn.Module):
         self.dec_norm = nn.Identity() if cfg.post_norm else nn.LayerNorm(D)
         self.dropout = nn.Dropout(cfg.dropout)
         self.output = nn.Linear(D, cfg.vocab_size, bias=False)
+        self.positions: Tensor
         self.register_buffer("positions", sinusoids(cfg.max_positions, D), persistent=False)
         self.align_layer = cfg.align_layer % cfg.dec_layers
         self.align_head: int | None = None
@@ -209,10 +216,12 @@ class TransformerSeq2Seq(nn.Module):
     def encode(self, src: Tensor, src_mask: Tensor) -> TransformerMemory:
         x = self._embed(self.src_embed, src)
         mask = src_mask[:, None, None, :]
-        for layer in self.encoder:
+        for layer in cast(list[EncoderLayer], self.encoder):
             x = layer(x, mask)
         x = self.enc_norm(x)
-        return TransformerMemory(src_mask, [layer.cross_attn.project_kv(x) for layer in self.decoder])
+        return TransformerMemory(
+            src_mask, [layer.cross_attn.project_kv(x) for layer in cast(list[DecoderLayer], self.decoder)]
+        )
 
     def init_state(self, memory: TransformerMemory) -> TransformerState:
         n, dev = memory.mask.size(0), memory.mask.device
@@ -228,7 +237,7 @@ class TransformerSeq2Seq(nn.Module):
         src_mask = memory.mask[:, None, None, :]
         new_kv: list[KV] = []
         attn: Tensor | None = None
-        for i, layer in enumerate(self.decoder):
+        for i, layer in enumerate(cast(list[DecoderLayer], self.decoder)):
             k, v = layer.self_attn.project_kv(layer.res1.pre(x))
             k = torch.cat([state.self_kv[i][0], k], dim=2)
             v = torch.cat([state.self_kv[i][1], v], dim=2)
@@ -250,7 +259,7 @@ class TransformerSeq2Seq(nn.Module):
         x = self._embed(self.tgt_embed, tgt_in)
         src_mask4 = src_mask[:, None, None, :]
         attn = None
-        for i, layer in enumerate(self.decoder):
+        for i, layer in enumerate(cast(list[DecoderLayer], self.decoder)):
             h = layer.res1.pre(x)
             need = need_attention and i == self.align_layer
             x, weights = layer(x, layer.self_attn.project_kv(h), True, memory.cross_kv[i], src_mask4, need)

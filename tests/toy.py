@@ -12,7 +12,9 @@ from nmt_cli.train import loss_fn
 FIRST = 4  # ids below are pad, unk, bos, eos
 
 
-def make_pairs(n: int, vocab: int, min_len: int, max_len: int, task: str, seed: int) -> list[tuple[list[int], list[int]]]:
+def make_pairs(
+    n: int, vocab: int, min_len: int, max_len: int, task: str, seed: int
+) -> list[tuple[list[int], list[int]]]:
     g = torch.Generator().manual_seed(seed)
     pairs = []
     for _ in range(n):

@@ -1,0 +1,323 @@
+"""Attention as word alignment: soft matrices, subword-to-word merging, hard links, Pharaoh I/O
+and the alignment error rate (AER) of Och & Ney (2003).
+
+The weights a model attends with while it emits a target token are a soft alignment of that
+token to the source (Bahdanau et al., 2015); their argmax per target word is a hard alignment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from nmt_cli.config import PAD_ID, DecodeConfig, Level
+from nmt_cli.data import Tokenizer, collate, normalize, read_lines
+from nmt_cli.errors import NMTError
+from nmt_cli.model import Seq2Seq
+from nmt_cli.search import translate
+from nmt_cli.transformer import TransformerSeq2Seq
+
+GoldOrder = Literal["src-tgt", "tgt-src"]
+Link = tuple[int, int]  # (source index, target index), 0-based, the Pharaoh order
+WORD_MARK = "▁"  # SentencePiece marks the first piece of every word with it
+
+
+@dataclass
+class Alignment:
+    """How a model aligns one sentence pair: rows are target tokens, columns source tokens."""
+
+    source: str
+    target: str
+    src_tokens: list[str]
+    tgt_tokens: list[str]
+    weights: list[list[float]]  # (T, S); each row sums to 1 over the source tokens
+    eos_mass: list[float]  # (T,) share of each row's attention on the source EOS, removed
+    links: list[Link]  # hard alignment, sorted
+    score: float | None  # log-probability of the target (see align_pairs); None: nothing decoded
+
+
+@dataclass
+class GoldLinks:
+    """A reference alignment of one sentence pair."""
+
+    sure: set[Link]
+    possible: set[Link]  # includes the sure links (S ⊆ P)
+
+
+@dataclass
+class AlignmentScores:
+    """Corpus-level alignment quality; the rates are fractions in [0, 1]."""
+
+    aer: float
+    precision: float
+    recall: float
+    sentences: int
+    links: int  # |A|
+    sure: int  # |S|
+    possible: int  # |P|
+
+
+def drop_eos(attention: Tensor) -> tuple[Tensor, Tensor]:
+    """Split off what EOS takes: (T+1, S+1) with the EOS row and column -> (T, S) and (T,).
+
+    The target EOS row is not a word and is dropped. The source EOS column often soaks up the
+    attention of tokens with no clear counterpart; its share is reported as `eos_mass` and each
+    row is renormalised over the real source tokens, so rows stay comparable distributions.
+    """
+    rows = attention[:-1].float()
+    total = rows.sum(1).clamp_min(1e-9)  # 1 for softmax attention, less for local-p windows
+    real = rows[:, :-1]
+    return real / real.sum(1, keepdim=True).clamp_min(1e-9), rows[:, -1] / total
+
+
+def word_groups(pieces: Sequence[str]) -> list[list[int]]:
+    """Piece indices of each word: a piece that starts with the ▁ marker starts a new word."""
+    groups: list[list[int]] = []
+    for i, piece in enumerate(pieces):
+        if piece.startswith(WORD_MARK) or not groups:
+            groups.append([i])
+        else:
+            groups[-1].append(i)
+    return groups
+
+
+def word_labels(pieces: Sequence[str], groups: Sequence[Sequence[int]], text: str) -> list[str]:
+    """The words of `text` when they match the groups (so unknown characters show as
+    themselves, not as <unk>), else each group's pieces joined."""
+    words = normalize(text).split()
+    if len(words) == len(groups):
+        return words
+    return ["".join(pieces[i] for i in g).replace(WORD_MARK, "") for g in groups]
+
+
+def _membership(groups: Sequence[Sequence[int]], n: int, mean: bool) -> Tensor:
+    """(groups, n) 0/1 matrix of which piece is in which group, rows averaged when `mean`."""
+    m = torch.zeros(len(groups), n)
+    for g, members in enumerate(groups):
+        m[g, list(members)] = 1.0 / len(members) if mean else 1.0
+    return m
+
+
+def merge_pieces(
+    weights: Tensor,
+    eos_mass: Tensor,
+    tgt_groups: Sequence[Sequence[int]],
+    src_groups: Sequence[Sequence[int]],
+) -> tuple[Tensor, Tensor]:
+    """Word-level weights: the sum over a source word's pieces of the mean over a target word's.
+
+    Averaging target pieces keeps every row a distribution, whatever the word's length; summing
+    source pieces gives a word all the attention its pieces receive. (T, S) -> (Tw, Sw).
+    """
+    tgt = _membership(tgt_groups, weights.size(0), mean=True)  # (Tw, T)
+    src = _membership(src_groups, weights.size(1), mean=False)  # (Sw, S)
+    return tgt @ weights @ src.T, tgt @ eos_mass
+
+
+def hard_links(weights: Tensor, threshold: float | None = None) -> set[Link]:
+    """The strongest source token of each target token, or every link with weight ≥ threshold."""
+    if weights.numel() == 0:
+        return set()
+    if threshold is None:
+        return {(s, t) for t, s in enumerate(weights.argmax(1).tolist())}
+    return {(s, t) for t, s in (weights >= threshold).nonzero().tolist()}
+
+
+def to_alignment(
+    pair: tuple[str, str],
+    pieces: tuple[list[str], list[str]],
+    attention: Tensor,
+    score: float | None,
+    level: Level,
+    threshold: float | None,
+) -> Alignment:
+    """An Alignment from a (source, target) pair, their pieces and raw attention (T+1, S+1)."""
+    (source, target), (src_pieces, tgt_pieces) = pair, pieces
+    weights, eos = drop_eos(attention.cpu())
+    src_tokens, tgt_tokens = src_pieces, tgt_pieces
+    if level == "word":
+        src_groups, tgt_groups = word_groups(src_pieces), word_groups(tgt_pieces)
+        weights, eos = merge_pieces(weights, eos, tgt_groups, src_groups)
+        src_tokens = word_labels(src_pieces, src_groups, source)
+        tgt_tokens = word_labels(tgt_pieces, tgt_groups, target)
+    links = sorted(hard_links(weights, threshold))
+    return Alignment(source, target, src_tokens, tgt_tokens, weights.tolist(), eos.tolist(), links, score)
+
+
+def force_decode(
+    model: Seq2Seq,
+    src_ids: Sequence[Sequence[int]],
+    tgt_ids: Sequence[Sequence[int]],
+    batch_size: int,
+) -> list[tuple[Tensor, float]]:
+    """Teacher-force each target: its attention (T+1, S+1), EOS row and column included, and
+    its log-probability (the sum over its tokens and EOS)."""
+    device = next(model.parameters()).device  # type: ignore[attr-defined]
+    results: list[tuple[Tensor, float]] = [(torch.zeros(0), 0.0)] * len(src_ids)
+    order = sorted(range(len(src_ids)), key=lambda i: -len(src_ids[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            b = collate([src_ids[i] for i in idx], [tgt_ids[i] for i in idx])
+            tgt_out = b.tgt_out.to(device)
+            logits, attn = model(b.src.to(device), b.src_mask.to(device), b.tgt_in.to(device), True)
+            assert attn is not None
+            attn = attn.float().cpu()  # one transfer per batch, not per sentence
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            logp = logp.gather(-1, tgt_out.unsqueeze(-1)).squeeze(-1)  # (B, T)
+            scores = logp.masked_fill(tgt_out == PAD_ID, 0.0).sum(1)  # (B,)
+            for row, i in enumerate(idx):
+                a = attn[row, : len(tgt_ids[i]) + 1, : len(src_ids[i]) + 1]
+                results[i] = (a, float(scores[row]))
+    return results
+
+
+def align_pairs(
+    model: Seq2Seq,
+    tokenizer: Tokenizer,
+    sources: Sequence[str],
+    targets: Sequence[str] | None = None,
+    decode_cfg: DecodeConfig | None = None,
+    level: Level = "word",
+    threshold: float | None = None,
+) -> list[Alignment]:
+    """Align each source with its translation by the model, or with the given target.
+
+    Without `targets` the sources are translated with `decode_cfg` and `score` is the search
+    score (length-normalised under beam search); an empty source gives an empty Alignment.
+    With `targets` each one is force-decoded and `score` is its log-probability including EOS.
+    `level="word"` merges subword pieces into words (see merge_pieces); hard links are the
+    argmax per target token, or every weight ≥ `threshold` when given.
+    """
+    cfg = replace(decode_cfg or DecodeConfig(), keep_attention=True)
+    if targets is None:
+        out = []
+        for tr in translate(model, tokenizer, sources, cfg):
+            if not tr.hypotheses:
+                out.append(Alignment(tr.source, "", [], [], [], [], [], None))
+                continue
+            best = tr.hypotheses[0]
+            assert best.attention is not None
+            pieces = (tokenizer.src_pieces(tr.src_ids), tokenizer.tgt_pieces(best.tokens))
+            attention = best.attention[:, : len(tr.src_ids) + 1]  # drop the batch's padding columns
+            pair = (tr.source, tr.text)
+            out.append(to_alignment(pair, pieces, attention, best.score, level, threshold))
+        return out
+    if len(targets) != len(sources):
+        raise NMTError(f"{len(sources)} sources but {len(targets)} targets")
+    src_ids, tgt_ids = tokenizer.encode_src(sources), tokenizer.encode_tgt(targets)
+    forced = force_decode(model, src_ids, tgt_ids, cfg.batch_size)
+    out = []
+    for s, t, si, ti, (attn, score) in zip(sources, targets, src_ids, tgt_ids, forced, strict=True):
+        pieces = (tokenizer.src_pieces(si), tokenizer.tgt_pieces(ti))
+        out.append(to_alignment((s, t), pieces, attn, score, level, threshold))
+    return out
+
+
+def intersect(forward: Sequence[Alignment], reverse: Sequence[Alignment]) -> list[Alignment]:
+    """Keep only the links both directions agree on; `reverse[i]` aligns pair i with source and
+    target swapped (by a target-to-source model), so its links are transposed first."""
+    if len(forward) != len(reverse):
+        raise NMTError(f"{len(forward)} forward alignments but {len(reverse)} reverse ones")
+    out = []
+    for f, r in zip(forward, reverse, strict=True):
+        if len(r.src_tokens) != len(f.tgt_tokens) or len(r.tgt_tokens) != len(f.src_tokens):
+            raise NMTError(f"the reverse model splits {f.source!r} ||| {f.target!r} into other tokens")
+        back = {(s, t) for t, s in r.links}
+        out.append(replace(f, links=sorted(set(f.links) & back)))
+    return out
+
+
+def set_attention_source(model: nn.Module, layer: int | None, head: int | None) -> None:
+    """Read a Transformer's alignments from decoder `layer` (negative: from the end) and `head`
+    (None: the mean over heads); an RNN has only one attention to read."""
+    if layer is None and head is None:
+        return
+    if not isinstance(model, TransformerSeq2Seq):
+        raise NMTError("--layer and --head apply to Transformer models only")
+    layers, heads = model.cfg.dec_layers, model.cfg.heads
+    if layer is not None:
+        if not -layers <= layer < layers:
+            raise NMTError(f"--layer {layer} is out of range: the decoder has {layers} layers")
+        model.align_layer = layer % layers
+    if head is not None:
+        if not 0 <= head < heads:
+            raise NMTError(f"--head {head} is out of range: 0 to {heads - 1}")
+        model.align_head = head
+
+
+def split_pairs(lines: Sequence[str]) -> tuple[list[str], list[str] | None]:
+    """Lines `source ||| target` -> (sources, targets); lines without `|||` -> (lines, None)."""
+    has_target = ["|||" in line for line in lines]
+    if not any(has_target):
+        return list(lines), None
+    if not all(has_target):
+        raise NMTError(f"line {has_target.index(False) + 1} has no ' ||| target' but others do")
+    pairs = [line.split("|||", 1) for line in lines]
+    return [s.strip() for s, _ in pairs], [t.strip() for _, t in pairs]
+
+
+def to_pharaoh(links: Collection[Link]) -> str:
+    """`i-j` for each link (source i, target j), as fast_align and GIZA++ write them."""
+    return " ".join(f"{s}-{t}" for s, t in sorted(links))
+
+
+def to_json(alignment: Alignment, digits: int = 4) -> str:
+    """One JSON object: tokens, rounded weights, EOS mass, links as [source, target], score."""
+    data = asdict(alignment)
+    data["weights"] = [[round(w, digits) for w in row] for row in alignment.weights]
+    data["eos_mass"] = [round(m, digits) for m in alignment.eos_mass]
+    data["links"] = [list(link) for link in alignment.links]
+    return json.dumps(data, ensure_ascii=False)
+
+
+_GOLD_LINK = re.compile(r"(\d+)([-?])(\d+)(?:-([SsPp]))?")
+
+
+def parse_gold(line: str, order: GoldOrder = "src-tgt") -> GoldLinks:
+    """Links of one line: `i-j` or `i-j-S` sure, `i?j` or `i-j-P` possible; indices are 0-based
+    source-target (the Pharaoh order) unless `order` is tgt-src."""
+    sure: set[Link] = set()
+    possible: set[Link] = set()
+    for item in line.split():
+        m = _GOLD_LINK.fullmatch(item)
+        if m is None:
+            raise ValueError(f"not an alignment link: {item!r}")
+        a, sep, b, kind = m.groups()
+        link = (int(a), int(b)) if order == "src-tgt" else (int(b), int(a))
+        possible.add(link)
+        if sep == "-" and kind not in ("P", "p"):
+            sure.add(link)
+    return GoldLinks(sure, possible)
+
+
+def read_gold(path: str | Path, order: GoldOrder = "src-tgt") -> list[GoldLinks]:
+    """One GoldLinks per line of a gold alignment file."""
+    gold = []
+    for n, line in enumerate(read_lines(path), 1):
+        try:
+            gold.append(parse_gold(line, order))
+        except ValueError as e:
+            raise NMTError(f"{path}: line {n}: {e}") from e
+    return gold
+
+
+def alignment_error(predicted: Sequence[Collection[Link]], gold: Sequence[GoldLinks]) -> AlignmentScores:
+    """AER = 1 − (|A∩S| + |A∩P|) / (|A| + |S|), precision |A∩P| / |A|, recall |A∩S| / |S|,
+    with counts summed over the corpus (Och & Ney, 2003)."""
+    if len(predicted) != len(gold):
+        raise NMTError(f"{len(predicted)} aligned sentences but {len(gold)} gold alignments")
+    a = s = p = a_s = a_p = 0
+    for links, g in zip(predicted, gold, strict=True):
+        found = set(links)
+        a, s, p = a + len(found), s + len(g.sure), p + len(g.possible)
+        a_s, a_p = a_s + len(found & g.sure), a_p + len(found & g.possible)
+    aer = 1.0 - (a_s + a_p) / (a + s) if a + s else 0.0
+    return AlignmentScores(aer, a_p / a if a else 0.0, a_s / s if s else 0.0, len(gold), a, s, p)

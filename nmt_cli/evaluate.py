@@ -1,0 +1,165 @@
+"""Translation quality through sacreBLEU (Post, 2018): BLEU, chrF and TER, each with the
+signature that makes it comparable with published figures, and a model's perplexity.
+
+torch is imported only by the functions that need a model, so scoring existing output stays light.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sacrebleu.metrics import BLEU, CHRF, TER
+
+from nmt_cli.data import read_lines
+from nmt_cli.errors import NMTError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from nmt_cli.config import DecodeConfig
+    from nmt_cli.data import Tokenizer
+
+# sacreBLEU's defaults (BLEU with 13a tokens, chrF2, case-insensitive TER), as papers report them.
+METRICS = {"bleu": BLEU, "chrf": CHRF, "ter": TER}
+# The parts of each sacreBLEU result that explain its score.
+DETAILS = {
+    "bleu": ("counts", "totals", "precisions", "bp", "ratio", "sys_len", "ref_len"),
+    "chrf": ("char_order", "word_order", "beta"),
+    "ter": ("num_edits", "ref_length"),
+}
+
+
+@dataclass(frozen=True)
+class Score:
+    """One corpus-level score with the sacreBLEU signature needed to reproduce it."""
+
+    metric: str  # bleu, chrf or ter
+    name: str  # sacreBLEU's name for it: BLEU, chrF2, TER
+    score: float
+    signature: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Perplexity:
+    """Teacher-forced per-token cross-entropy (nats) of the references and its exponential."""
+
+    loss: float
+    ppl: float
+    pairs: int  # pairs scored: those with an empty or over-long side are left out
+
+
+@dataclass
+class Scores:
+    """What `nmt evaluate` reports: which files, the scores, and the perplexity given a model."""
+
+    refs: list[str]
+    lines: int
+    scores: list[Score]
+    hyp: str | None = None  # the scored file, when translations were given
+    src: str | None = None  # the translated file, when a model made the translations
+    model: str | None = None
+    perplexity: Perplexity | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with scores keyed by metric so scripts can read `scores.bleu.score`."""
+        data = asdict(self)
+        data["scores"] = {s.metric: asdict(s) for s in self.scores}
+        return data
+
+
+def parse_metrics(spec: str) -> list[str]:
+    """`"bleu, chrF"` -> `["bleu", "chrf"]`; unknown names fail before any decoding is spent."""
+    names = list(dict.fromkeys(n.strip().lower() for n in spec.split(",") if n.strip()))
+    unknown = [n for n in names if n not in METRICS]
+    if unknown or not names:
+        raise NMTError(
+            f"unknown metric {', '.join(unknown) or repr(spec)}: use a comma-separated list of "
+            f"{', '.join(METRICS)}"
+        )
+    return names
+
+
+def check_line_counts(files: Sequence[tuple[str, int]]) -> None:
+    """Line-aligned files must have equal lengths, else every score would pair the wrong lines."""
+    if len({n for _, n in files}) > 1:
+        listed = ", ".join(f"{name} has {n} lines" for name, n in files)
+        raise NMTError(f"line counts differ: {listed}")
+
+
+def read_aligned(paths: Sequence[Path]) -> list[list[str]]:
+    """Read line-aligned files (plain or .gz), checking that their line counts agree."""
+    texts = [read_lines(p) for p in paths]
+    check_line_counts([(str(p), len(t)) for p, t in zip(paths, texts, strict=True)])
+    return texts
+
+
+def score(hyps: Sequence[str], refs: Sequence[Sequence[str]], metrics: Sequence[str]) -> list[Score]:
+    """Corpus-level scores of `hyps` against one or more reference streams (multi-reference)."""
+    if not refs:
+        raise NMTError("no reference to score against")
+    check_line_counts(
+        [("the hypotheses", len(hyps))] + [(f"reference {i + 1}", len(r)) for i, r in enumerate(refs)]
+    )
+    if not hyps:
+        raise NMTError("nothing to score: the files are empty")
+    scores = []
+    for metric in metrics:
+        scorer = METRICS[metric]()
+        result = scorer.corpus_score(list(hyps), [list(r) for r in refs])
+        details = {key: getattr(result, key) for key in DETAILS[metric]}
+        scores.append(Score(metric, result.name, result.score, str(scorer.get_signature()), details))
+    return scores
+
+
+def hypotheses(
+    model: nn.Module,
+    tokenizer: Tokenizer,
+    src: Sequence[str],
+    cfg: DecodeConfig,
+    device: torch.device,
+    precision: str,
+) -> list[str]:
+    """The model's best translation of each source line, as `nmt translate` would print it."""
+    from nmt_cli.precision import autocast
+    from nmt_cli.search import translate
+
+    with autocast(device, precision):
+        return [t.text for t in translate(model, tokenizer, src, cfg, device)]  # type: ignore[arg-type]
+
+
+def perplexity(
+    model: nn.Module,
+    tokenizer: Tokenizer,
+    src: Sequence[str],
+    ref: Sequence[str],
+    device: torch.device,
+    precision: str,
+) -> Perplexity:
+    """How well the model predicts the reference given the source, measured as in validation."""
+    from nmt_cli.corpus import ParallelSet, encode_set
+    from nmt_cli.search import MAX_SRC_TOKENS
+    from nmt_cli.train import validation_loss
+
+    pairs = encode_set(tokenizer, list(src), list(ref))
+    # Empty sides have nothing to attend to or predict; over-long ones exceed what decoding accepts.
+    keep = [
+        i
+        for i, (s, t) in enumerate(zip(pairs.src_ids, pairs.tgt_ids, strict=True))
+        if s and t and max(len(s), len(t)) <= MAX_SRC_TOKENS
+    ]
+    if not keep:
+        raise NMTError("no pair with a non-empty source and reference to compute perplexity on")
+    kept = ParallelSet(
+        [pairs.src_lines[i] for i in keep],
+        [pairs.tgt_lines[i] for i in keep],
+        [pairs.src_ids[i] for i in keep],
+        [pairs.tgt_ids[i] for i in keep],
+    )
+    loss = validation_loss(model, kept, device, precision)
+    return Perplexity(loss, math.exp(loss), len(keep))

@@ -1,0 +1,184 @@
+"""Everything rich draws: training progress and summary, score tables.
+
+Only this module and cli.py import rich; the library returns dataclasses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from nmt_cli.align import Alignment
+from nmt_cli.evaluate import Scores
+from nmt_cli.train import StepStats, Validation
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class RichReporter:
+    """A live status line during training and a table of validations at the end."""
+
+    def __init__(self, console: Console, live: bool = True) -> None:
+        self.console = console
+        self.live_enabled = live and console.is_terminal
+        self.live: Live | None = None
+        self.history: list[Validation] = []
+
+    def start(self, info: dict[str, Any]) -> None:
+        c = self.console
+        if info.get("resumed_at_step"):
+            c.print(f"[bold]resuming[/] at step {info['resumed_at_step']}")
+        c.print(
+            f"[bold]{info['arch']}[/]: {info['parameters']:,} parameters, vocabulary {info['vocab_size']}, "
+            f"{info['device']}, {info['precision']}"
+        )
+        c.print(
+            f"training pairs: {info['train_pairs']:,} (skipped {info['skipped_empty']} with an empty side, "
+            f"dropped {info['dropped_long']} longer than --max-len); validation: {info['valid']} "
+            f"({info['valid_pairs']} pairs)"
+        )
+        if self.live_enabled:
+            self.live = Live("", console=c, refresh_per_second=4, transient=True)
+            self.live.start()
+
+    def step(self, s: StepStats) -> None:
+        best = f"{s.best_bleu:.2f}" if s.best_bleu >= 0 else "-"
+        line = (
+            f"step {s.step}  epoch {s.epoch + 1}  loss {s.loss:.3f}  {s.tokens_per_s:,.0f} tok/s  "
+            f"lr {s.lr:.2e}  {_duration(s.elapsed)}  best BLEU {best}"
+        )
+        if self.live is not None:
+            self.live.update(line)
+        elif s.step % 500 == 0:
+            self.console.print(line)
+
+    def validation(self, v: Validation) -> None:
+        self.history.append(v)
+        mark = "  [green]new best[/]" if v.is_best else ""
+        self.console.print(
+            f"valid @ step {v.step} (epoch {v.epoch + 1}): loss {v.loss:.3f}  ppl {v.ppl:.2f}  "
+            f"BLEU {v.bleu:.2f}  lr {v.lr:.2e}  {_duration(v.elapsed)}{mark}"
+        )
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+        if self.history:
+            self.console.print(validation_table(self.history))
+
+
+def validation_table(history: list[Validation]) -> Table:
+    table = Table(title="Validations")
+    for col in ("step", "epoch", "loss", "ppl", "BLEU", "lr", "elapsed"):
+        table.add_column(col, justify="right")
+    best = max(v.bleu for v in history)
+    for v in history:
+        style = "bold green" if v.bleu == best else None
+        table.add_row(
+            str(v.step),
+            str(v.epoch + 1),
+            f"{v.loss:.3f}",
+            f"{v.ppl:.2f}",
+            f"{v.bleu:.2f}",
+            f"{v.lr:.2e}",
+            _duration(v.elapsed),
+            style=style,
+        )
+    return table
+
+
+def score_table(scores: Scores) -> Table:
+    """One row per metric with its sacreBLEU signature, so a reader can cite it as is."""
+    scored = scores.hyp or f"translations of {scores.src}"
+    table = Table(title=f"{scored} against {', '.join(scores.refs)}", caption=f"{scores.lines} lines")
+    table.add_column("metric")
+    table.add_column("score", justify="right")
+    table.add_column("signature", overflow="fold")
+    for s in scores.scores:
+        table.add_row(s.name, f"{s.score:.2f}", s.signature)
+    if scores.perplexity is not None:
+        p = scores.perplexity
+        note = f"teacher-forced on the first reference, {p.pairs} pairs (loss {p.loss:.3f})"
+        table.add_row("perplexity", f"{p.ppl:.2f}", note)
+    return table
+
+
+HEAT_LOW, HEAT_HIGH = (30, 41, 59), (37, 99, 235)  # background of a weight of 5% and of 100%
+SRC_LABEL_MAX, TGT_LABEL_MAX = 12, 24  # longer tokens are clipped with … (the header has them)
+
+
+def _clip(label: str, width: int) -> str:
+    return label if len(label) <= width else label[: max(width - 1, 0)] + "…"
+
+
+def _heat(weight: float) -> str:
+    """Heatmap style: no background below 5%, then darker to brighter blue as the weight grows."""
+    if weight < 0.05:
+        return "dim"
+    r, g, b = (round(lo + (hi - lo) * weight) for lo, hi in zip(HEAT_LOW, HEAT_HIGH, strict=True))
+    return f"bright_white on rgb({r},{g},{b})"
+
+
+def _column_blocks(widths: list[int], room: int) -> list[range]:
+    """Split columns into consecutive blocks that fit `room`; a column costs its width plus 3
+    (padding on both sides and the separator), at least one column per block."""
+    blocks: list[range] = []
+    start, used = 0, 0
+    for j, w in enumerate(widths):
+        if j > start and used + w + 3 > room:
+            blocks.append(range(start, j))
+            start, used = j, 0
+        used += w + 3
+    if widths:
+        blocks.append(range(start, len(widths)))
+    return blocks
+
+
+def _heatmap(a: Alignment, cols: range, widths: list[int], label_width: int) -> Table:
+    """Target tokens as rows, source tokens `cols` as columns, each cell the weight in percent;
+    the strongest source token of each row (over all columns) is bold and underlined."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
+    table.add_column("", no_wrap=True, width=label_width)
+    for j in cols:
+        header = Text(f"{_clip(a.src_tokens[j], widths[j])}\n") + Text(str(j), style="dim")
+        table.add_column(header, justify="right", no_wrap=True, width=widths[j])
+    for t, (token, row) in enumerate(zip(a.tgt_tokens, a.weights, strict=True)):
+        best = max(range(len(row)), key=row.__getitem__)
+        cells = []
+        for j in cols:
+            pct = round(100 * row[j])
+            style = _heat(row[j]) + (" bold underline" if j == best else "")
+            cells.append(Text(str(pct) if pct else "·", style=style))
+        table.add_row(Text(_clip(f"{t} {token}", label_width)), *cells)
+    return table
+
+
+def alignment_view(a: Alignment, width: int, index: int | None = None) -> Group:
+    """One sentence pair: the pair, its score and mean EOS mass, then the heatmap in column
+    blocks that each fit `width`, so long sentences never wrap mid-table."""
+    score = "-" if a.score is None else f"{a.score:.3f}"
+    eos = sum(a.eos_mass) / len(a.eos_mass) if a.eos_mass else 0.0
+    head = Text("" if index is None else f"#{index}  ", style="bold")
+    head.append(f"score {score}   EOS mass {100 * eos:.1f}% (mean; removed, rows renormalised)\n")
+    head.append("source: ", style="bold")
+    head.append(f"{a.source}\n")
+    head.append("target: ", style="bold")
+    head.append(a.target)
+    if not a.src_tokens or not a.tgt_tokens:
+        return Group(head, Text("(nothing to align)", style="dim"), Text())
+    labels = [f"{t} {token}" for t, token in enumerate(a.tgt_tokens)]
+    label_width = min(max(len(s) for s in labels), TGT_LABEL_MAX, max(width // 3, 4))
+    widths = [max(3, len(str(j)), min(len(s), SRC_LABEL_MAX)) for j, s in enumerate(a.src_tokens)]
+    blocks = _column_blocks(widths, width - label_width - 2)
+    tables = [_heatmap(a, cols, widths, label_width) for cols in blocks]
+    return Group(head, *tables, Text())

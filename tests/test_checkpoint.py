@@ -1,0 +1,45 @@
+"""Model directories round-trip and refuse what is not theirs."""
+
+import shutil
+
+import pytest
+import torch
+
+from nmt_cli.checkpoint import load_model, save_weights
+from nmt_cli.config import DecodeConfig
+from nmt_cli.errors import NMTError
+from nmt_cli.search import translate
+
+LINES = ["ein hund läuft", "der mann schläft im park", "", "frau spielt auf der straße"]
+
+
+def texts(model_dir):
+    loaded = load_model(model_dir)
+    return [t.text for t in translate(loaded.model, loaded.tokenizer, LINES, DecodeConfig(beam_size=3))]
+
+
+def test_round_trip_reproduces_translations(toy_model_dir, tmp_path):
+    before = texts(toy_model_dir)
+    copy = tmp_path / "copy"
+    shutil.copytree(toy_model_dir, copy)
+    loaded = load_model(toy_model_dir)
+    save_weights(copy / "model.pt", loaded.model, loaded.model.cfg)
+    assert texts(copy) == before
+    save_weights(copy / "model.pt", loaded.model, loaded.model.cfg, half=True)
+    assert texts(copy) == before
+    assert next(load_model(copy).model.parameters()).dtype == torch.float32
+
+
+def test_incompatible_format_is_refused(toy_model_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(toy_model_dir, copy)
+    obj = torch.load(copy / "model.pt", weights_only=True)
+    obj["format_version"] = 99
+    torch.save(obj, copy / "model.pt")
+    with pytest.raises(NMTError, match="format 99"):
+        load_model(copy)
+
+
+def test_not_a_model_directory(tmp_path):
+    with pytest.raises(NMTError, match="not an nmt-cli model directory"):
+        load_model(tmp_path)

@@ -1,0 +1,121 @@
+"""The `nmt` command as a user runs it: train, translate, errors."""
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from nmt_cli.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_every_command_without_importing_torch():
+    code = "import sys; from nmt_cli.cli import app; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("train", "translate", "evaluate", "align"):
+        assert command in result.output
+
+
+def test_trained_model_directory_holds_what_it_promises(toy_model_dir):
+    for name in ("config.json", "model.pt", "last.pt", "spm.model", "train.log.jsonl"):
+        assert (toy_model_dir / name).is_file(), name
+    config = json.loads((toy_model_dir / "config.json").read_text())
+    assert config["src_lang"] == "de" and config["tgt_lang"] == "en"
+    assert config["special_ids"] == {"pad": 0, "unk": 1, "bos": 2, "eos": 3}
+    assert "torch" in config["versions"] and config["model"]["arch"] == "rnn"
+    events = [json.loads(line) for line in (toy_model_dir / "train.log.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "valid" for e in events)
+
+
+def test_translate_learns_and_keeps_one_line_per_input_line(toy_model_dir):
+    text = "ein hund läuft\n\n   \nder mann schläft im park\nklein katze\n"
+    result = runner.invoke(app, ["translate", "-m", str(toy_model_dir), "--beam-size", "3"], input=text)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.split("\n")[:-1]
+    assert len(lines) == 5
+    assert lines[0] == "a dog runs"
+    assert lines[1] == "" and lines[2] == ""
+    assert lines[3] == "the man sleeps in the park"
+
+
+def test_translate_files_and_nbest(toy_model_dir, tmp_path):
+    src = tmp_path / "in.de"
+    src.write_text("ein hund läuft\nfrau spielt\n", encoding="utf-8")
+    out = tmp_path / "out.en"
+    result = runner.invoke(
+        app, ["translate", "-m", str(toy_model_dir), "-i", str(src), "-o", str(out), "--nbest", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line.split(" ||| ") for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r[0] for r in rows] == ["0"] * 3 + ["1"] * 3
+    scores = [float(r[2]) for r in rows[:3]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_invalid_utf8_input_is_replaced_not_fatal(toy_model_dir):
+    result = runner.invoke(app, ["translate", "-m", str(toy_model_dir)], input=b"ein hund \xff l\xe4uft\n")
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_missing_model_is_one_line_and_exit_1(tmp_path):
+    result = runner.invoke(app, ["translate", "-m", str(tmp_path / "nope")], input="x\n")
+    assert result.exit_code == 1
+    assert "model directory not found" in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_foreign_checkpoint_is_rejected_cleanly(toy_model_dir, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(toy_model_dir, bad)
+    (bad / "model.pt").write_bytes(b"not a checkpoint at all")
+    result = runner.invoke(app, ["translate", "-m", str(bad)], input="ein hund\n")
+    assert result.exit_code == 1
+    assert "not an nmt-cli checkpoint" in result.output
+
+
+def test_mismatched_line_counts_name_both_files(tmp_path):
+    (tmp_path / "c.de").write_text("a\nb\nc\n")
+    (tmp_path / "c.en").write_text("a\nb\n")
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--train",
+            str(tmp_path / "c"),
+            "-s",
+            "de",
+            "-t",
+            "en",
+            "-o",
+            str(tmp_path / "m"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "c.de has 3 lines" in result.output and "c.en has 2" in result.output
+
+
+def test_missing_corpus_is_one_line(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--train",
+            str(tmp_path / "none"),
+            "-s",
+            "de",
+            "-t",
+            "en",
+            "-o",
+            str(tmp_path / "m"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "corpus file not found" in result.output

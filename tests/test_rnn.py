@@ -1,0 +1,96 @@
+"""The attentional BiLSTM learns, attends where it should, and steps as its paper says."""
+
+import pytest
+import torch
+from conftest import rnn_config
+from toy import exact_match, src_batch, train_toy
+
+from nmt_cli.config import DecodeConfig
+from nmt_cli.rnn import RNNSeq2Seq
+from nmt_cli.search import greedy
+
+
+def greedy_tokens(model, pairs, keep_attention=False):
+    src, mask = src_batch(pairs)
+    with torch.inference_mode():
+        return greedy(model, src, mask, DecodeConfig(beam_size=1, keep_attention=keep_attention))
+
+
+def assert_diagonal(hyps, pairs, anti: bool):
+    """The argmax source position of each target token (EOS excluded) follows the (anti-)diagonal."""
+    hits = total = 0
+    for h, (src, tgt) in zip(hyps, pairs):
+        if h.tokens != tgt:
+            continue
+        n = len(src)
+        best = h.attention[: len(tgt)].argmax(-1).tolist()
+        want = [n - 1 - j for j in range(n)] if anti else list(range(n))
+        hits += sum(b == w for b, w in zip(best, want))
+        total += n
+    assert total > 0 and hits / total >= 0.9
+
+
+@pytest.mark.parametrize("attention", ["dot", "general", "additive"])
+def test_learns_reversal_with_each_attention_and_aligns_anti_diagonally(attention, rnn_reverse):
+    model, pairs = (
+        rnn_reverse if attention == "additive" else train_toy(rnn_config(attention=attention), steps=400)
+    )
+    hyps = greedy_tokens(model, pairs, keep_attention=True)
+    assert exact_match([h.tokens for h in hyps], pairs) >= 0.95
+    assert_diagonal(hyps, pairs, anti=True)
+
+
+@pytest.mark.parametrize(
+    ("decoder", "span", "task"),
+    [
+        ("bahdanau", "global", "reverse"),
+        ("luong", "local-p", "reverse"),
+        ("bahdanau", "local-p", "reverse"),
+        # local-m centres the window on p_t = t: only a monotonic task fits it
+        ("luong", "local-m", "copy"),
+        ("bahdanau", "local-m", "copy"),
+    ],
+)
+def test_each_decoder_and_span_learns(decoder, span, task):
+    cfg = rnn_config(attention="additive", decoder=decoder, attention_span=span, window=3)
+    model, pairs = train_toy(cfg, task, steps=500)
+    hyps = greedy_tokens(model, pairs, keep_attention=True)
+    assert exact_match([h.tokens for h in hyps], pairs) >= 0.95
+
+
+def test_bahdanau_step_scores_attention_with_the_previous_state():
+    torch.manual_seed(0)
+    model = RNNSeq2Seq(rnn_config(decoder="bahdanau", attention="general")).eval()
+    src = torch.tensor([[5, 6, 7, 8, 3]])
+    mask = src != 0
+    memory = model.encode(src, mask)
+    state = model.init_state(memory)
+    _, new_state, attn = model.decode_step(torch.tensor([2]), memory, state)
+    dec = model.decoder
+
+    def weights(query):
+        return torch.softmax(dec.scorer(query, memory.keys), -1)
+
+    assert torch.allclose(attn, weights(state.h[-1]), atol=1e-6)  # h_{t-1}
+    assert not torch.allclose(attn, weights(new_state.h[-1]), atol=1e-3)  # not h_t
+
+
+def test_luong_step_scores_attention_with_the_current_state():
+    torch.manual_seed(0)
+    model = RNNSeq2Seq(rnn_config(decoder="luong", attention="general")).eval()
+    src = torch.tensor([[5, 6, 7, 8, 3]])
+    memory = model.encode(src, src != 0)
+    state = model.init_state(memory)
+    _, new_state, attn = model.decode_step(torch.tensor([2]), memory, state)
+    w = torch.softmax(model.decoder.scorer(new_state.h[-1], memory.keys), -1)
+    assert torch.allclose(attn, w, atol=1e-6)
+
+
+def test_padding_gets_zero_attention_in_training_forward():
+    torch.manual_seed(0)
+    model = RNNSeq2Seq(rnn_config()).eval()
+    src = torch.tensor([[5, 6, 7, 3], [5, 3, 0, 0]])
+    tgt_in = torch.tensor([[2, 5, 6], [2, 9, 0]])
+    _, attn = model(src, src != 0, tgt_in)
+    assert (attn[1, :, 2:] == 0).all()
+    assert torch.allclose(attn.sum(-1), torch.ones(2, 3))

@@ -1,0 +1,90 @@
+"""Greedy and beam search: agreement, optimality against greedy, n-best, batching, line bookkeeping."""
+
+import torch
+from toy import src_batch
+
+from nmt_cli.config import DecodeConfig
+from nmt_cli.search import beam_search, greedy, translate
+
+
+class IdTokenizer:
+    """Lines of space-separated ids; enough for `translate` on toy models."""
+
+    def encode_src(self, lines):
+        return [[int(w) for w in line.split()] for line in lines]
+
+    def decode_tgt(self, ids):
+        return [" ".join(map(str, x)) for x in ids]
+
+
+def run(fn, model, pairs, **kw):
+    src, mask = src_batch(pairs)
+    with torch.inference_mode():
+        return fn(model, src, mask, DecodeConfig(**kw))
+
+
+def test_beam_of_one_equals_greedy(trained):
+    model, pairs = trained
+    g = run(greedy, model, pairs, beam_size=1)
+    b = run(beam_search, model, pairs, beam_size=1, length_penalty=0.0)
+    assert [h.tokens for h in g] == [h[0].tokens for h in b]
+    assert torch.allclose(
+        torch.tensor([h.score for h in g]), torch.tensor([h[0].score for h in b]), atol=1e-4
+    )
+
+
+def test_beam_of_five_never_scores_below_greedy(trained):
+    model, pairs = trained
+    g = run(greedy, model, pairs, beam_size=1)
+    b = run(beam_search, model, pairs, beam_size=5, length_penalty=0.0)
+    for gh, bh in zip(g, b):
+        assert bh[0].score >= gh.score - 1e-4
+
+
+def test_nbest_is_sorted_and_complete(trained):
+    model, pairs = trained
+    b = run(beam_search, model, pairs[:20], beam_size=5, nbest=5, length_penalty=1.0)
+    for hyps in b:
+        assert len(hyps) == 5
+        scores = [h.score for h in hyps]
+        assert scores == sorted(scores, reverse=True)
+        assert len({tuple(h.tokens) for h in hyps}) == 5
+
+
+def test_batched_search_equals_one_sentence_at_a_time(trained):
+    model, pairs = trained
+    pairs = pairs[:12]
+    for fn, kw in ((greedy, {"beam_size": 1}), (beam_search, {"beam_size": 4})):
+        together = run(fn, model, pairs, **kw)
+        alone = [run(fn, model, [p], **kw)[0] for p in pairs]
+        tokens = lambda hs: [h.tokens if hasattr(h, "tokens") else h[0].tokens for h in hs]  # noqa: E731
+        assert tokens(together) == tokens(alone)
+
+
+def test_translate_gives_one_output_per_line_in_order(trained):
+    model, pairs = trained
+    lines = [" ".join(map(str, p[0])) for p in pairs[:9]]
+    lines[2:2] = ["", "   "]
+    lines.append("")
+    for beam in (1, 3):
+        out = translate(model, IdTokenizer(), lines, DecodeConfig(beam_size=beam, batch_size=4))
+        assert len(out) == len(lines)
+        assert [o.source for o in out] == lines
+        for o in out:
+            if not o.source.strip():
+                assert o.text == "" and o.hypotheses == []
+            else:
+                want = o.source.split()[::-1]
+                assert o.text.split() == want
+
+
+def test_attention_rows_cover_every_output_token_and_eos(trained):
+    model, pairs = trained
+    for fn, kw in ((greedy, {"beam_size": 1}), (beam_search, {"beam_size": 3})):
+        hyps = run(fn, model, pairs[:10], keep_attention=True, **kw)
+        for h, (src, _) in zip(hyps, pairs[:10]):
+            h = h if hasattr(h, "tokens") else h[0]
+            assert h.attention.shape[0] == len(h.tokens) + 1
+            assert torch.allclose(h.attention.sum(-1), torch.ones(len(h.tokens) + 1), atol=1e-4)
+            # columns past this sentence's source (+ EOS) are padding: exactly zero
+            assert (h.attention[:, len(src) + 1 :] == 0).all()

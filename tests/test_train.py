@@ -1,0 +1,72 @@
+"""Training bookkeeping: resuming, interrupting, validation by BLEU."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+from conftest import TOY_TRAIN_ARGS
+
+from nmt_cli.checkpoint import safe_load
+from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
+from nmt_cli.train import train
+
+
+def configs(corpus, out, max_steps):
+    model = ModelConfig(embed_dim=32, hidden_dim=64, dropout=0.2)
+    data = DataConfig(train=str(corpus), src_lang="de", tgt_lang="en", vocab_size=40, batch_tokens=600)
+    run = TrainConfig(output=str(out), valid_every=10, max_steps=max_steps, lr=3e-3, progress=False)
+    return model, data, run
+
+
+def test_resumed_run_continues_exactly_where_it_stopped(toy_corpus, tmp_path):
+    train(*configs(toy_corpus, tmp_path / "a", 30))
+    first = train(*configs(toy_corpus, tmp_path / "b", 20))
+    assert first.steps == 20
+    resumed = train(*configs(toy_corpus, tmp_path / "b", 30), resume=True)
+    assert resumed.steps == 30
+    assert [v.step for v in resumed.history] == [10, 20, 30]
+    # Same batches, same dropout masks, same optimizer moments: the same model.
+    a = safe_load(tmp_path / "a" / "last.pt")["model"]
+    b = safe_load(tmp_path / "b" / "last.pt")["model"]
+    for name in a:
+        assert torch.allclose(a[name].float(), b[name].float(), atol=1e-5), name
+
+
+def test_best_checkpoint_follows_validation_bleu(toy_corpus, tmp_path):
+    result = train(*configs(toy_corpus, tmp_path / "m", 40))
+    best = max(v.bleu for v in result.history)
+    assert result.best_bleu == best
+    assert sum(v.is_best for v in result.history) >= 1
+    log = [json.loads(x) for x in (tmp_path / "m" / "train.log.jsonl").read_text().splitlines()]
+    assert [e["bleu"] for e in log if e["event"] == "valid"] == [v.bleu for v in result.history]
+
+
+def test_sigint_saves_state_and_the_same_command_resumes(toy_corpus, tmp_path):
+    out = tmp_path / "m"
+    cmd = [sys.executable, "-m", "nmt_cli.cli", "train", "--train", str(toy_corpus), "-s", "de", "-t", "en"]
+    cmd += ["-o", str(out), *TOY_TRAIN_ARGS, "--valid-every", "5", "--max-steps", "100000"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    log = out / "train.log.jsonl"
+    deadline = time.monotonic() + 120
+    while not (log.is_file() and '"valid"' in log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr.decode()
+    assert b"Traceback" not in stderr and b"state saved" in stderr
+    step = safe_load(out / "last.pt")["progress"]["step"]
+    assert step >= 5
+    again = subprocess.run(
+        [*cmd[:-1], str(step + 3)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert again.returncode == 0, again.stderr.decode()
+    assert f"resuming at step {step}".encode() in again.stderr
+    assert safe_load(out / "last.pt")["progress"]["step"] == step + 3

@@ -1,0 +1,50 @@
+"""The Transformer learns, and cached incremental decoding equals the full forward pass."""
+
+import pytest
+import torch
+from conftest import transformer_config
+from toy import exact_match, src_batch
+
+from nmt_cli.config import BOS_ID, DecodeConfig
+from nmt_cli.search import greedy
+from nmt_cli.transformer import TransformerSeq2Seq
+
+
+def test_learns_reversal(transformer_reverse):
+    model, pairs = transformer_reverse
+    src, mask = src_batch(pairs)
+    with torch.inference_mode():
+        hyps = greedy(model, src, mask, DecodeConfig(beam_size=1))
+    assert exact_match([h.tokens for h in hyps], pairs) >= 0.95
+
+
+@pytest.mark.parametrize("post_norm", [False, True])
+def test_cached_decoding_equals_full_forward(post_norm):
+    torch.manual_seed(0)
+    cfg = transformer_config(enc_layers=2, dec_layers=3, post_norm=post_norm)
+    model = TransformerSeq2Seq(cfg).eval()
+    src = torch.randint(4, 20, (3, 7))
+    src[1, 5:] = 0
+    src[2, 2:] = 0
+    mask = src != 0
+    tgt_in = torch.cat([torch.full((3, 1), BOS_ID), torch.randint(4, 20, (3, 6))], dim=1)
+    with torch.no_grad():
+        full, full_attn = model(src, mask, tgt_in, need_attention=True)
+        memory = model.encode(src, mask)
+        state = model.init_state(memory)
+        for t in range(tgt_in.size(1)):
+            logits, state, attn = model.decode_step(tgt_in[:, t], memory, state)
+            assert torch.allclose(logits, full[:, t], atol=1e-5)
+            assert torch.allclose(attn, full_attn[:, t], atol=1e-5)
+
+
+def test_cross_attention_over_padding_is_exactly_zero():
+    torch.manual_seed(0)
+    model = TransformerSeq2Seq(transformer_config(dec_layers=2)).eval()
+    src = torch.tensor([[5, 6, 7, 3], [5, 3, 0, 0]])
+    tgt_in = torch.tensor([[2, 5, 6], [2, 9, 0]])
+    model.align_head = 1
+    with torch.no_grad():
+        _, attn = model(src, src != 0, tgt_in, need_attention=True)
+    assert (attn[1, :, 2:] == 0).all()
+    assert torch.allclose(attn.sum(-1), torch.ones(2, 3))
