@@ -100,7 +100,7 @@ def safe_load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
 
 @dataclass
 class LoadedModel:
-    model: nn.Module
+    model: Any  # an nn.Module implementing the Seq2Seq interface of model.py
     tokenizer: Tokenizer
     config: dict[str, Any]  # the model directory's config.json
     model_dir: Path

@@ -10,12 +10,15 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal, TextIO, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TextIO, cast
 
 import typer
 from rich.console import Console
 
 from nmt_cli.config import Arch, DecoderKind, Level, Precision, Schedule, Scoring, Span
+
+if TYPE_CHECKING:
+    from nmt_cli.checkpoint import LoadedModel
 
 DecodeDtype = Literal["fp32", "bf16"]
 
@@ -43,6 +46,10 @@ BatchSize = Annotated[
 ]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda (auto picks CUDA when present).")]
 DecodePrecision = Annotated[DecodeDtype, typer.Option(help="fp32 or bf16 (autocast) for decoding.")]
+Quantize = Annotated[
+    Literal["none", "int8"],
+    typer.Option(help="int8: dynamic int8 quantisation of linear and LSTM layers (CPU only)."),
+]
 Threads = Annotated[int, typer.Option(min=0, help="CPU threads (0: all cores).")]
 
 
@@ -109,10 +116,11 @@ def open_output(path: Path | None) -> TextIO:
         raise NMTError(f"cannot write {path}: {e.strerror}") from e
 
 
-def load(model_dir: Path | None, device: str, quantize: str = "none"):  # noqa: ANN201
+def load(model_dir: Path | None, device: str, quantize: str = "none") -> LoadedModel:
+    """The model in `model_dir`, or the shipped one; optionally int8-quantised for the CPU."""
     from nmt_cli.checkpoint import load_model
     from nmt_cli.errors import NMTError
-    from nmt_cli.precision import resolve_device
+    from nmt_cli.precision import quantize_int8, resolve_device
 
     if model_dir is None:
         model_dir = DEFAULT_MODEL
@@ -120,7 +128,12 @@ def load(model_dir: Path | None, device: str, quantize: str = "none"):  # noqa: 
             raise NMTError(
                 f"no model given and the shipped model is missing ({model_dir}); pass -m MODEL_DIR"
             )
-    return load_model(model_dir, resolve_device(device))
+    loaded = load_model(model_dir, resolve_device(device))
+    if quantize == "int8":
+        if next(loaded.model.parameters()).device.type != "cpu":
+            raise NMTError("--quantize int8 is for the CPU: add --device cpu")
+        loaded.model = quantize_int8(loaded.model)
+    return loaded
 
 
 @app.command()
@@ -308,6 +321,7 @@ def translate(
     batch_size: BatchSize = 64,
     device: Device = "auto",
     precision: DecodePrecision = "fp32",
+    quantize: Quantize = "none",
     threads: Threads = 0,
     debug: Debug = False,
 ) -> None:
@@ -322,7 +336,7 @@ def translate(
         if nbest > beam_size:
             raise NMTError(f"--nbest {nbest} needs --beam-size of at least {nbest}")
         setup_threads(threads)
-        loaded = load(model, device)
+        loaded = load(model, device, quantize)
         dev = next(loaded.model.parameters()).device
         cfg = DecodeConfig(beam_size, length_penalty, max_len_ratio, nbest=nbest, batch_size=batch_size)
         interactive = input is None and sys.stdin.isatty()
@@ -373,6 +387,7 @@ def evaluate(
     batch_size: BatchSize = 64,
     device: Device = "auto",
     precision: DecodePrecision = "fp32",
+    quantize: Quantize = "none",
     threads: Threads = 0,
     debug: Debug = False,
 ) -> None:
@@ -401,7 +416,7 @@ def evaluate(
         hyps, ppl, model_dir = lines, None, None
         if src is not None:
             setup_threads(threads)
-            loaded = load(model, device)
+            loaded = load(model, device, quantize)
             dev = next(loaded.model.parameters()).device
             cfg = DecodeConfig(beam_size, length_penalty, max_len_ratio, batch_size=batch_size)
             hyps = hypotheses(loaded.model, loaded.tokenizer, lines, cfg, dev, precision)
@@ -525,6 +540,7 @@ def align(
     batch_size: BatchSize = 64,
     device: Device = "auto",
     precision: DecodePrecision = "fp32",
+    quantize: Quantize = "none",
     threads: Threads = 0,
     debug: Debug = False,
 ) -> None:
@@ -561,9 +577,9 @@ def align(
             raise NMTError("--gold scores word alignments: use --level word")
         gold_links = read_gold(gold, gold_order) if gold is not None else None  # type: ignore[arg-type]
         setup_threads(threads)
-        loaded = load(model, device)
+        loaded = load(model, device, quantize)
         set_attention_source(loaded.model, layer, head)
-        reverse = load(reverse_model, device) if reverse_model is not None else None
+        reverse = load(reverse_model, device, quantize) if reverse_model is not None else None
         dev = next(loaded.model.parameters()).device
         cfg = DecodeConfig(beam_size, length_penalty, max_len_ratio, batch_size=batch_size)
         out = open_output(output) if gold is None or output is not None else None

@@ -52,3 +52,18 @@ def autocast(device: torch.device, precision: str) -> Iterator[None]:
             yield
     else:
         yield
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 quantisation of linear layers and LSTM cells, for CPU inference.
+
+    Weights are stored in int8 and activations quantised on the fly per batch (VNNI kernels on
+    recent x86 CPUs); embeddings, attention softmax and layer norms stay in fp32.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its future move
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(model, {torch.nn.Linear, torch.nn.LSTMCell}, dtype=torch.qint8)

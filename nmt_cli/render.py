@@ -1,11 +1,12 @@
-"""Everything rich draws: training progress and summary, score tables.
+"""Everything rich draws: training progress, validation and score tables, alignment heatmaps,
+benchmark tables.
 
 Only this module and cli.py import rich; the library returns dataclasses.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console, Group
@@ -13,9 +14,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from nmt_cli.align import Alignment
-from nmt_cli.evaluate import Scores
-from nmt_cli.train import StepStats, Validation
+if TYPE_CHECKING:  # annotations only: rendering scores must not import torch
+    from nmt_cli.align import Alignment
+    from nmt_cli.evaluate import Scores
+    from nmt_cli.train import StepStats, Validation
 
 
 def _duration(seconds: float) -> str:
@@ -182,3 +184,47 @@ def alignment_view(a: Alignment, width: int, index: int | None = None) -> Group:
     blocks = _column_blocks(widths, width - label_width - 2)
     tables = [_heatmap(a, cols, widths, label_width) for cols in blocks]
     return Group(head, *tables, Text())
+
+
+def bench_tables(results: dict[str, Any]) -> list[Table]:
+    """The benchmark as two tables: translation per model and search, and per-model figures."""
+    caption = (
+        f"{results['date']}, {results['cores']} cores ({results['threads']} threads), "
+        f"torch {results['torch']}; "
+        f"median of {results['runs']} runs; `nmt --help` {results['help_seconds']:.2f} s"
+    )
+    speed = Table(title="Translation, test_2016_flickr", caption=caption)
+    for col in ("model", "search", "batch", "sentences", "seconds", "sent/s", "tgt tok/s"):
+        speed.add_column(col, justify="left" if col in ("model", "search") else "right")
+    other = Table(title="Models")
+    for col in (
+        "model",
+        "parameters",
+        "load s",
+        "train tok/s",
+        "train peak MB",
+        "translate peak MB (greedy/beam 5)",
+    ):
+        other.add_column(col, justify="left" if col == "model" else "right")
+    for name, m in results["models"].items():
+        for f in m["translate"]:
+            speed.add_row(
+                name,
+                f["search"],
+                str(f["batch_size"]),
+                str(f["sentences"]),
+                f"{f['seconds']:.2f}",
+                f"{f['sentences_per_s']:.1f}",
+                f"{f['tokens_per_s']:,.0f}",
+            )
+        train = m.get("train")
+        rss = m["translate_peak_rss_mb"]
+        other.add_row(
+            name,
+            f"{m['parameters']:,}",
+            f"{m['load_seconds']:.2f}",
+            f"{train['tokens_per_s']:,.0f} ({train['precision']})" if train else "-",
+            f"{train['peak_rss_mb']:,.0f}" if train else "-",
+            f"{rss['1']:,.0f} / {rss['5']:,.0f}",
+        )
+    return [speed, other]

@@ -81,3 +81,39 @@ def test_atomic_write_keeps_the_previous_file_when_writing_fails(tmp_path):
         atomic_write(path, crash)
     assert path.read_text() == "old"
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_empty_pairs_are_skipped_and_long_pairs_dropped_and_counted(tmp_path):
+    from nmt_cli.config import DataConfig
+    from nmt_cli.corpus import load_corpora
+
+    src = ["ein hund läuft"] * 50 + ["", "eine katze"] + [" ".join(["hund"] * 40)]
+    tgt = ["a dog runs"] * 50 + ["nothing", "  "] + [" ".join(["dog"] * 40)]
+    (tmp_path / "c.de").write_text("\n".join(src) + "\n", encoding="utf-8")
+    (tmp_path / "c.en").write_text("\n".join(tgt) + "\n", encoding="utf-8")
+    (tmp_path / "v.de").write_text("ein hund\n", encoding="utf-8")
+    (tmp_path / "v.en").write_text("a dog\n", encoding="utf-8")
+    cfg = DataConfig(
+        train=str(tmp_path / "c"),
+        valid=str(tmp_path / "v"),
+        src_lang="de",
+        tgt_lang="en",
+        vocab_size=30,
+        max_len=20,
+    )
+    train, valid, _, stats = load_corpora(cfg, tmp_path, seed=1)
+    assert (stats.skipped_empty, stats.dropped_long) == (2, 1)
+    assert stats.train_pairs == len(train) == 50 and len(valid) == 1
+    assert all(max(len(s), len(t)) <= 20 for s, t in zip(train.src_ids, train.tgt_ids))
+
+
+def test_without_valid_a_seeded_tenth_is_held_out(tmp_path):
+    from nmt_cli.corpus import split_holdout
+
+    src = [f"s{i}" for i in range(100)]
+    tgt = [f"t{i}" for i in range(100)]
+    a = split_holdout(src, tgt, 500, seed=3)
+    assert len(a[2]) == 10 and len(a[0]) == 90
+    assert not set(a[0]) & set(a[2])
+    assert [s.replace("s", "t") for s in a[2]] == a[3]
+    assert split_holdout(src, tgt, 500, seed=3) == a

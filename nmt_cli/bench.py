@@ -1,0 +1,263 @@
+"""`make bench`: translation and training speed, start-up, load time and peak memory.
+
+Models: the shipped one, plus one of each architecture at the reference sizes (BiLSTM: 1 layer,
+embeddings 256, hidden 512, additive attention; Transformer: 3+3 layers, d_model 256, 4 heads,
+ff 1024), trained briefly on data/multi30k and cached in .cache/bench (an untrained model would
+emit maximum-length output and time nothing real). Every figure is the median of `--runs` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date
+from functools import partial
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / "bench"
+TEST_SRC = ROOT / "data" / "multi30k" / "test_2016_flickr.de.gz"
+SIZES = {
+    "rnn": [
+        "--arch",
+        "rnn",
+        "--layers",
+        "1",
+        "--embed-dim",
+        "256",
+        "--hidden-dim",
+        "512",
+        "--attention",
+        "additive",
+    ],
+    "transformer": [
+        "--arch",
+        "transformer",
+        "--layers",
+        "3",
+        "--d-model",
+        "256",
+        "--heads",
+        "4",
+        "--ff-dim",
+        "1024",
+    ],
+}
+
+
+@dataclass
+class TranslateFigures:
+    model: str
+    search: str
+    batch_size: int
+    sentences: int
+    seconds: float
+    sentences_per_s: float
+    tokens_per_s: float
+
+
+def median_time(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def child_peak_rss_mb(cmd: list[str]) -> float:
+    """Peak resident memory of a command, read from its own rusage in a fresh Python."""
+    probe = (
+        "import resource, subprocess, sys; "
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip()) / 1024
+
+
+def ensure_model(arch: str, minutes: float) -> Path:
+    """A briefly trained reference-size model, trained once and cached."""
+    out = CACHE / arch
+    if (out / "model.pt").is_file():
+        return out
+    cmd = [
+        sys.executable,
+        "-m",
+        "nmt_cli.cli",
+        "train",
+        "--train",
+        "data/multi30k/train",
+        "--valid",
+        "data/multi30k/val",
+        "-s",
+        "de",
+        "-t",
+        "en",
+        "-o",
+        str(out),
+        *SIZES[arch],
+        "--max-minutes",
+        str(minutes),
+        "--valid-every",
+        "100000",
+    ]
+    subprocess.run(cmd, cwd=ROOT, check=True, stdin=subprocess.DEVNULL)
+    return out
+
+
+def bench_translate(name: str, model_dir: Path, runs: int, batch1_sentences: int) -> list[TranslateFigures]:
+    import torch
+
+    from nmt_cli.checkpoint import load_model
+    from nmt_cli.config import DecodeConfig
+    from nmt_cli.data import read_lines
+    from nmt_cli.search import translate
+
+    lines = read_lines(TEST_SRC)
+    loaded = load_model(model_dir)
+    figures = []
+    for search, beam in (("greedy", 1), ("beam 5", 5)):
+        for batch, subset in ((DecodeConfig().batch_size, lines), (1, lines[:batch1_sentences])):
+            cfg = DecodeConfig(beam_size=beam, batch_size=batch)
+            out = translate(loaded.model, loaded.tokenizer, subset, cfg)
+            tokens = sum(len(t.hypotheses[0].tokens) + 1 for t in out if t.hypotheses)
+            with torch.inference_mode():
+                seconds = median_time(partial(translate, loaded.model, loaded.tokenizer, subset, cfg), runs)
+            figures.append(
+                TranslateFigures(
+                    name, search, batch, len(subset), seconds, len(subset) / seconds, tokens / seconds
+                )
+            )
+    return figures
+
+
+def bench_train(arch: str, steps: int, warmup: int) -> dict[str, float]:
+    """Training tokens/s over `steps` updates after `warmup`, and the peak memory of that process."""
+    code = (
+        "import json, resource, sys; from nmt_cli.bench import train_speed; "
+        f"r = train_speed({arch!r}, {steps}, {warmup}); "
+        "r['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; print(json.dumps(r))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def train_speed(arch: str, steps: int, warmup: int) -> dict[str, float]:
+    """Time optimizer updates on Multi30k batches of the default size, with the default precision."""
+    import random
+
+    import torch
+
+    from nmt_cli.checkpoint import load_model
+    from nmt_cli.corpus import encode_set
+    from nmt_cli.data import collate, read_parallel, token_batches
+    from nmt_cli.precision import autocast, resolve_precision
+    from nmt_cli.train import loss_fn
+
+    loaded = load_model(CACHE / arch)
+    model = loaded.model.train()
+    src, tgt = read_parallel("data/multi30k/train", "de", "en")
+    data = encode_set(loaded.tokenizer, src[:6000], tgt[:6000])
+    batches = token_batches(data.lengths(), 4096, random.Random(0))
+    device = torch.device("cpu")
+    precision = resolve_precision("auto", device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    tokens, start = 0, 0.0
+    for i, idx in enumerate(batches[: warmup + steps]):
+        if i == warmup:
+            tokens, start = 0, time.perf_counter()
+        b = collate([data.src_ids[j] for j in idx], [data.tgt_ids[j] for j in idx])
+        with autocast(device, precision):
+            logits, _ = model(b.src, b.src_mask, b.tgt_in)
+        loss = loss_fn(logits, b.tgt_out, 0.1) / b.n_tgt_tokens
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad()
+        tokens += b.n_src_tokens + b.n_tgt_tokens
+    return {"tokens_per_s": tokens / (time.perf_counter() - start), "precision": precision}  # type: ignore[dict-item]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch1-sentences", type=int, default=200)
+    parser.add_argument("--train-minutes", type=float, default=5.0)
+    parser.add_argument("--train-steps", type=int, default=20)
+    parser.add_argument("--output", type=Path, default=CACHE / "results.json")
+    args = parser.parse_args()
+
+    import torch
+    from rich.console import Console
+
+    from nmt_cli.render import bench_tables
+
+    models = {
+        "rnn": ensure_model("rnn", args.train_minutes),
+        "transformer": ensure_model("transformer", args.train_minutes),
+    }
+    shipped = ROOT / "models" / "de-en"
+    if shipped.is_dir():
+        models = {"shipped": shipped, **models}
+    nmt = str(Path(sys.executable).parent / "nmt")
+    help_s = median_time(lambda: subprocess.run([nmt, "--help"], capture_output=True, check=True), 5)
+    results: dict = {
+        "date": str(date.today()),
+        "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "runs": args.runs,
+        "torch": torch.__version__,
+        "help_seconds": help_s,
+        "models": {},
+    }
+    for name, model_dir in models.items():
+        from nmt_cli.checkpoint import load_model
+        from nmt_cli.model import count_parameters
+
+        load_s = median_time(partial(load_model, model_dir), args.runs)
+        entry: dict = {
+            "dir": str(model_dir),
+            "parameters": count_parameters(load_model(model_dir).model),
+            "load_seconds": load_s,
+        }
+        entry["translate"] = [
+            asdict(f) for f in bench_translate(name, model_dir, args.runs, args.batch1_sentences)
+        ]
+        entry["translate_peak_rss_mb"] = {
+            beam: child_peak_rss_mb(
+                [
+                    nmt,
+                    "translate",
+                    "-m",
+                    str(model_dir),
+                    "-i",
+                    str(TEST_SRC),
+                    "-o",
+                    os.devnull,
+                    "--beam-size",
+                    beam,
+                ]
+            )
+            for beam in ("1", "5")
+        }
+        if name != "shipped":
+            entry["train"] = bench_train(name, args.train_steps, 5)
+        results["models"][name] = entry
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    console = Console()
+    for table in bench_tables(results):
+        console.print(table)
+    console.print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
