@@ -96,7 +96,6 @@ class TrainConfig:
     device: str = "auto"
     precision: Precision = "auto"
     threads: int = 0
-    progress: bool = True
 
 
 @dataclass(frozen=True)

@@ -155,18 +155,24 @@ class DecoderLayer(nn.Module):
     def forward(
         self,
         x: Tensor,
-        self_kv: KV,
-        causal: bool,
+        cache: KV | None,
         cross_kv: KV,
         src_mask: Tensor,
         need_weights: bool,
-    ) -> tuple[Tensor, Tensor | None]:
-        """x (N, T, D); self_kv covers the prefix up to and including x; returns cross weights."""
+    ) -> tuple[Tensor, KV, Tensor | None]:
+        """x (N, T, D) -> output, self-attention keys/values up to x, cross-attention weights.
+
+        Without a cache, x is the whole target prefix and self-attention is causal (training);
+        with one, x is the next position and attends to the cached prefix plus itself.
+        """
         h = self.res1.pre(x)
-        x = self.res1.post(x, self.self_attn(h, self_kv, None, causal=causal)[0])
+        k, v = self.self_attn.project_kv(h)
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+        x = self.res1.post(x, self.self_attn(h, (k, v), None, causal=cache is None)[0])
         out, weights = self.cross_attn(self.res2.pre(x), cross_kv, src_mask, need_weights=need_weights)
         x = self.res2.post(x, out)
-        return self.res3.post(x, self.ff(self.res3.pre(x))), weights
+        return self.res3.post(x, self.ff(self.res3.pre(x))), (k, v), weights
 
 
 class TransformerSeq2Seq(nn.Module):
@@ -238,12 +244,9 @@ class TransformerSeq2Seq(nn.Module):
         new_kv: list[KV] = []
         attn: Tensor | None = None
         for i, layer in enumerate(cast(list[DecoderLayer], self.decoder)):
-            k, v = layer.self_attn.project_kv(layer.res1.pre(x))
-            k = torch.cat([state.self_kv[i][0], k], dim=2)
-            v = torch.cat([state.self_kv[i][1], v], dim=2)
-            new_kv.append((k, v))
             need = i == self.align_layer
-            x, weights = layer(x, (k, v), False, memory.cross_kv[i], src_mask, need)
+            x, kv, weights = layer(x, state.self_kv[i], memory.cross_kv[i], src_mask, need)
+            new_kv.append(kv)
             if need:
                 assert weights is not None
                 attn = self._align_weights(weights)[:, 0]
@@ -260,9 +263,8 @@ class TransformerSeq2Seq(nn.Module):
         src_mask4 = src_mask[:, None, None, :]
         attn = None
         for i, layer in enumerate(cast(list[DecoderLayer], self.decoder)):
-            h = layer.res1.pre(x)
             need = need_attention and i == self.align_layer
-            x, weights = layer(x, layer.self_attn.project_kv(h), True, memory.cross_kv[i], src_mask4, need)
+            x, _, weights = layer(x, None, memory.cross_kv[i], src_mask4, need)
             if weights is not None:
                 attn = self._align_weights(weights)
         return self.output(self.dec_norm(x)), attn

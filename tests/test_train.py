@@ -18,7 +18,7 @@ from nmt_cli.train import train
 def configs(corpus, out, max_steps):
     model = ModelConfig(embed_dim=32, hidden_dim=64, dropout=0.2)
     data = DataConfig(train=str(corpus), src_lang="de", tgt_lang="en", vocab_size=40, batch_tokens=600)
-    run = TrainConfig(output=str(out), valid_every=10, max_steps=max_steps, lr=3e-3, progress=False)
+    run = TrainConfig(output=str(out), valid_every=10, max_steps=max_steps, lr=3e-3)
     return model, data, run
 
 
