@@ -128,3 +128,33 @@ def test_int8_and_bf16_decoding_agree_with_fp32_on_a_confident_model(toy_model_d
         other = runner.invoke(app, ["translate", "-m", str(toy_model_dir), *extra], input=text)
         assert other.exit_code == 0, other.output
         assert other.stdout == base.stdout
+
+
+def test_evaluate_with_a_model_scores_its_translations_and_perplexity(toy_model_dir, tmp_path):
+    src, ref, hyp = tmp_path / "s.de", tmp_path / "r.en", tmp_path / "h.en"
+    src.write_text("ein hund läuft\nder mann schläft im park\n", encoding="utf-8")
+    ref.write_text("a dog runs\nthe man sleeps in the park\n", encoding="utf-8")
+    args = ["evaluate", "-m", str(toy_model_dir), "--src", str(src), "--ref", str(ref)]
+    result = runner.invoke(app, [*args, "--json", "--save-hyp", str(hyp)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert abs(report["scores"]["bleu"]["score"] - 100.0) < 1e-9
+    assert report["scores"]["bleu"]["signature"].startswith("nrefs:1|")
+    assert 1.0 <= report["perplexity"]["ppl"] < 2.0
+    assert hyp.read_text(encoding="utf-8").splitlines() == ref.read_text(encoding="utf-8").splitlines()
+
+
+def test_align_prints_pharaoh_and_a_table(toy_model_dir):
+    pairs = "ein hund läuft ||| a dog runs\n"
+    result = runner.invoke(app, ["align", "-m", str(toy_model_dir), "-f", "pharaoh"], input=pairs)
+    assert result.exit_code == 0, result.output
+    links = [tuple(map(int, link.split("-"))) for link in result.stdout.split()]
+    assert len(result.stdout.splitlines()) == 1
+    assert sorted(j for _, j in links) == [0, 1, 2]  # argmax: one link per target word
+    assert all(0 <= i < 3 for i, _ in links)
+    table = runner.invoke(
+        app, ["align", "-m", str(toy_model_dir), "-f", "table", "--no-color"], input="ein hund läuft\n"
+    )
+    assert table.exit_code == 0, table.output
+    for word in ("ein", "hund", "läuft", "a", "dog", "runs"):
+        assert word in table.stdout
