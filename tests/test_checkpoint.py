@@ -43,3 +43,27 @@ def test_incompatible_format_is_refused(toy_model_dir, tmp_path):
 def test_not_a_model_directory(tmp_path):
     with pytest.raises(NMTError, match="not an nmt-cli model directory"):
         load_model(tmp_path)
+
+
+def test_transformer_round_trip_reproduces_outputs(tmp_path):
+    import json
+
+    from conftest import transformer_config
+
+    from nmt_cli.data import train_sentencepiece
+    from nmt_cli.model import build_model
+
+    size = train_sentencepiece(["ein hund läuft", "eine katze schläft im park"] * 20, tmp_path / "spm", 40)
+    (tmp_path / "config.json").write_text(
+        json.dumps({"format_version": 1, "spm": {"src": "spm.model", "tgt": "spm.model"}})
+    )
+    torch.manual_seed(0)
+    cfg = transformer_config(vocab_size=size, src_vocab_size=size, dec_layers=2)
+    model = build_model(cfg).eval()
+    save_weights(tmp_path / "model.pt", model, cfg)
+    loaded = load_model(tmp_path)
+    lines = ["ein hund", "eine katze schläft"]
+    decode = DecodeConfig(beam_size=3, max_len_offset=5)
+    before = [t.hypotheses[0].tokens for t in translate(model, loaded.tokenizer, lines, decode)]
+    after = [t.hypotheses[0].tokens for t in translate(loaded.model, loaded.tokenizer, lines, decode)]
+    assert before == after
