@@ -59,7 +59,9 @@ class AdditiveScore(nn.Module):
         return self.W1(memory)
 
     def forward(self, query: Tensor, keys: Tensor) -> Tensor:
-        return self.v(torch.tanh(keys + self.W2(query).unsqueeze(1))).squeeze(2)
+        # v as a vector product: a matrix-vector product, not an (N, S, A) x (A, 1) matmul
+        hidden = torch.tanh_(keys + self.W2(query).unsqueeze(1))
+        return hidden @ self.v.weight.squeeze(0)
 
 
 Scorer = DotScore | GeneralScore | AdditiveScore

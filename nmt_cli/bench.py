@@ -20,10 +20,12 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench"
 TEST_SRC = ROOT / "data" / "multi30k" / "test_2016_flickr.de.gz"
+TEST_REF = ROOT / "data" / "multi30k" / "test_2016_flickr.en.gz"
 SIZES = {
     "rnn": [
         "--arch",
@@ -55,12 +57,14 @@ SIZES = {
 @dataclass
 class TranslateFigures:
     model: str
+    precision: str
     search: str
-    batch_size: int
+    batch: str  # "default" (the token-budgeted batches of DecodeConfig) or "1"
     sentences: int
     seconds: float
     sentences_per_s: float
     tokens_per_s: float
+    bleu: float | None  # sacreBLEU on test_2016_flickr, for the full-set runs
 
 
 def median_time(fn: Callable[[], object], runs: int) -> float:
@@ -113,29 +117,56 @@ def ensure_model(arch: str, minutes: float) -> Path:
     return out
 
 
+def decoding_variants() -> list[str]:
+    """fp32, bf16 where the CPU runs it natively, and int8."""
+    from nmt_cli.precision import cpu_has_bf16
+
+    return ["fp32", *(["bf16"] if cpu_has_bf16() else []), "int8"]
+
+
 def bench_translate(name: str, model_dir: Path, runs: int, batch1_sentences: int) -> list[TranslateFigures]:
+    """Greedy and beam 5 on test_2016 for each decoding precision; batch size 1 with the default."""
+    import sacrebleu
     import torch
 
     from nmt_cli.checkpoint import load_model
     from nmt_cli.config import DecodeConfig
     from nmt_cli.data import read_lines
+    from nmt_cli.precision import cast_for_decoding, quantize_int8, resolve_precision
     from nmt_cli.search import translate
 
-    lines = read_lines(TEST_SRC)
-    loaded = load_model(model_dir)
+    lines, refs = read_lines(TEST_SRC), read_lines(TEST_REF)
+    default = resolve_precision("auto", torch.device("cpu"))
     figures = []
-    for search, beam in (("greedy", 1), ("beam 5", 5)):
-        for batch, subset in ((DecodeConfig().batch_size, lines), (1, lines[:batch1_sentences])):
-            cfg = DecodeConfig(beam_size=beam, batch_size=batch)
-            out = translate(loaded.model, loaded.tokenizer, subset, cfg)
-            tokens = sum(len(t.hypotheses[0].tokens) + 1 for t in out if t.hypotheses)
-            with torch.inference_mode():
-                seconds = median_time(partial(translate, loaded.model, loaded.tokenizer, subset, cfg), runs)
-            figures.append(
-                TranslateFigures(
-                    name, search, batch, len(subset), seconds, len(subset) / seconds, tokens / seconds
+    for precision in decoding_variants():
+        loaded = load_model(model_dir)
+        model: Any = (
+            quantize_int8(loaded.model) if precision == "int8" else cast_for_decoding(loaded.model, precision)
+        )
+        for search, beam in (("greedy", 1), ("beam 5", 5)):
+            settings = [("default", DecodeConfig(beam_size=beam), lines)]
+            if precision == default:
+                settings.append(("1", DecodeConfig(beam_size=beam, batch_size=1), lines[:batch1_sentences]))
+            for batch, cfg, subset in settings:
+                out = translate(model, loaded.tokenizer, subset, cfg)
+                tokens = sum(len(t.hypotheses[0].tokens) + 1 for t in out if t.hypotheses)
+                bleu = None
+                if len(subset) == len(lines):
+                    bleu = sacrebleu.corpus_bleu([t.text for t in out], [refs]).score
+                seconds = median_time(partial(translate, model, loaded.tokenizer, subset, cfg), runs)
+                figures.append(
+                    TranslateFigures(
+                        name,
+                        precision,
+                        search,
+                        batch,
+                        len(subset),
+                        seconds,
+                        len(subset) / seconds,
+                        tokens / seconds,
+                        bleu,
+                    )
                 )
-            )
     return figures
 
 

@@ -76,8 +76,22 @@ def special_ids() -> dict[str, int]:
 
 
 def save_weights(path: Path, model: nn.Module, cfg: ModelConfig, half: bool = False) -> None:
-    """Weights and the ModelConfig that rebuilds them; `half` stores fp16 to halve the size."""
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    """Weights and the ModelConfig that rebuilds them; `half` stores fp16 to halve the size.
+
+    Tied weights (one embedding used for source, target and output) are stored once:
+    torch.save keeps shared tensors shared, so each is converted once and reused.
+    """
+    converted: dict[tuple[int, torch.Size], torch.Tensor] = {}
+
+    def convert(v: torch.Tensor) -> torch.Tensor:
+        if not (half and v.is_floating_point()):
+            return v
+        key = (v.data_ptr(), v.shape)
+        if key not in converted:
+            converted[key] = v.half()
+        return converted[key]
+
+    state = {k: convert(v) for k, v in model.state_dict().items()}
     save_torch(path, {"format_version": FORMAT_VERSION, "model_config": cfg.to_dict(), "state_dict": state})
 
 

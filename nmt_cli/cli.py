@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TextIO, cast
 import typer
 from rich.console import Console
 
-from nmt_cli.config import Arch, DecoderKind, Level, Precision, Schedule, Scoring, Span
+from nmt_cli.config import Arch, DecodeConfig, DecoderKind, Level, Precision, Schedule, Scoring, Span
 
 if TYPE_CHECKING:
     from nmt_cli.checkpoint import LoadedModel
 
-DecodeDtype = Literal["fp32", "bf16"]
 
 app = typer.Typer(
     help="Neural machine translation: train, translate, evaluate, and see alignments.",
@@ -41,11 +40,16 @@ ModelDir = Annotated[
 BeamSize = Annotated[int, typer.Option("--beam-size", "-k", min=1, help="Beam size; 1 is greedy search.")]
 LengthPenalty = Annotated[float, typer.Option(help="GNMT length penalty α: ((5+|y|)/6)^α; 0 turns it off.")]
 MaxLenRatio = Annotated[float, typer.Option(help="Output length limit: ratio × source length + 10.")]
-BatchSize = Annotated[
-    int, typer.Option(min=1, help="Sentences per batch (sorted by length within a window).")
+BatchSize = Annotated[int, typer.Option(min=1, help="Most sentences per batch (sorted by length).")]
+BatchTokens = Annotated[
+    int,
+    typer.Option(min=1, help="Most source subwords × beam size per batch: the search's working set."),
 ]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda (auto picks CUDA when present).")]
-DecodePrecision = Annotated[DecodeDtype, typer.Option(help="fp32 or bf16 (autocast) for decoding.")]
+DecodePrecision = Annotated[
+    Precision,
+    typer.Option(help="Weights for decoding: fp32, bf16, or auto (bf16 where the CPU/GPU runs it natively)."),
+]
 Quantize = Annotated[
     Literal["none", "int8"],
     typer.Option(help="int8: dynamic int8 quantisation of linear and LSTM layers (CPU only)."),
@@ -116,11 +120,11 @@ def open_output(path: Path | None) -> TextIO:
         raise NMTError(f"cannot write {path}: {e.strerror}") from e
 
 
-def load(model_dir: Path | None, device: str, quantize: str = "none") -> LoadedModel:
-    """The model in `model_dir`, or the shipped one; optionally int8-quantised for the CPU."""
+def load(model_dir: Path | None, device: str, precision: str, quantize: str) -> LoadedModel:
+    """The model in `model_dir`, or the shipped one, in bf16 or fp32, or int8-quantised for the CPU."""
     from nmt_cli.checkpoint import load_model
     from nmt_cli.errors import NMTError
-    from nmt_cli.precision import quantize_int8, resolve_device
+    from nmt_cli.precision import cast_for_decoding, quantize_int8, resolve_device, resolve_precision
 
     if model_dir is None:
         model_dir = DEFAULT_MODEL
@@ -128,11 +132,16 @@ def load(model_dir: Path | None, device: str, quantize: str = "none") -> LoadedM
             raise NMTError(
                 f"no model given and the shipped model is missing ({model_dir}); pass -m MODEL_DIR"
             )
-    loaded = load_model(model_dir, resolve_device(device))
+    dev = resolve_device(device)
+    loaded = load_model(model_dir, dev)
     if quantize == "int8":
-        if next(loaded.model.parameters()).device.type != "cpu":
+        if dev.type != "cpu":
             raise NMTError("--quantize int8 is for the CPU: add --device cpu")
+        if precision == "bf16":
+            raise NMTError("--quantize int8 and --precision bf16 exclude each other: pick one")
         loaded.model = quantize_int8(loaded.model)
+    else:
+        loaded.model = cast_for_decoding(loaded.model, resolve_precision(precision, dev))
     return loaded
 
 
@@ -318,9 +327,10 @@ def translate(
     nbest: Annotated[
         int, typer.Option(min=1, help="Print the N best as 'index ||| hypothesis ||| score'.")
     ] = 1,
-    batch_size: BatchSize = 64,
+    batch_size: BatchSize = DecodeConfig.batch_size,
+    batch_tokens: BatchTokens = DecodeConfig.batch_tokens,
     device: Device = "auto",
-    precision: DecodePrecision = "fp32",
+    precision: DecodePrecision = "auto",
     quantize: Quantize = "none",
     threads: Threads = 0,
     debug: Debug = False,
@@ -330,32 +340,36 @@ def translate(
     def action() -> None:
         from nmt_cli.config import DecodeConfig
         from nmt_cli.errors import NMTError
-        from nmt_cli.precision import autocast
         from nmt_cli.search import translate_stream
 
         if nbest > beam_size:
             raise NMTError(f"--nbest {nbest} needs --beam-size of at least {nbest}")
         setup_threads(threads)
-        loaded = load(model, device, quantize)
-        dev = next(loaded.model.parameters()).device
-        cfg = DecodeConfig(beam_size, length_penalty, max_len_ratio, nbest=nbest, batch_size=batch_size)
+        loaded = load(model, device, precision, quantize)
+        cfg = DecodeConfig(
+            beam_size,
+            length_penalty,
+            max_len_ratio,
+            nbest=nbest,
+            batch_size=batch_size,
+            batch_tokens=batch_tokens,
+        )
         interactive = input is None and sys.stdin.isatty()
         out = open_output(output)
-        with autocast(dev, precision):
-            stream = translate_stream(
-                loaded.model, loaded.tokenizer, input_lines(input), cfg, 1 if interactive else 1000
-            )
-            for index, tr in enumerate(stream):
-                if nbest == 1:
-                    out.write(tr.text + "\n")
-                else:
-                    texts = loaded.tokenizer.decode_tgt([h.tokens for h in tr.hypotheses])
-                    for text, h in zip(texts, tr.hypotheses):
-                        out.write(f"{index} ||| {text} ||| {h.score:.4f}\n")
-                    if not tr.hypotheses:
-                        out.write(f"{index} |||  ||| 0.0000\n")
-                if interactive:
-                    out.flush()
+        stream = translate_stream(
+            loaded.model, loaded.tokenizer, input_lines(input), cfg, 1 if interactive else 1000
+        )
+        for index, tr in enumerate(stream):
+            if nbest == 1:
+                out.write(tr.text + "\n")
+            else:
+                texts = loaded.tokenizer.decode_tgt([h.tokens for h in tr.hypotheses])
+                for text, h in zip(texts, tr.hypotheses):
+                    out.write(f"{index} ||| {text} ||| {h.score:.4f}\n")
+                if not tr.hypotheses:
+                    out.write(f"{index} |||  ||| 0.0000\n")
+            if interactive:
+                out.flush()
         out.flush()
 
     run(debug, action)
@@ -384,9 +398,10 @@ def evaluate(
     beam_size: BeamSize = 5,
     length_penalty: LengthPenalty = 1.0,
     max_len_ratio: MaxLenRatio = 2.0,
-    batch_size: BatchSize = 64,
+    batch_size: BatchSize = DecodeConfig.batch_size,
+    batch_tokens: BatchTokens = DecodeConfig.batch_tokens,
     device: Device = "auto",
-    precision: DecodePrecision = "fp32",
+    precision: DecodePrecision = "auto",
     quantize: Quantize = "none",
     threads: Threads = 0,
     debug: Debug = False,
@@ -416,16 +431,18 @@ def evaluate(
         hyps, ppl, model_dir = lines, None, None
         if src is not None:
             setup_threads(threads)
-            loaded = load(model, device, quantize)
+            loaded = load(model, device, precision, quantize)
             dev = next(loaded.model.parameters()).device
-            cfg = DecodeConfig(beam_size, length_penalty, max_len_ratio, batch_size=batch_size)
-            hyps = hypotheses(loaded.model, loaded.tokenizer, lines, cfg, dev, precision)
+            cfg = DecodeConfig(
+                beam_size, length_penalty, max_len_ratio, batch_size=batch_size, batch_tokens=batch_tokens
+            )
+            hyps = hypotheses(loaded.model, loaded.tokenizer, lines, cfg, dev)
             if save_hyp is not None:
                 out = open_output(save_hyp)
                 out.writelines(h + "\n" for h in hyps)
                 if out is not sys.stdout:
                     out.close()
-            ppl = perplexity(loaded.model, loaded.tokenizer, lines, refs[0], dev, precision)
+            ppl = perplexity(loaded.model, loaded.tokenizer, lines, refs[0], dev)
             model_dir = str(loaded.model_dir)
         result = Scores(
             refs=[str(r) for r in ref],
@@ -537,7 +554,8 @@ def align(
     beam_size: BeamSize = 5,
     length_penalty: LengthPenalty = 1.0,
     max_len_ratio: MaxLenRatio = 2.0,
-    batch_size: BatchSize = 64,
+    batch_size: BatchSize = DecodeConfig.batch_size,
+    batch_tokens: BatchTokens = DecodeConfig.batch_tokens,
     device: Device = "auto",
     precision: DecodePrecision = "fp32",
     quantize: Quantize = "none",
@@ -562,7 +580,6 @@ def align(
         )
         from nmt_cli.config import DecodeConfig
         from nmt_cli.errors import NMTError
-        from nmt_cli.precision import autocast
         from nmt_cli.render import alignment_view
 
         form = fmt or ("table" if output is None and sys.stdout.isatty() else "pharaoh")
@@ -577,38 +594,38 @@ def align(
             raise NMTError("--gold scores word alignments: use --level word")
         gold_links = read_gold(gold, gold_order) if gold is not None else None  # type: ignore[arg-type]
         setup_threads(threads)
-        loaded = load(model, device, quantize)
+        loaded = load(model, device, precision, quantize)
         set_attention_source(loaded.model, layer, head)
-        reverse = load(reverse_model, device, quantize) if reverse_model is not None else None
-        dev = next(loaded.model.parameters()).device
-        cfg = DecodeConfig(beam_size, length_penalty, max_len_ratio, batch_size=batch_size)
+        reverse = load(reverse_model, device, precision, quantize) if reverse_model is not None else None
+        cfg = DecodeConfig(
+            beam_size, length_penalty, max_len_ratio, batch_size=batch_size, batch_tokens=batch_tokens
+        )
         out = open_output(output) if gold is None or output is not None else None
         console = Console(file=out, no_color=True if no_color else None, highlight=False)
         interactive = input is None and sys.stdin.isatty()
         predicted: list[list[tuple[int, int]]] = []
-        with autocast(dev, precision):
-            for sources, targets in align_windows(input, ref, 1 if interactive else 1000):
-                pairs = align_pairs(
-                    loaded.model,
-                    loaded.tokenizer,
-                    sources,
-                    targets,
-                    cfg,
-                    cast(Level, level),
-                    threshold,
-                )
-                if reverse is not None:
-                    swapped = [a.target for a in pairs], [a.source for a in pairs]
-                    back = align_pairs(reverse.model, reverse.tokenizer, *swapped, cfg, level, threshold)  # type: ignore[arg-type]
-                    pairs = intersect(pairs, back)
-                for a in pairs:
-                    if out is not None and form == "table":
-                        console.print(alignment_view(a, console.width, len(predicted)))
-                    elif out is not None:
-                        out.write((to_json(a) if form == "json" else to_pharaoh(a.links)) + "\n")
-                    predicted.append(a.links)
-                if out is not None:
-                    out.flush()
+        for sources, targets in align_windows(input, ref, 1 if interactive else 1000):
+            pairs = align_pairs(
+                loaded.model,
+                loaded.tokenizer,
+                sources,
+                targets,
+                cfg,
+                cast(Level, level),
+                threshold,
+            )
+            if reverse is not None:
+                swapped = [a.target for a in pairs], [a.source for a in pairs]
+                back = align_pairs(reverse.model, reverse.tokenizer, *swapped, cfg, level, threshold)  # type: ignore[arg-type]
+                pairs = intersect(pairs, back)
+            for a in pairs:
+                if out is not None and form == "table":
+                    console.print(alignment_view(a, console.width, len(predicted)))
+                elif out is not None:
+                    out.write((to_json(a) if form == "json" else to_pharaoh(a.links)) + "\n")
+                predicted.append(a.links)
+            if out is not None:
+                out.flush()
         if gold_links is not None:
             s = alignment_error(predicted, gold_links)
             if form == "json":

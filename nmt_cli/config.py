@@ -107,5 +107,6 @@ class DecodeConfig:
     max_len_ratio: float = 2.0
     max_len_offset: int = 10
     nbest: int = 1
-    batch_size: int = 64
+    batch_size: int = 256  # sentences per batch at most
+    batch_tokens: int = 2500  # and at most this many source subwords x beam size
     keep_attention: bool = False

@@ -123,14 +123,11 @@ def hypotheses(
     src: Sequence[str],
     cfg: DecodeConfig,
     device: torch.device,
-    precision: str,
 ) -> list[str]:
     """The model's best translation of each source line, as `nmt translate` would print it."""
-    from nmt_cli.precision import autocast
     from nmt_cli.search import translate
 
-    with autocast(device, precision):
-        return [t.text for t in translate(model, tokenizer, src, cfg, device)]  # type: ignore[arg-type]
+    return [t.text for t in translate(model, tokenizer, src, cfg, device)]  # type: ignore[arg-type]
 
 
 def perplexity(
@@ -139,7 +136,6 @@ def perplexity(
     src: Sequence[str],
     ref: Sequence[str],
     device: torch.device,
-    precision: str,
 ) -> Perplexity:
     """How well the model predicts the reference given the source, measured as in validation."""
     from nmt_cli.corpus import ParallelSet, encode_set
@@ -161,5 +157,5 @@ def perplexity(
         [pairs.src_ids[i] for i in keep],
         [pairs.tgt_ids[i] for i in keep],
     )
-    loss = validation_loss(model, kept, device, precision)
+    loss = validation_loss(model, kept, device, "fp32")  # the weights' own precision, no autocast
     return Perplexity(loss, math.exp(loss), len(keep))

@@ -1,7 +1,9 @@
-"""Device and numeric precision: CUDA when present, bf16 autocast where the hardware has it.
+"""Device and numeric precision: CUDA when present, bf16 where the hardware has it, int8.
 
-bf16 autocast runs matrix products in bfloat16 (AVX-512 BF16 on recent x86 CPUs, tensor cores
-on CUDA) while weights, optimizer state, softmax and losses stay in fp32.
+Training uses bf16 autocast: matrix products run in bfloat16 (AVX-512 BF16 on recent x86 CPUs,
+tensor cores on CUDA) while weights, optimizer state, softmax and losses stay in fp32. Decoding
+instead converts the weights of its matrix products once (`cast_for_decoding`), or quantises
+them to int8 (`quantize_int8`).
 """
 
 from __future__ import annotations
@@ -54,16 +56,82 @@ def autocast(device: torch.device, precision: str) -> Iterator[None]:
         yield
 
 
+class BF16Linear(torch.nn.Module):
+    """A linear layer that multiplies in bf16 but takes and returns fp32.
+
+    The weight is converted once; inputs are cast on the way in and results on the way out, so
+    everything around the matrix product (softmaxes, norms, tanh, beam scores) stays fp32, which
+    on CPUs is also faster than bf16 for such elementwise work.
+    """
+
+    def __init__(self, linear: torch.nn.Linear) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(linear.weight.detach().to(torch.bfloat16), requires_grad=False)
+        bias = linear.bias.detach().float() if linear.bias is not None else None
+        self.bias = torch.nn.Parameter(bias, requires_grad=False) if bias is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.nn.functional.linear(x.to(torch.bfloat16), self.weight).float()
+        return y.add_(self.bias) if self.bias is not None else y
+
+
+class BF16LSTMCell(torch.nn.Module):
+    """An LSTM cell whose gate product runs in bf16 ([x; h] times both weight matrices at once)
+    and whose gates and states stay fp32."""
+
+    def __init__(self, cell: torch.nn.LSTMCell) -> None:
+        super().__init__()
+        weight = torch.cat([cell.weight_ih, cell.weight_hh], dim=1).detach().to(torch.bfloat16)
+        self.weight = torch.nn.Parameter(weight, requires_grad=False)
+        self.bias = torch.nn.Parameter((cell.bias_ih + cell.bias_hh).detach().float(), requires_grad=False)
+
+    def forward(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        h, c = state
+        xh = torch.cat([x, h], dim=1).to(torch.bfloat16)
+        gates = torch.nn.functional.linear(xh, self.weight).float().add_(self.bias)
+        i, f, g, o = gates.chunk(4, dim=1)  # PyTorch's gate order
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def cast_for_decoding(model: torch.nn.Module, precision: str) -> torch.nn.Module:
+    """For `precision == "bf16"`, swap linear layers and LSTM cells for their bf16 versions.
+
+    These are the decoder's per-step matrix products, which bf16 speeds up several times on CPUs
+    with AVX-512 BF16. Autocast would instead re-cast every weight at every step, and storing the
+    whole model in bf16 would slow the elementwise work. A linear layer with one output (additive
+    attention's v, read as a weight vector) and the encoder's LSTM, run once per sentence, stay.
+    """
+    if precision != "bf16":
+        return model
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, torch.nn.Linear) and child.out_features > 1:
+                setattr(parent, name, BF16Linear(child))
+            elif isinstance(child, torch.nn.LSTMCell):
+                setattr(parent, name, BF16LSTMCell(child))
+    return model
+
+
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
     """Dynamic int8 quantisation of linear layers and LSTM cells, for CPU inference.
 
     Weights are stored in int8 and activations quantised on the fly per batch (VNNI kernels on
-    recent x86 CPUs); embeddings, attention softmax and layer norms stay in fp32.
+    recent x86 CPUs); embeddings, attention softmax and layer norms stay in fp32. A linear layer
+    with a single output (additive attention's v) is a dot product that attention reads as a
+    plain weight vector, so it stays as it is.
     """
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization announces its future move
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 
-        return quantize_dynamic(model, {torch.nn.Linear, torch.nn.LSTMCell}, dtype=torch.qint8)
+        spec = {
+            name: default_dynamic_qconfig
+            for name, m in model.named_modules()
+            if isinstance(m, torch.nn.LSTMCell) or (isinstance(m, torch.nn.Linear) and m.out_features > 1)
+        }
+        return quantize_dynamic(model, spec, dtype=torch.qint8)

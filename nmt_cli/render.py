@@ -194,8 +194,18 @@ def bench_tables(results: dict[str, Any]) -> list[Table]:
         f"median of {results['runs']} runs; `nmt --help` {results['help_seconds']:.2f} s"
     )
     speed = Table(title="Translation, test_2016_flickr", caption=caption)
-    for col in ("model", "search", "batch", "sentences", "seconds", "sent/s", "tgt tok/s"):
-        speed.add_column(col, justify="left" if col in ("model", "search") else "right")
+    for col in (
+        "model",
+        "precision",
+        "search",
+        "batch",
+        "sentences",
+        "seconds",
+        "sent/s",
+        "tgt tok/s",
+        "BLEU",
+    ):
+        speed.add_column(col, justify="left" if col in ("model", "precision", "search") else "right")
     other = Table(title="Models")
     for col in (
         "model",
@@ -210,12 +220,14 @@ def bench_tables(results: dict[str, Any]) -> list[Table]:
         for f in m["translate"]:
             speed.add_row(
                 name,
+                f["precision"],
                 f["search"],
-                str(f["batch_size"]),
+                f["batch"],
                 str(f["sentences"]),
                 f"{f['seconds']:.2f}",
                 f"{f['sentences_per_s']:.1f}",
                 f"{f['tokens_per_s']:,.0f}",
+                f"{f['bleu']:.2f}" if f["bleu"] is not None else "",
             )
         train = m.get("train")
         rss = m["translate_peak_rss_mb"]

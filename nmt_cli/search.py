@@ -41,129 +41,190 @@ class Translation:
     text: str  # detokenized best hypothesis
 
 
-def length_penalty(length: int, alpha: float) -> float:
-    return ((5.0 + length) / 6.0) ** alpha
+def length_penalty(length: Tensor, alpha: float) -> Tensor:
+    return ((5.0 + length.float()) / 6.0) ** alpha
 
 
 def _max_lengths(src_mask: Tensor, cfg: DecodeConfig) -> Tensor:
     return (src_mask.sum(1).float() * cfg.max_len_ratio + cfg.max_len_offset).long()
 
 
-def _only_eos(logp: Tensor, rows: Tensor) -> None:
-    """Force EOS on `rows` (a bool mask over logp's first dim) once their length budget is spent."""
-    eos = logp[:, EOS_ID].clone()
-    logp[rows] = -math.inf
-    logp[rows, EOS_ID] = eos[rows]
+def _force_eos(logp: Tensor, at_limit: Tensor) -> Tensor:
+    """Rows of `logp` (N, V) that have spent their length budget may only end there."""
+    only_eos = torch.full_like(logp, -math.inf)
+    only_eos[:, EOS_ID] = logp[:, EOS_ID]
+    return torch.where(at_limit.unsqueeze(1), only_eos, logp)
+
+
+def _sync_now(device: torch.device, t: int) -> bool:
+    """Whether to read results back to the host at step t to drop finished sentences. On the
+    CPU that costs nothing; on CUDA it stalls the queue, so there it happens every 4th step."""
+    return device.type == "cpu" or t % 4 == 3
 
 
 def greedy(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig) -> list[Hypothesis]:
     """Pick the most probable token at every step, for a whole batch at once."""
-    n = src.size(0)
+    n, dev = src.size(0), src.device
     memory = model.encode(src, src_mask)
     state = model.init_state(memory)
     max_len = _max_lengths(src_mask, cfg)
-    steps = int(max_len.max()) + 1
-    out = torch.zeros(n, steps, dtype=torch.long, device=src.device)
-    lengths = torch.full((n,), steps, dtype=torch.long, device=src.device)
-    scores = torch.zeros(n, device=src.device)
+    first_limit, steps = int(max_len.min()), int(max_len.max()) + 1
+    out = torch.zeros(n, steps, dtype=torch.long, device=dev)
+    lengths = torch.full((n,), steps, dtype=torch.long, device=dev)
+    scores = torch.zeros(n, device=dev)
     attn_all = src.new_zeros(n, steps, src.size(1), dtype=torch.float) if cfg.keep_attention else None
-    active = torch.arange(n, device=src.device)
-    prev = torch.full((n,), BOS_ID, dtype=torch.long, device=src.device)
+    active = torch.arange(n, device=dev)  # original index of each row still decoding
+    prev = torch.full((n,), BOS_ID, dtype=torch.long, device=dev)
     for t in range(steps):
         logits, state, attn = model.decode_step(prev, memory, state)
         logp = torch.log_softmax(logits.float(), dim=-1)
-        _only_eos(logp, t >= max_len[active])
+        if t >= first_limit:
+            logp = _force_eos(logp, t >= max_len[active])
         best_lp, best = logp.max(dim=-1)
-        out[active, t] = best
-        scores[active] += best_lp
+        running = lengths[active] == steps  # rows kept after their EOS must not change
+        out[active, t] = torch.where(running, best, 0)
+        scores[active] += torch.where(running, best_lp, 0.0)
         if attn_all is not None:
-            attn_all[active, t] = attn.float()
-        done = best == EOS_ID
-        lengths[active[done]] = t
-        keep = (~done).nonzero().squeeze(1)
-        if keep.numel() == 0:
-            break
-        if keep.numel() < active.numel():
-            active, memory, state = active[keep], memory.select(keep), state.select(keep)
-        prev = best[keep]
+            attn_all[active, t] = torch.where(running.unsqueeze(1), attn.float(), 0.0)
+        lengths[active] = torch.where(running & (best == EOS_ID), t, lengths[active])
+        prev = best
+        if _sync_now(dev, t):
+            keep = (lengths[active] == steps).nonzero().squeeze(1)
+            if keep.numel() == 0:
+                break
+            if keep.numel() < active.numel():
+                active, memory, state, prev = (
+                    active[keep],
+                    memory.select(keep),
+                    state.select(keep),
+                    prev[keep],
+                )
     hyps = []
-    for i in range(n):
-        length = int(lengths[i])
-        attention = attn_all[i, : length + 1, :] if attn_all is not None else None
-        hyps.append(Hypothesis(out[i, :length].tolist(), float(scores[i]), attention))
+    for i, (length, score) in enumerate(zip(lengths.tolist(), scores.tolist())):
+        attention = attn_all[i, : length + 1] if attn_all is not None else None
+        hyps.append(Hypothesis(out[i, :length].tolist(), score, attention))
     return hyps
+
+
+@dataclass
+class _Finished:
+    """The k best finished hypotheses of every sentence, kept as tensors and merged each step."""
+
+    scores: Tensor  # (n, k) length-normalised, -inf where empty
+    tokens: Tensor  # (n, k, T)
+    lengths: Tensor  # (n, k)
+    attention: Tensor | None  # (n, k, T, S)
+
+    @classmethod
+    def empty(cls, n: int, k: int, steps: int, src: Tensor, keep_attention: bool) -> _Finished:
+        dev = src.device
+        attention = src.new_zeros(n, k, steps, src.size(1), dtype=torch.float) if keep_attention else None
+        return cls(
+            torch.full((n, k), -math.inf, device=dev),
+            torch.zeros(n, k, steps, dtype=torch.long, device=dev),
+            torch.zeros(n, k, dtype=torch.long, device=dev),
+            attention,
+        )
+
+    def merge(self, sent: Tensor, scores: Tensor, tokens: Tensor, length: int, attn: Tensor | None) -> None:
+        """Offer new hypotheses (scores (a, m), tokens (a, m, T)) of sentences `sent`: keep the k best."""
+        k = self.scores.size(1)
+        best_s, best_j = torch.cat([self.scores[sent], scores], dim=1).topk(k, dim=1)
+        new_len = torch.full_like(scores, length, dtype=torch.long)
+        self.lengths[sent] = torch.cat([self.lengths[sent], new_len], dim=1).gather(1, best_j)
+        pick = best_j.unsqueeze(-1).expand(-1, -1, tokens.size(-1))
+        self.tokens[sent] = torch.cat([self.tokens[sent], tokens], dim=1).gather(1, pick)
+        if self.attention is not None and attn is not None:
+            pick = best_j[:, :, None, None].expand(-1, -1, *attn.shape[2:])
+            self.attention[sent] = torch.cat([self.attention[sent], attn], dim=1).gather(1, pick)
+        self.scores[sent] = best_s
+
+    def hypotheses(self, nbest: int) -> list[list[Hypothesis]]:
+        out = []
+        for i, (scores, lengths) in enumerate(zip(self.scores.tolist(), self.lengths.tolist())):
+            hyps = []
+            for j, (score, length) in enumerate(zip(scores[:nbest], lengths)):
+                if score == -math.inf:
+                    break
+                attention = self.attention[i, j, : length + 1] if self.attention is not None else None
+                hyps.append(Hypothesis(self.tokens[i, j, :length].tolist(), score, attention))
+            out.append(hyps)
+        return out
 
 
 def beam_search(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig) -> list[list[Hypothesis]]:
     """Batched beam search; returns the `cfg.nbest` best hypotheses of each sentence, best first.
 
     At each step the 2k best extensions of a sentence's k beams are ranked; an EOS among the
-    first k finishes a hypothesis, and the k best non-EOS extensions carry on. A sentence is
-    done once it holds k finished hypotheses and no live beam can still beat the k-th of them:
+    first k finishes a hypothesis, and the k best non-EOS extensions carry on. Everything is
+    tensor operations over all sentences and beams at once, with no Python loop over them.
+    A sentence is done once no live beam can still beat its k-th best finished hypothesis:
     log-probabilities only fall and the length penalty only grows, so a live beam's best
     possible final score is its score now divided by the penalty at the length limit.
     """
     n, k, dev = src.size(0), cfg.beam_size, src.device
-    memory = model.encode(src, src_mask)
-    expand = torch.arange(n, device=dev).repeat_interleave(k)
-    memory = memory.select(expand)
+    memory = model.encode(src, src_mask).select(torch.arange(n, device=dev).repeat_interleave(k))
     state = model.init_state(memory)
     max_len = _max_lengths(src_mask, cfg)
+    first_limit, steps = int(max_len.min()), int(max_len.max()) + 1
+    penalty = length_penalty(torch.arange(1, steps + 1, device=dev), cfg.length_penalty)  # [t] = lp(t+1)
+    limit_penalty = length_penalty(max_len, cfg.length_penalty)
+    finished = _Finished.empty(n, k, steps, src, cfg.keep_attention)
     sent = torch.arange(n, device=dev)  # original index of each active sentence
     scores = torch.full((n, k), -math.inf, device=dev)
     scores[:, 0] = 0.0
-    hist = torch.zeros(n * k, 0, dtype=torch.long, device=dev)
-    attn_hist = src.new_zeros(n * k, 0, src.size(1), dtype=torch.float) if cfg.keep_attention else None
-    kth_best = torch.full((n,), -math.inf, device=dev)  # k-th best finished score, per sentence
-    limit_penalty = ((5.0 + max_len.float()) / 6.0) ** cfg.length_penalty
-    finished: list[list[Hypothesis]] = [[] for _ in range(n)]
+    hist = torch.zeros(n * k, steps, dtype=torch.long, device=dev)
+    attn_hist = src.new_zeros(n * k, steps, src.size(1), dtype=torch.float) if cfg.keep_attention else None
     prev = torch.full((n * k,), BOS_ID, dtype=torch.long, device=dev)
-    for t in range(int(max_len.max()) + 1):
+    for t in range(steps):
         logits, state, attn = model.decode_step(prev, memory, state)
         logp = torch.log_softmax(logits.float(), dim=-1)
-        vocab = logp.size(-1)
-        _only_eos(logp, (t >= max_len[sent]).repeat_interleave(k))
-        a = sent.numel()
-        cand = (scores.unsqueeze(-1) + logp.view(a, k, vocab)).view(a, k * vocab)
-        top_s, top_i = cand.topk(min(2 * k, k * vocab), dim=1)  # (a, 2k)
-        beam_i, tok = top_i // vocab, top_i % vocab
-        rows = torch.arange(a, device=dev).unsqueeze(1) * k + beam_i  # flat beam row of each
+        a, m = sent.numel(), min(2 * k, logp.size(-1))
+        if t >= first_limit:
+            logp = _force_eos(logp, (t >= max_len[sent]).repeat_interleave(k))
+        # The 2k best of all k x V extensions are among the 2k best of each beam: rank those.
+        beam_lp, beam_tok = logp.topk(m, dim=1)  # (a*k, m)
+        cand = (beam_lp.view(a, k, m) + scores.unsqueeze(-1)).view(a, k * m)
+        top_s, top_i = cand.topk(m, dim=1)  # (a, 2k)
+        tok = beam_tok.view(a, k * m).gather(1, top_i)
+        rows = torch.arange(a, device=dev).unsqueeze(1) * k + top_i // m  # flat beam row of each
         is_eos = tok == EOS_ID
-        ends = is_eos & torch.isfinite(top_s)
-        ends[:, k:] = False
         if attn_hist is not None:
-            attn_hist = torch.cat([attn_hist, attn.float().unsqueeze(1)], dim=1)
-        if bool(ends.any()):
-            for r, j in ends.nonzero().tolist():
-                row, b = int(rows[r, j]), int(sent[r])
-                score = float(top_s[r, j]) / length_penalty(t + 1, cfg.length_penalty)
-                attention = attn_hist[row] if attn_hist is not None else None
-                finished[b].append(Hypothesis(hist[row].tolist(), score, attention))
-                if len(finished[b]) >= k:
-                    kth_best[b] = sorted((h.score for h in finished[b]), reverse=True)[k - 1]
+            attn_hist[:, t] = attn.float()
+        # An EOS among the first k candidates finishes a hypothesis (those beyond can't make the k best).
+        end_rows = rows[:, :k].reshape(-1)
+        finished.merge(
+            sent,
+            torch.where(is_eos[:, :k], top_s[:, :k] / penalty[t], -math.inf),
+            hist[end_rows].view(a, k, steps),
+            t,
+            attn_hist[end_rows].view(a, k, steps, -1) if attn_hist is not None else None,
+        )
         # The k best extensions that do not end carry on (a beam contributes at most one EOS,
         # so at least k of the 2k candidates are not EOS).
         order = is_eos.to(torch.int8).argsort(dim=1, stable=True)[:, :k]
         scores = top_s.gather(1, order)
         rows = rows.gather(1, order).view(-1)
-        tokens = tok.gather(1, order).view(-1)
-        hist = torch.cat([hist[rows], tokens.unsqueeze(1)], dim=1)
+        prev = tok.gather(1, order).view(-1)
+        hist = hist[rows]
+        hist[:, t] = prev
         if attn_hist is not None:
             attn_hist = attn_hist[rows]
         state = state.select(rows)
-        prev = tokens
-        done = scores[:, 0] / limit_penalty[sent] <= kth_best[sent]
-        if bool(done.all()):
+        if not _sync_now(dev, t):
+            continue
+        done = scores[:, 0] / limit_penalty[sent] <= finished.scores[sent, k - 1]
+        keep = (~done).nonzero().squeeze(1)
+        if keep.numel() == 0:
             break
-        if bool(done.any()):
-            keep = (~done).nonzero().squeeze(1)
+        if keep.numel() < a:
             keep_rows = (keep.unsqueeze(1) * k + torch.arange(k, device=dev)).view(-1)
             sent, scores = sent[keep], scores[keep]
             memory, state = memory.select(keep_rows), state.select(keep_rows)
             hist, prev = hist[keep_rows], prev[keep_rows]
             if attn_hist is not None:
                 attn_hist = attn_hist[keep_rows]
-    return [sorted(f, key=lambda h: -h.score)[: cfg.nbest] for f in finished]
+    return finished.hypotheses(cfg.nbest)
 
 
 def _truncate(ids: list[int]) -> list[int]:
@@ -184,6 +245,26 @@ def decode_batch(
     return beam_search(model, src, src_mask, cfg)
 
 
+def length_batches(lengths: Sequence[int], cfg: DecodeConfig) -> list[list[int]]:
+    """Indices of the non-empty sources, longest first, cut into batches of at most
+    `cfg.batch_size` sentences and `cfg.batch_tokens` padded source tokens x beam size.
+
+    Sorting keeps padding small; the token budget gives short sentences large batches (which
+    amortise per-step overheads) and long ones, whose beams and attention cost more, small ones.
+    """
+    order = sorted((i for i, n in enumerate(lengths) if n), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches:
+            batch = batches[-1]
+            widest = lengths[batch[0]] + 1  # + EOS; the first is the longest
+            if len(batch) < cfg.batch_size and (len(batch) + 1) * widest * cfg.beam_size <= cfg.batch_tokens:
+                batch.append(i)
+                continue
+        batches.append([i])
+    return batches
+
+
 def translate(
     model: Seq2Seq,
     tokenizer: Tokenizer,
@@ -193,16 +274,14 @@ def translate(
 ) -> list[Translation]:
     """Translate lines, one Translation per line, in input order.
 
-    Lines are sorted by length into batches of `cfg.batch_size` so that padding stays small,
-    and put back in order afterwards. Empty or blank lines give an empty translation.
+    Lines are sorted by length into batches (`length_batches`) and put back in order
+    afterwards. Empty or blank lines give an empty translation.
     """
     device = device or next(model.parameters()).device  # type: ignore[attr-defined]
     encoded = [_truncate(ids) for ids in tokenizer.encode_src(lines)]
     results: list[list[Hypothesis]] = [[] for _ in lines]
-    order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: -len(encoded[i]))
     with torch.inference_mode():
-        for start in range(0, len(order), cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
+        for idx in length_batches([len(ids) for ids in encoded], cfg):
             for i, hyps in zip(idx, decode_batch(model, [encoded[i] for i in idx], cfg, device)):
                 results[i] = hyps
     texts = tokenizer.decode_tgt([h[0].tokens if h else [] for h in results])

@@ -27,6 +27,10 @@ def test_round_trip_reproduces_translations(toy_model_dir, tmp_path):
     assert texts(copy) == before
     save_weights(copy / "model.pt", loaded.model, loaded.model.cfg, half=True)
     assert texts(copy) == before
+    # the tied embedding (source, target, output) is stored once, not three times
+    state = torch.load(copy / "model.pt", weights_only=True)["state_dict"]
+    tied = {state[k].data_ptr() for k in ("src_embed.weight", "tgt_embed.weight", "output.weight")}
+    assert len(tied) == 1
     assert next(load_model(copy).model.parameters()).dtype == torch.float32
 
 

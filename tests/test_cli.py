@@ -123,8 +123,8 @@ def test_missing_corpus_is_one_line(tmp_path):
 
 def test_int8_and_bf16_decoding_agree_with_fp32_on_a_confident_model(toy_model_dir):
     text = "ein hund läuft\nder mann schläft im park\nklein katze spielt\n"
-    base = runner.invoke(app, ["translate", "-m", str(toy_model_dir)], input=text)
-    for extra in (["--quantize", "int8"], ["--precision", "bf16"]):
+    base = runner.invoke(app, ["translate", "-m", str(toy_model_dir), "--precision", "fp32"], input=text)
+    for extra in (["--quantize", "int8"], ["--precision", "bf16"], ["--precision", "auto"]):
         other = runner.invoke(app, ["translate", "-m", str(toy_model_dir), *extra], input=text)
         assert other.exit_code == 0, other.output
         assert other.stdout == base.stdout

@@ -4,7 +4,7 @@ import torch
 from toy import src_batch
 
 from nmt_cli.config import DecodeConfig
-from nmt_cli.search import beam_search, greedy, translate
+from nmt_cli.search import beam_search, greedy, length_batches, translate
 
 
 class IdTokenizer:
@@ -92,3 +92,17 @@ def test_attention_rows_cover_every_output_token_and_eos(trained):
             assert torch.allclose(h.attention.sum(-1), torch.ones(len(h.tokens) + 1), atol=1e-4)
             # columns past this sentence's source (+ EOS) are padding: exactly zero
             assert (h.attention[:, len(src) + 1 :] == 0).all()
+
+
+def test_length_batches_cover_each_source_once_within_both_budgets():
+    lengths = [5, 0, 30, 2, 2, 17, 9, 0, 1, 30, 12] * 7
+    for beam, size, tokens in ((1, 256, 100), (5, 4, 400), (5, 256, 10)):
+        cfg = DecodeConfig(beam_size=beam, batch_size=size, batch_tokens=tokens)
+        batches = length_batches(lengths, cfg)
+        flat = [i for b in batches for i in b]
+        assert sorted(flat) == [i for i, n in enumerate(lengths) if n]  # empties are left out
+        assert [lengths[i] for i in flat] == sorted((n for n in lengths if n), reverse=True)
+        for b in batches:
+            assert len(b) <= size
+            # a single over-budget sentence still gets a batch of its own
+            assert len(b) == 1 or len(b) * (lengths[b[0]] + 1) * beam <= tokens
