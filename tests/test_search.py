@@ -106,3 +106,18 @@ def test_length_batches_cover_each_source_once_within_both_budgets():
             assert len(b) <= size
             # a single over-budget sentence still gets a batch of its own
             assert len(b) == 1 or len(b) * (lengths[b[0]] + 1) * beam <= tokens
+
+
+def test_dropping_finished_sentences_only_every_few_steps_changes_nothing(trained, monkeypatch):
+    """On CUDA finished sentences leave the batch only every 4th step (to avoid host syncs):
+    the rows that linger after their end must not change any result."""
+    import nmt_cli.search as search
+
+    model, pairs = trained
+    every_step = [run(greedy, model, pairs, beam_size=1), run(beam_search, model, pairs, beam_size=4)]
+    monkeypatch.setattr(search, "_sync_now", lambda device, t: t % 4 == 3)
+    lazy = [run(greedy, model, pairs, beam_size=1), run(beam_search, model, pairs, beam_size=4)]
+    for a, b in zip(every_step[0], lazy[0]):
+        assert a.tokens == b.tokens and abs(a.score - b.score) < 1e-5
+    for a, b in zip(every_step[1], lazy[1]):
+        assert [h.tokens for h in a] == [h.tokens for h in b]
