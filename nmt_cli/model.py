@@ -1,8 +1,8 @@
 """The interface both architectures implement, and the one place that picks between them.
 
 Search, training and alignment call only these methods; they never ask which model they drive.
-Memory and state objects know how to `select(idx)` their rows, which expands a batch into
-beams, reorders beams, and drops finished sentences.
+Memory and state objects know how to `select(idx)` their rows, which reorders beams and drops
+finished sentences; memory also knows how to `repeat(k)` itself for k beams per sentence.
 """
 
 from __future__ import annotations
@@ -18,19 +18,27 @@ class Selectable(Protocol):
     def select(self, idx: Tensor) -> Selectable: ...
 
 
+class Memory(Protocol):
+    def select(self, idx: Tensor) -> Memory: ...
+
+    def repeat(self, k: int) -> Memory:
+        """The memory for k consecutive decoder rows per sentence (beam search)."""
+        ...
+
+
 class Seq2Seq(Protocol):
     cfg: ModelConfig
 
-    def encode(self, src: Tensor, src_mask: Tensor) -> Selectable:
+    def encode(self, src: Tensor, src_mask: Tensor) -> Memory:
         """src (N, S), mask (N, S) -> encoder memory."""
         ...
 
-    def init_state(self, memory: Selectable) -> Selectable:
+    def init_state(self, memory: Memory) -> Selectable:
         """The decoder state before the first target token."""
         ...
 
     def decode_step(
-        self, prev: Tensor, memory: Selectable, state: Selectable
+        self, prev: Tensor, memory: Memory, state: Selectable
     ) -> tuple[Tensor, Selectable, Tensor]:
         """prev (N,) -> logits (N, V), next state, attention over the source (N, S)."""
         ...

@@ -40,6 +40,10 @@ class RNNMemory:
             (self.final[0][:, idx], self.final[1][:, idx]),
         )
 
+    def repeat(self, k: int) -> RNNMemory:
+        """Each sentence's rows k times in a row, one for each beam."""
+        return self.select(torch.arange(self.mask.size(0), device=self.mask.device).repeat_interleave(k))
+
 
 @dataclass
 class RNNState:

@@ -163,7 +163,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig
     possible final score is its score now divided by the penalty at the length limit.
     """
     n, k, dev = src.size(0), cfg.beam_size, src.device
-    memory = model.encode(src, src_mask).select(torch.arange(n, device=dev).repeat_interleave(k))
+    memory = model.encode(src, src_mask).repeat(k)
     state = model.init_state(memory)
     max_len = _max_lengths(src_mask, cfg)
     first_limit, steps = int(max_len.min()), int(max_len.max()) + 1

@@ -200,6 +200,7 @@ class Progress:
     best_bleu: float = -1.0
     bad_validations: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    elapsed: float = 0.0  # training seconds up to the last save, so budgets span resumes
 
 
 def save_state(path: Path, model: nn.Module, optimizer: Any, scheduler: Any, progress: Progress) -> None:
@@ -364,11 +365,16 @@ class _Loop:
         self.train_set, self.valid_set, self.cfg = train_set, valid_set, cfg
         self.device, self.precision, self.p, self.reporter = device, precision, progress, reporter
         self.dir = Path(cfg.output)
-        self.start = time.monotonic()
+        self.start = time.monotonic() - progress.elapsed
         self.log_file = self.dir / "train.log.jsonl"
 
     def elapsed(self) -> float:
+        """Training seconds, including those of earlier runs this one resumed."""
         return time.monotonic() - self.start
+
+    def save(self) -> None:
+        self.p.elapsed = self.elapsed()
+        save_state(self.dir / checkpoint.STATE, self.model, self.optimizer, self.scheduler, self.p)
 
     def log(self, record: dict[str, Any]) -> None:
         with open(self.log_file, "a", encoding="utf-8") as f:
@@ -452,7 +458,7 @@ class _Loop:
         self.p.history.append(asdict(v))
         self.log({"event": "valid", **asdict(v)})
         self.reporter.validation(v)
-        save_state(self.dir / checkpoint.STATE, self.model, self.optimizer, self.scheduler, self.p)
+        self.save()
 
     def run(self) -> str:
         batches = self.batches()
@@ -495,7 +501,7 @@ class _Loop:
             if stopped_by != "interrupt" and last_valid != self.p.step and self.p.step > 0:
                 self.run_validation()
         if stopped_by == "interrupt":
-            save_state(self.dir / checkpoint.STATE, self.model, self.optimizer, self.scheduler, self.p)
+            self.save()
         self.reporter.stop()
         if stopped_by != "interrupt" and not (self.dir / checkpoint.WEIGHTS).is_file():
             raise NMTError("training stopped before its first validation: no model.pt was written")

@@ -25,13 +25,27 @@ KV = tuple[Tensor, Tensor]  # keys and values, each (N, heads, L, d_k)
 
 @dataclass
 class TransformerMemory:
-    """Encoder output with every decoder layer's cross-attention keys/values projected once."""
+    """Encoder output with every decoder layer's cross-attention keys/values projected once.
 
-    mask: Tensor  # (N, S) True on real tokens
+    In beam search each sentence's `beams` decoder rows share one copy, and cross-attention
+    treats them as `beams` queries of that sentence: nothing is copied per beam.
+    """
+
+    mask: Tensor  # (n, S) True on real tokens, one row per sentence
     cross_kv: list[KV]
+    beams: int = 1
+
+    @property
+    def rows(self) -> int:
+        return self.mask.size(0) * self.beams
 
     def select(self, idx: Tensor) -> TransformerMemory:
-        return TransformerMemory(self.mask[idx], [(k[idx], v[idx]) for k, v in self.cross_kv])
+        """Decoder rows `idx`; with beams, whole blocks of a sentence's rows (as beam search drops them)."""
+        sent = idx if self.beams == 1 else idx[:: self.beams] // self.beams
+        return TransformerMemory(self.mask[sent], [(k[sent], v[sent]) for k, v in self.cross_kv], self.beams)
+
+    def repeat(self, k: int) -> TransformerMemory:
+        return TransformerMemory(self.mask, self.cross_kv, self.beams * k)
 
 
 @dataclass
@@ -159,18 +173,29 @@ class DecoderLayer(nn.Module):
         cross_kv: KV,
         src_mask: Tensor,
         need_weights: bool,
+        beams: int = 1,
     ) -> tuple[Tensor, KV, Tensor | None]:
         """x (N, T, D) -> output, self-attention keys/values up to x, cross-attention weights.
 
         Without a cache, x is the whole target prefix and self-attention is causal (training);
-        with one, x is the next position and attends to the cached prefix plus itself.
+        with one, x is the next position and attends to the cached prefix plus itself. With
+        `beams` > 1 (then T = 1), the N rows are N/beams sentences' beams, and cross_kv and
+        src_mask have one row per sentence.
         """
         h = self.res1.pre(x)
         k, v = self.self_attn.project_kv(h)
         if cache is not None:
             k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
         x = self.res1.post(x, self.self_attn(h, (k, v), None, causal=cache is None)[0])
-        out, weights = self.cross_attn(self.res2.pre(x), cross_kv, src_mask, need_weights=need_weights)
+        rows = x.size(0)
+        q = self.res2.pre(x)
+        if beams > 1:  # each sentence's beams become that sentence's queries
+            q = q.view(rows // beams, beams, -1)
+        out, weights = self.cross_attn(q, cross_kv, src_mask, need_weights=need_weights)
+        if beams > 1:  # and back to one row per beam
+            out = out.view(rows, 1, -1)
+            if weights is not None:  # (n, heads, beams, S) -> (rows, heads, 1, S)
+                weights = weights.transpose(1, 2).reshape(rows, -1, 1, weights.size(-1))
         x = self.res2.post(x, out)
         return self.res3.post(x, self.ff(self.res3.pre(x))), (k, v), weights
 
@@ -230,7 +255,7 @@ class TransformerSeq2Seq(nn.Module):
         )
 
     def init_state(self, memory: TransformerMemory) -> TransformerState:
-        n, dev = memory.mask.size(0), memory.mask.device
+        n, dev = memory.rows, memory.mask.device
         dtype = memory.cross_kv[0][0].dtype
         empty = torch.zeros(n, self.cfg.heads, 0, self.cfg.d_model // self.cfg.heads, device=dev, dtype=dtype)
         return TransformerState([(empty, empty) for _ in self.decoder], 0)
@@ -245,7 +270,7 @@ class TransformerSeq2Seq(nn.Module):
         attn: Tensor | None = None
         for i, layer in enumerate(cast(list[DecoderLayer], self.decoder)):
             need = i == self.align_layer
-            x, kv, weights = layer(x, state.self_kv[i], memory.cross_kv[i], src_mask, need)
+            x, kv, weights = layer(x, state.self_kv[i], memory.cross_kv[i], src_mask, need, memory.beams)
             new_kv.append(kv)
             if need:
                 assert weights is not None

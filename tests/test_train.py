@@ -1,5 +1,6 @@
 """Training bookkeeping: resuming, interrupting, validation by BLEU."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -34,6 +35,17 @@ def test_resumed_run_continues_exactly_where_it_stopped(toy_corpus, tmp_path):
     b = safe_load(tmp_path / "b" / "last.pt")["model"]
     for name in a:
         assert torch.allclose(a[name].float(), b[name].float(), atol=1e-5), name
+
+
+def test_time_budget_counts_the_minutes_spent_before_resuming(toy_corpus, tmp_path):
+    first = train(*configs(toy_corpus, tmp_path / "m", 10))
+    spent = safe_load(tmp_path / "m" / "last.pt")["progress"]["elapsed"]
+    assert 0 < spent <= first.elapsed
+    model, data, run = configs(toy_corpus, tmp_path / "m", 1000)
+    run = dataclasses.replace(run, max_minutes=spent / 60 / 2)  # used up before this run starts
+    resumed = train(model, data, run, resume=True)
+    assert (resumed.steps, resumed.stopped_by) == (10, "max-minutes")
+    assert resumed.elapsed >= spent
 
 
 def test_best_checkpoint_follows_validation_bleu(toy_corpus, tmp_path):

@@ -48,3 +48,29 @@ def test_cross_attention_over_padding_is_exactly_zero():
         _, attn = model(src, src != 0, tgt_in, need_attention=True)
     assert (attn[1, :, 2:] == 0).all()
     assert torch.allclose(attn.sum(-1), torch.ones(2, 3))
+
+
+def test_beams_sharing_a_sentences_memory_equal_beams_with_copies():
+    """Beam search gives each sentence's beams one shared cross-attention memory (`repeat`);
+    stepping with it, and after dropping a sentence, must match copying the memory per beam."""
+    torch.manual_seed(0)
+    model = TransformerSeq2Seq(transformer_config(dec_layers=2)).eval()
+    n, k = 3, 4
+    src = torch.randint(4, 20, (n, 6))
+    src[1, 3:] = 0
+    mask = src != 0
+    with torch.no_grad():
+        memory = model.encode(src, mask)
+        shared, copied = memory.repeat(k), memory.select(torch.arange(n).repeat_interleave(k))
+        states = [model.init_state(shared), model.init_state(copied)]
+        for t in range(5):
+            prev = torch.randint(4, 20, (shared.rows,))
+            (a, sa, attn_a), (b, sb, attn_b) = (
+                model.decode_step(prev, m, s) for m, s in zip((shared, copied), states)
+            )
+            assert torch.allclose(a, b, atol=1e-5) and torch.allclose(attn_a, attn_b, atol=1e-5)
+            states = [sa, sb]
+            if t == 2:  # sentence 1 finishes: its k rows leave the batch
+                keep = torch.cat([torch.arange(k), torch.arange(2 * k, 3 * k)])
+                shared, copied = shared.select(keep), copied.select(keep)
+                states = [s.select(keep) for s in states]
