@@ -137,9 +137,8 @@ def load_model(
     obj = safe_load(model_dir / weights, device)
     cfg = ModelConfig.from_dict(obj["model_config"])
     model = build_model(cfg)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in obj["state_dict"].items()}
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(obj["state_dict"])  # copies into the fp32 parameters, converting fp16
     except RuntimeError as e:
         raise NMTError(f"{model_dir / weights} does not match its model configuration") from e
     spm = config.get("spm", {})

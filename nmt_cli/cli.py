@@ -43,7 +43,11 @@ MaxLenRatio = Annotated[float, typer.Option(help="Output length limit: ratio × 
 BatchSize = Annotated[int, typer.Option(min=1, help="Most sentences per batch (sorted by length).")]
 BatchTokens = Annotated[
     int,
-    typer.Option(min=1, help="Most source subwords × beam size per batch: the search's working set."),
+    typer.Option(
+        min=0,
+        help="Most source subwords × beam size per batch: the search's working set "
+        "(0: 2500 for rnn models, 5000 for transformers).",
+    ),
 ]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda (auto picks CUDA when present).")]
 DecodePrecision = Annotated[

@@ -108,5 +108,5 @@ class DecodeConfig:
     max_len_offset: int = 10
     nbest: int = 1
     batch_size: int = 256  # sentences per batch at most
-    batch_tokens: int = 2500  # and at most this many source subwords x beam size
+    batch_tokens: int = 0  # and at most this many source subwords x beam size (0: search.BATCH_TOKENS)
     keep_attention: bool = False

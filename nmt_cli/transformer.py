@@ -50,13 +50,32 @@ class TransformerMemory:
 
 @dataclass
 class TransformerState:
-    """Cached self-attention keys/values of the target prefix, per decoder layer."""
+    """Cached self-attention keys/values of the target prefix, per decoder layer.
+
+    The caches are time-major, (T, N, heads, d_k), so that appending a step fills a contiguous
+    block. `select` only records which cached row each decoder row continues; the next step
+    gathers those rows while copying the cache into its one-longer successor, so reordering
+    beams and dropping sentences cost no extra copy.
+    """
 
     self_kv: list[KV]
     step: int
+    order: Tensor | None = None
 
     def select(self, idx: Tensor) -> TransformerState:
-        return TransformerState([(k[idx], v[idx]) for k, v in self.self_kv], self.step)
+        return TransformerState(self.self_kv, self.step, idx if self.order is None else self.order[idx])
+
+
+def extend_cache(cache: Tensor, order: Tensor | None, new: Tensor) -> Tensor:
+    """cache (T, N', heads, d_k) with rows `order` (all if None), then new (N, heads, 1, d_k)."""
+    rows = new.size(0) if order is None else order.numel()
+    out = cache.new_empty(cache.size(0) + 1, rows, *cache.shape[2:])
+    if order is None:
+        out[:-1].copy_(cache)
+    else:
+        torch.index_select(cache, 1, order, out=out[:-1])
+    out[-1] = new[:, :, 0]
+    return out
 
 
 def sinusoids(length: int, dim: int) -> Tensor:
@@ -170,6 +189,7 @@ class DecoderLayer(nn.Module):
         self,
         x: Tensor,
         cache: KV | None,
+        order: Tensor | None,
         cross_kv: KV,
         src_mask: Tensor,
         need_weights: bool,
@@ -178,15 +198,19 @@ class DecoderLayer(nn.Module):
         """x (N, T, D) -> output, self-attention keys/values up to x, cross-attention weights.
 
         Without a cache, x is the whole target prefix and self-attention is causal (training);
-        with one, x is the next position and attends to the cached prefix plus itself. With
+        with one (time-major, rows `order` of it), x is the next position and attends to the
+        cached prefix plus itself, and the returned keys/values are the extended cache. With
         `beams` > 1 (then T = 1), the N rows are N/beams sentences' beams, and cross_kv and
         src_mask have one row per sentence.
         """
         h = self.res1.pre(x)
         k, v = self.self_attn.project_kv(h)
         if cache is not None:
-            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
-        x = self.res1.post(x, self.self_attn(h, (k, v), None, causal=cache is None)[0])
+            k, v = extend_cache(cache[0], order, k), extend_cache(cache[1], order, v)
+            kv = (k.permute(1, 2, 0, 3), v.permute(1, 2, 0, 3))  # (N, heads, T, d_k) views
+        else:
+            kv = (k, v)
+        x = self.res1.post(x, self.self_attn(h, kv, None, causal=cache is None)[0])
         rows = x.size(0)
         q = self.res2.pre(x)
         if beams > 1:  # each sentence's beams become that sentence's queries
@@ -257,7 +281,7 @@ class TransformerSeq2Seq(nn.Module):
     def init_state(self, memory: TransformerMemory) -> TransformerState:
         n, dev = memory.rows, memory.mask.device
         dtype = memory.cross_kv[0][0].dtype
-        empty = torch.zeros(n, self.cfg.heads, 0, self.cfg.d_model // self.cfg.heads, device=dev, dtype=dtype)
+        empty = torch.zeros(0, n, self.cfg.heads, self.cfg.d_model // self.cfg.heads, device=dev, dtype=dtype)
         return TransformerState([(empty, empty) for _ in self.decoder], 0)
 
     def decode_step(
@@ -270,7 +294,9 @@ class TransformerSeq2Seq(nn.Module):
         attn: Tensor | None = None
         for i, layer in enumerate(cast(list[DecoderLayer], self.decoder)):
             need = i == self.align_layer
-            x, kv, weights = layer(x, state.self_kv[i], memory.cross_kv[i], src_mask, need, memory.beams)
+            x, kv, weights = layer(
+                x, state.self_kv[i], state.order, memory.cross_kv[i], src_mask, need, memory.beams
+            )
             new_kv.append(kv)
             if need:
                 assert weights is not None
@@ -289,7 +315,7 @@ class TransformerSeq2Seq(nn.Module):
         attn = None
         for i, layer in enumerate(cast(list[DecoderLayer], self.decoder)):
             need = need_attention and i == self.align_layer
-            x, _, weights = layer(x, None, memory.cross_kv[i], src_mask4, need)
+            x, _, weights = layer(x, None, None, memory.cross_kv[i], src_mask4, need)
             if weights is not None:
                 attn = self._align_weights(weights)
         return self.output(self.dec_norm(x)), attn
