@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TextIO, cast
 import typer
 from rich.console import Console
 
-from nmt_cli.config import Arch, DecodeConfig, DecoderKind, Level, Precision, Schedule, Scoring, Span
+from nmt_cli.config import (
+    BATCH_TOKENS,
+    Arch,
+    DecodeConfig,
+    DecoderKind,
+    Level,
+    Precision,
+    Schedule,
+    Scoring,
+    Span,
+)
 
 if TYPE_CHECKING:
     from nmt_cli.checkpoint import LoadedModel
@@ -46,7 +56,7 @@ BatchTokens = Annotated[
     typer.Option(
         min=0,
         help="Most source subwords × beam size per batch: the search's working set "
-        "(0: 2500 for rnn models, 5000 for transformers).",
+        f"(0: {', '.join(f'{n} for {arch}' for arch, n in BATCH_TOKENS.items())}).",
     ),
 ]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda (auto picks CUDA when present).")]

@@ -32,7 +32,7 @@ class RNNMemory:
     final: tuple[Tensor, Tensor]  # bridged (h, c), each (L, N, H)
 
     def select(self, idx: Tensor) -> RNNMemory:
-        """Rows `idx` of every tensor: expands for beams, reorders, or drops finished rows."""
+        """Rows `idx` of every tensor: reorders beams or drops finished rows."""
         return RNNMemory(
             self.states[idx],
             self.keys[idx],

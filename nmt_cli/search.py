@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from nmt_cli.config import BOS_ID, EOS_ID, DecodeConfig
+from nmt_cli.config import BATCH_TOKENS, BOS_ID, EOS_ID, DecodeConfig
 from nmt_cli.data import Tokenizer, pad, windows
 from nmt_cli.model import Seq2Seq
 
@@ -243,13 +243,6 @@ def decode_batch(
     if cfg.beam_size <= 1:
         return [[h] for h in greedy(model, src, src_mask, cfg)]
     return beam_search(model, src, src_mask, cfg)
-
-
-# Default token budgets per batch. A Transformer decoder step is some two hundred small
-# operations whose fixed costs larger batches amortise (beam 5 on test_2016: 10.1 s at 2,500,
-# 7.7 s at 5,000); an LSTM step is a few large ones, and its time hardly changes (5.4 s vs
-# 5.2 s), so it keeps the smaller budget and memory (translate peak 420 MB vs 505 MB).
-BATCH_TOKENS = {"rnn": 2500, "transformer": 5000}
 
 
 def length_batches(lengths: Sequence[int], cfg: DecodeConfig) -> list[list[int]]:

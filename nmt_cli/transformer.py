@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from nmt_cli.config import PAD_ID, ModelConfig
 
-KV = tuple[Tensor, Tensor]  # keys and values, each (N, heads, L, d_k)
+KV = tuple[Tensor, Tensor]  # keys and values, each (N, heads, L, d_k); time-major in decoding caches
 
 
 @dataclass
