@@ -34,7 +34,7 @@ demo: install
 	@echo "Ein Mann fährt Fahrrad ." | $(BIN)/nmt align --format table
 
 bench: install
-	$(BIN)/python -m nmt_cli.bench
+	$(BIN)/nmt bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import Literal
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from nmt_cli.config import PAD_ID, DecodeConfig, Level
-from nmt_cli.data import Tokenizer, collate, normalize, read_lines
+from nmt_cli.config import DEFAULT_ATTENTION, PAD_ID, AttentionChoice, DecodeConfig, Level
+from nmt_cli.data import Tokenizer, collate, input_lines, normalize, read_lines, windows
 from nmt_cli.errors import NMTError
 from nmt_cli.model import Seq2Seq
 from nmt_cli.search import translate
-from nmt_cli.transformer import TransformerSeq2Seq
 
 GoldOrder = Literal["src-tgt", "tgt-src"]
 Link = tuple[int, int]  # (source index, target index), 0-based, the Pharaoh order
@@ -156,8 +156,9 @@ def force_decode(
     src_ids: Sequence[Sequence[int]],
     tgt_ids: Sequence[Sequence[int]],
     batch_size: int,
+    attention: AttentionChoice = DEFAULT_ATTENTION,
 ) -> list[tuple[Tensor, float]]:
-    """Teacher-force each target: its attention (T+1, S+1), EOS row and column included, and
+    """Teacher-force each target: its `attention` (T+1, S+1), EOS row and column included, and
     its log-probability (the sum over its tokens and EOS)."""
     device = next(model.parameters()).device  # type: ignore[attr-defined]
     results: list[tuple[Tensor, float]] = [(torch.zeros(0), 0.0)] * len(src_ids)
@@ -167,7 +168,9 @@ def force_decode(
             idx = order[start : start + batch_size]
             b = collate([src_ids[i] for i in idx], [tgt_ids[i] for i in idx])
             tgt_out = b.tgt_out.to(device)
-            logits, attn = model(b.src.to(device), b.src_mask.to(device), b.tgt_in.to(device), True)
+            logits, attn = model(
+                b.src.to(device), b.src_mask.to(device), b.tgt_in.to(device), True, attention
+            )
             assert attn is not None
             attn = attn.float().cpu()  # one transfer per batch, not per sentence
             logp = torch.log_softmax(logits.float(), dim=-1)
@@ -194,9 +197,11 @@ def align_pairs(
     score (length-normalised under beam search); an empty source gives an empty Alignment.
     With `targets` each one is force-decoded and `score` is its log-probability including EOS.
     `level="word"` merges subword pieces into words (see merge_pieces); hard links are the
-    argmax per target token, or every weight ≥ `threshold` when given.
+    argmax per target token, or every weight ≥ `threshold` when given. `decode_cfg.attention`
+    picks the attention read (a Transformer's layer and head).
     """
     cfg = replace(decode_cfg or DecodeConfig(), keep_attention=True)
+    model.check_attention(cfg.attention)
     if targets is None:
         out = []
         for tr in translate(model, tokenizer, sources, cfg):
@@ -213,7 +218,7 @@ def align_pairs(
     if len(targets) != len(sources):
         raise NMTError(f"{len(sources)} sources but {len(targets)} targets")
     src_ids, tgt_ids = tokenizer.encode_src(sources), tokenizer.encode_tgt(targets)
-    forced = force_decode(model, src_ids, tgt_ids, cfg.batch_size)
+    forced = force_decode(model, src_ids, tgt_ids, cfg.batch_size, cfg.attention)
     out = []
     for s, t, si, ti, (attn, score) in zip(sources, targets, src_ids, tgt_ids, forced, strict=True):
         pieces = (tokenizer.src_pieces(si), tokenizer.tgt_pieces(ti))
@@ -235,22 +240,47 @@ def intersect(forward: Sequence[Alignment], reverse: Sequence[Alignment]) -> lis
     return out
 
 
-def set_attention_source(model: nn.Module, layer: int | None, head: int | None) -> None:
-    """Read a Transformer's alignments from decoder `layer` (negative: from the end) and `head`
-    (None: the mean over heads); an RNN has only one attention to read."""
-    if layer is None and head is None:
-        return
-    if not isinstance(model, TransformerSeq2Seq):
-        raise NMTError("--layer and --head apply to Transformer models only")
-    layers, heads = model.cfg.dec_layers, model.cfg.heads
-    if layer is not None:
-        if not -layers <= layer < layers:
-            raise NMTError(f"--layer {layer} is out of range: the decoder has {layers} layers")
-        model.align_layer = layer % layers
-    if head is not None:
-        if not 0 <= head < heads:
-            raise NMTError(f"--head {head} is out of range: 0 to {heads - 1}")
-        model.align_head = head
+def align_corpus(
+    model: Seq2Seq,
+    tokenizer: Tokenizer,
+    windows: Iterable[tuple[list[str], list[str] | None]],
+    decode_cfg: DecodeConfig,
+    level: Level = "word",
+    threshold: float | None = None,
+    reverse: tuple[Seq2Seq, Tokenizer] | None = None,
+) -> Iterator[Alignment]:
+    """Align window after window of (sources, targets or None), as align_pairs does; with a
+    `reverse` target-to-source model, keep only the links both directions agree on.
+
+    The reverse model reads its default attention: `decode_cfg.attention` names a layer and
+    head of the forward model.
+    """
+    back_cfg = replace(decode_cfg, attention=DEFAULT_ATTENTION)
+    for sources, targets in windows:
+        pairs = align_pairs(model, tokenizer, sources, targets, decode_cfg, level, threshold)
+        if reverse is not None:
+            swapped = [a.target for a in pairs], [a.source for a in pairs]
+            back = align_pairs(*reverse, *swapped, back_cfg, level, threshold)
+            pairs = intersect(pairs, back)
+        yield from pairs
+
+
+def read_windows(
+    input: Path | None, ref: Path | None, size: int
+) -> Iterator[tuple[list[str], list[str] | None]]:
+    """Windows of (sources, targets) from a file or stdin: targets from the line-aligned `ref`
+    file, from `source ||| target` lines, or None (the model translates)."""
+    refs = input_lines(ref) if ref is not None else None
+    for chunk in windows(input_lines(input), size):
+        if refs is None:
+            yield split_pairs(chunk)
+            continue
+        targets = list(islice(refs, len(chunk)))
+        if len(targets) < len(chunk):
+            raise NMTError(f"--ref {ref} has fewer lines than the input")
+        yield chunk, targets
+    if refs is not None and next(refs, None) is not None:
+        raise NMTError(f"--ref {ref} has more lines than the input")
 
 
 def split_pairs(lines: Sequence[str]) -> tuple[list[str], list[str] | None]:

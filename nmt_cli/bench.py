@@ -1,14 +1,14 @@
-"""`make bench`: translation and training speed, start-up, load time and peak memory.
+"""`nmt bench` (`make bench`): translation and training speed, start-up, load time and peak memory.
 
 Models: the shipped one, plus one of each architecture at the reference sizes (BiLSTM: 1 layer,
 embeddings 256, hidden 512, additive attention; Transformer: 3+3 layers, d_model 256, 4 heads,
 ff 1024), trained briefly on data/multi30k and cached in .cache/bench (an untrained model would
 emit maximum-length output and time nothing real). Every figure is the median of `--runs` runs.
+Training speed times `step.train_step`, the update training itself runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -22,35 +22,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from nmt_cli.config import Arch
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench"
 TEST_SRC = ROOT / "data" / "multi30k" / "test_2016_flickr.de.gz"
 TEST_REF = ROOT / "data" / "multi30k" / "test_2016_flickr.en.gz"
-SIZES = {
-    "rnn": [
-        "--arch",
-        "rnn",
-        "--layers",
-        "1",
-        "--embed-dim",
-        "256",
-        "--hidden-dim",
-        "512",
-        "--attention",
-        "additive",
-    ],
-    "transformer": [
-        "--arch",
-        "transformer",
-        "--layers",
-        "3",
-        "--d-model",
-        "256",
-        "--heads",
-        "4",
-        "--ff-dim",
-        "1024",
-    ],
+# The reference sizes, as `nmt train` options would set them.
+SIZES: dict[Arch, dict[str, Any]] = {
+    "rnn": {"layers": 1, "embed_dim": 256, "hidden_dim": 512, "attention": "additive"},
+    "transformer": {"layers": 3, "d_model": 256, "heads": 4, "ff_dim": 1024},
 }
 
 
@@ -87,33 +68,18 @@ def child_peak_rss_mb(cmd: list[str]) -> float:
     return int(out.stdout.strip()) / 1024
 
 
-def ensure_model(arch: str, minutes: float) -> Path:
-    """A briefly trained reference-size model, trained once and cached."""
+def ensure_model(arch: Arch, minutes: float) -> Path:
+    """A briefly trained reference-size model, trained once (as `nmt train` would) and cached."""
+    from nmt_cli.config import DataConfig, model_config, train_config
+    from nmt_cli.train import train
+
     out = CACHE / arch
     if (out / "model.pt").is_file():
         return out
-    cmd = [
-        sys.executable,
-        "-m",
-        "nmt_cli.cli",
-        "train",
-        "--train",
-        "data/multi30k/train",
-        "--valid",
-        "data/multi30k/val",
-        "-s",
-        "de",
-        "-t",
-        "en",
-        "-o",
-        str(out),
-        *SIZES[arch],
-        "--max-minutes",
-        str(minutes),
-        "--valid-every",
-        "100000",
-    ]
-    subprocess.run(cmd, cwd=ROOT, check=True, stdin=subprocess.DEVNULL)
+    data = ROOT / "data" / "multi30k"
+    data_cfg = DataConfig(train=str(data / "train"), src_lang="de", tgt_lang="en", valid=str(data / "val"))
+    train_cfg = train_config(arch, str(out), max_minutes=minutes, valid_every=100000)
+    train(model_config(arch, **SIZES[arch]), data_cfg, train_cfg)
     return out
 
 
@@ -182,7 +148,7 @@ def bench_train(arch: str, steps: int, warmup: int) -> dict[str, float]:
 
 
 def train_speed(arch: str, steps: int, warmup: int) -> dict[str, float]:
-    """Time optimizer updates on Multi30k batches of the default size, with the default precision."""
+    """Time optimizer updates (`train_step`) on Multi30k batches of the default size and precision."""
     import random
 
     import torch
@@ -190,105 +156,70 @@ def train_speed(arch: str, steps: int, warmup: int) -> dict[str, float]:
     from nmt_cli.checkpoint import load_model
     from nmt_cli.corpus import encode_set
     from nmt_cli.data import collate, read_parallel, token_batches
-    from nmt_cli.precision import autocast, resolve_precision
-    from nmt_cli.train import loss_fn
+    from nmt_cli.precision import resolve_precision
+    from nmt_cli.step import train_step
 
     loaded = load_model(CACHE / arch)
     model = loaded.model.train()
-    src, tgt = read_parallel("data/multi30k/train", "de", "en")
+    src, tgt = read_parallel(str(ROOT / "data" / "multi30k" / "train"), "de", "en")
     data = encode_set(loaded.tokenizer, src[:6000], tgt[:6000])
     batches = token_batches(data.lengths(), 4096, random.Random(0))
-    device = torch.device("cpu")
-    precision = resolve_precision("auto", device)
+    precision = resolve_precision("auto", torch.device("cpu"))
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     tokens, start = 0, 0.0
     for i, idx in enumerate(batches[: warmup + steps]):
         if i == warmup:
             tokens, start = 0, time.perf_counter()
-        b = collate([data.src_ids[j] for j in idx], [data.tgt_ids[j] for j in idx])
-        with autocast(device, precision):
-            logits, _ = model(b.src, b.src_mask, b.tgt_in)
-        loss = loss_fn(logits, b.tgt_out, 0.1) / b.n_tgt_tokens
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad()
-        tokens += b.n_src_tokens + b.n_tgt_tokens
+        batch = collate([data.src_ids[j] for j in idx], [data.tgt_ids[j] for j in idx])
+        tokens += train_step(model, opt, [batch], 0.1, 1.0, precision).tokens
     return {"tokens_per_s": tokens / (time.perf_counter() - start), "precision": precision}  # type: ignore[dict-item]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch1-sentences", type=int, default=200)
-    parser.add_argument("--train-minutes", type=float, default=5.0)
-    parser.add_argument("--train-steps", type=int, default=20)
-    parser.add_argument("--output", type=Path, default=CACHE / "results.json")
-    args = parser.parse_args()
-
+def run_bench(
+    runs: int = 3,
+    batch1_sentences: int = 200,
+    train_minutes: float = 5.0,
+    train_steps: int = 20,
+    output: Path = CACHE / "results.json",
+) -> dict[str, Any]:
+    """Every figure of the benchmark, also written to `output` as JSON."""
     import torch
-    from rich.console import Console
 
-    from nmt_cli.render import bench_tables
+    from nmt_cli.checkpoint import load_model
+    from nmt_cli.model import count_parameters
 
     models = {
-        "rnn": ensure_model("rnn", args.train_minutes),
-        "transformer": ensure_model("transformer", args.train_minutes),
+        "rnn": ensure_model("rnn", train_minutes),
+        "transformer": ensure_model("transformer", train_minutes),
     }
     shipped = ROOT / "models" / "de-en"
     if shipped.is_dir():
         models = {"shipped": shipped, **models}
     nmt = str(Path(sys.executable).parent / "nmt")
     help_s = median_time(lambda: subprocess.run([nmt, "--help"], capture_output=True, check=True), 5)
-    results: dict = {
+    results: dict[str, Any] = {
         "date": str(date.today()),
         "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
-        "runs": args.runs,
+        "runs": runs,
         "torch": torch.__version__,
         "help_seconds": help_s,
         "models": {},
     }
     for name, model_dir in models.items():
-        from nmt_cli.checkpoint import load_model
-        from nmt_cli.model import count_parameters
-
-        load_s = median_time(partial(load_model, model_dir), args.runs)
-        entry: dict = {
+        entry: dict[str, Any] = {
             "dir": str(model_dir),
             "parameters": count_parameters(load_model(model_dir).model),
-            "load_seconds": load_s,
+            "load_seconds": median_time(partial(load_model, model_dir), runs),
         }
-        entry["translate"] = [
-            asdict(f) for f in bench_translate(name, model_dir, args.runs, args.batch1_sentences)
-        ]
+        entry["translate"] = [asdict(f) for f in bench_translate(name, model_dir, runs, batch1_sentences)]
+        translate = [nmt, "translate", "-m", str(model_dir), "-i", str(TEST_SRC), "-o", os.devnull]
         entry["translate_peak_rss_mb"] = {
-            beam: child_peak_rss_mb(
-                [
-                    nmt,
-                    "translate",
-                    "-m",
-                    str(model_dir),
-                    "-i",
-                    str(TEST_SRC),
-                    "-o",
-                    os.devnull,
-                    "--beam-size",
-                    beam,
-                ]
-            )
-            for beam in ("1", "5")
+            beam: child_peak_rss_mb([*translate, "--beam-size", beam]) for beam in ("1", "5")
         }
         if name != "shipped":
-            entry["train"] = bench_train(name, args.train_steps, 5)
+            entry["train"] = bench_train(name, train_steps, 5)
         results["models"][name] = entry
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    console = Console()
-    for table in bench_tables(results):
-        console.print(table)
-    console.print(f"written to {args.output}")
-
-
-if __name__ == "__main__":
-    main()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    return results

@@ -3,7 +3,8 @@
 A model directory holds config.json (every setting, languages, library versions), model.pt
 (best weights with their ModelConfig), last.pt (full training state), the SentencePiece
 model(s) and the training log. Every file is written to a temporary name and renamed, so a
-kill mid-save leaves the previous version intact.
+kill mid-save leaves the previous version intact. This module is the one place that knows
+these formats: training saves and resumes through it, decoding loads through it.
 """
 
 from __future__ import annotations
@@ -13,20 +14,31 @@ import os
 import platform
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from nmt_cli.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID, ModelConfig
+from nmt_cli.config import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    UNK_ID,
+    DataConfig,
+    ModelConfig,
+    RuntimeConfig,
+    TrainConfig,
+)
+from nmt_cli.corpus import spm_files
 from nmt_cli.data import Tokenizer
 from nmt_cli.errors import NMTError
 from nmt_cli.model import build_model
 
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS, STATE, JOINT_SPM = "config.json", "model.pt", "last.pt", "spm.model"
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "de-en"
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -145,3 +157,89 @@ def load_model(
     tokenizer = Tokenizer(model_dir / spm.get("src", JOINT_SPM), model_dir / spm.get("tgt", JOINT_SPM))
     model.to(device).eval()
     return LoadedModel(model, tokenizer, config, model_dir)
+
+
+def load_for_decoding(model_dir: Path | None, runtime: RuntimeConfig) -> LoadedModel:
+    """The model in `model_dir` (None: the shipped one) as `runtime` asks: on its device, in
+    bf16 or fp32, or int8-quantised for the CPU, with its CPU thread count set."""
+    from nmt_cli.precision import cast_for_decoding, quantize_int8, resolve_device, resolve_precision
+
+    if runtime.threads > 0:
+        torch.set_num_threads(runtime.threads)
+    if model_dir is None:
+        model_dir = SHIPPED_MODEL
+        if not model_dir.is_dir():
+            raise NMTError(
+                f"no model given and the shipped model is missing ({model_dir}); pass -m MODEL_DIR"
+            )
+    device = resolve_device(runtime.device)
+    loaded = load_model(model_dir, device)
+    if runtime.quantize == "int8":
+        if device.type != "cpu":
+            raise NMTError("--quantize int8 is for the CPU: add --device cpu")
+        if runtime.precision == "bf16":
+            raise NMTError("--quantize int8 and --precision bf16 exclude each other: pick one")
+        loaded.model = quantize_int8(loaded.model)
+    else:
+        loaded.model = cast_for_decoding(loaded.model, resolve_precision(runtime.precision, device))
+    return loaded
+
+
+def write_config(
+    model_dir: Path,
+    model_cfg: ModelConfig,
+    data_cfg: DataConfig,
+    train_cfg: TrainConfig,
+    extra: dict[str, Any],
+) -> None:
+    """config.json: every setting of the run, the languages, SentencePiece files and versions."""
+    save_json(
+        model_dir / CONFIG,
+        {
+            "format_version": FORMAT_VERSION,
+            "src_lang": data_cfg.src_lang,
+            "tgt_lang": data_cfg.tgt_lang,
+            "model": model_cfg.to_dict(),
+            "data": asdict(data_cfg),
+            "train": asdict(train_cfg),
+            "spm": spm_files(model_dir, data_cfg.joint_vocab),
+            "special_ids": special_ids(),
+            "versions": library_versions(),
+            **extra,
+        },
+    )
+
+
+def save_training_state(
+    path: Path, model: nn.Module, optimizer: Any, scheduler: Any, progress: dict[str, Any]
+) -> None:
+    """last.pt: everything a resumed run needs to continue exactly, RNG state included."""
+    save_torch(
+        path,
+        {
+            "format_version": FORMAT_VERSION,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "progress": progress,
+        },
+    )
+
+
+@dataclass
+class TrainingState:
+    """A run to resume, as its directory holds it."""
+
+    model_cfg: ModelConfig  # from config.json, with the vocabulary sizes it was built with
+    tokenizer: Tokenizer
+    state: dict[str, Any]  # last.pt: model, optimizer, scheduler, torch_rng, progress
+
+
+def load_training_state(model_dir: Path) -> TrainingState:
+    """Read last.pt, config.json and the SentencePiece models of an interrupted run."""
+    state = safe_load(model_dir / STATE)
+    saved = json.loads((model_dir / CONFIG).read_text(encoding="utf-8"))
+    files = saved["spm"]
+    tokenizer = Tokenizer(model_dir / files["src"], model_dir / files["tgt"])
+    return TrainingState(ModelConfig.from_dict(saved["model"]), tokenizer, state)

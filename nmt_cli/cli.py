@@ -1,35 +1,34 @@
-"""The `nmt` command: options in, one library call out. torch is imported only inside commands,
-so that `nmt --help` stays fast."""
+"""The `nmt` command: options in, config dataclasses built, one library call out, its result
+handed to render. torch is imported only inside commands, so that `nmt --help` stays fast."""
 
 from __future__ import annotations
 
-import io
+import functools
+import inspect
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TextIO, cast
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 
 from nmt_cli.config import (
-    BATCH_TOKENS,
+    ARCH_DEFAULTS,
     Arch,
     DecodeConfig,
     DecoderKind,
-    Level,
+    ModelConfig,
     Precision,
+    RuntimeConfig,
     Schedule,
     Scoring,
     Span,
+    TrainConfig,
 )
-
-if TYPE_CHECKING:
-    from nmt_cli.checkpoint import LoadedModel
-
 
 app = typer.Typer(
     help="Neural machine translation: train, translate, evaluate, and see alignments.",
@@ -38,37 +37,106 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True, highlight=False)
-
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = PACKAGE_ROOT / "models" / "de-en"
+RNN, TF = ARCH_DEFAULTS["rnn"], ARCH_DEFAULTS["transformer"]
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
 ModelDir = Annotated[
     Path | None,
     typer.Option("-m", "--model", help="Model directory (default: the shipped de-en model)."),
 ]
-BeamSize = Annotated[int, typer.Option("--beam-size", "-k", min=1, help="Beam size; 1 is greedy search.")]
-LengthPenalty = Annotated[float, typer.Option(help="GNMT length penalty α: ((5+|y|)/6)^α; 0 turns it off.")]
-MaxLenRatio = Annotated[float, typer.Option(help="Output length limit: ratio × source length + 10.")]
-BatchSize = Annotated[int, typer.Option(min=1, help="Most sentences per batch (sorted by length).")]
-BatchTokens = Annotated[
-    int,
-    typer.Option(
-        min=0,
-        help="Most source subwords × beam size per batch: the search's working set "
-        f"(0: {', '.join(f'{n} for {arch}' for arch, n in BATCH_TOKENS.items())}).",
-    ),
-]
+Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda (auto picks CUDA when present).")]
-DecodePrecision = Annotated[
-    Precision,
-    typer.Option(help="Weights for decoding: fp32, bf16, or auto (bf16 where the CPU/GPU runs it natively)."),
-]
-Quantize = Annotated[
-    Literal["none", "int8"],
-    typer.Option(help="int8: dynamic int8 quantisation of linear and LSTM layers (CPU only)."),
-]
 Threads = Annotated[int, typer.Option(min=0, help="CPU threads (0: all cores).")]
+
+# The decoding and runtime options of translate, evaluate and align, declared once: `decoding`
+# adds them to a command and hands it a DecodeConfig and a RuntimeConfig.
+DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "beam_size": (
+        Annotated[int, typer.Option("--beam-size", "-k", min=1, help="Beam size; 1 is greedy search.")],
+        DecodeConfig.beam_size,
+    ),
+    "length_penalty": (
+        Annotated[float, typer.Option(help="GNMT length penalty α: ((5+|y|)/6)^α; 0 turns it off.")],
+        DecodeConfig.length_penalty,
+    ),
+    "max_len_ratio": (
+        Annotated[float, typer.Option(help="Output length limit: ratio × source length + 10.")],
+        DecodeConfig.max_len_ratio,
+    ),
+    "nbest": (
+        Annotated[int, typer.Option(min=1, help="Print the N best as 'index ||| hypothesis ||| score'.")],
+        DecodeConfig.nbest,
+    ),
+    "batch_size": (
+        Annotated[int, typer.Option(min=1, help="Most sentences per batch (sorted by length).")],
+        DecodeConfig.batch_size,
+    ),
+    "batch_tokens": (
+        Annotated[
+            int,
+            typer.Option(
+                min=0,
+                help="Most source subwords × beam size per batch: the search's working set "
+                f"(0: {RNN.decode_batch_tokens} for rnn, {TF.decode_batch_tokens} for transformer).",
+            ),
+        ],
+        DecodeConfig.batch_tokens,
+    ),
+}
+RUNTIME_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "device": (Device, RuntimeConfig.device),
+    "precision": (
+        Annotated[
+            Precision,
+            typer.Option(
+                help="Weights for decoding: fp32, bf16, or auto (bf16 where the CPU/GPU runs it natively)."
+            ),
+        ],
+        RuntimeConfig.precision,
+    ),
+    "quantize": (
+        Annotated[
+            Literal["none", "int8"],
+            typer.Option(help="int8: dynamic int8 quantisation of linear and LSTM layers (CPU only)."),
+        ],
+        RuntimeConfig.quantize,
+    ),
+    "threads": (Threads, RuntimeConfig.threads),
+}
+
+
+def decoding(
+    precision: Precision = "auto", nbest: bool = False
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Add the decoding and runtime options to a command (before --debug), and call it with
+    `decode: DecodeConfig` and `runtime: RuntimeConfig` built from them."""
+    decode_names = [n for n in DECODE_OPTIONS if nbest or n != "nbest"]
+    options = {**{n: DECODE_OPTIONS[n] for n in decode_names}, **RUNTIME_OPTIONS}
+    defaults = {name: default for name, (_, default) in options.items()} | {"precision": precision}
+
+    def wrap(command: Callable[..., None]) -> Callable[..., None]:
+        kw_only = inspect.Parameter.KEYWORD_ONLY
+        signature = inspect.signature(command, eval_str=True)
+        own = [
+            p.replace(kind=kw_only)
+            for p in signature.parameters.values()
+            if p.name not in ("decode", "runtime")
+        ]
+        added = [
+            inspect.Parameter(n, kw_only, default=defaults[n], annotation=t) for n, (t, _) in options.items()
+        ]
+        params = [p for p in own if p.name != "debug"] + added + [p for p in own if p.name == "debug"]
+
+        @functools.wraps(command)
+        def with_configs(**kw: Any) -> None:
+            decode = DecodeConfig(**{n: kw.pop(n) for n in decode_names})
+            runtime = RuntimeConfig(**{n: kw.pop(n) for n in RUNTIME_OPTIONS})
+            command(decode=decode, runtime=runtime, **kw)
+
+        with_configs.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        return with_configs
+
+    return wrap
 
 
 def run(debug: bool, action: Callable[[], Any]) -> Any:
@@ -102,68 +170,15 @@ def run(debug: bool, action: Callable[[], Any]) -> Any:
         raise typer.Exit(1) from None
 
 
-def setup_threads(threads: int) -> None:
-    import torch
-
-    if threads > 0:
-        torch.set_num_threads(threads)
-
-
-def input_lines(path: Path | None) -> Iterator[str]:
-    """Lines of a file or of stdin; invalid UTF-8 bytes become U+FFFD (documented fallback)."""
-    from nmt_cli.data import open_text
-
-    if path is not None and str(path) != "-":
-        with open_text(path, errors="replace") as f:
-            for line in f:
-                yield line.rstrip("\r\n")
-        return
-    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline=None)
-    for line in stream:
-        yield line.rstrip("\r\n")
-
-
-def open_output(path: Path | None) -> TextIO:
-    if path is None or str(path) == "-":
-        return sys.stdout
-    try:
-        return open(path, "w", encoding="utf-8")
-    except OSError as e:
-        from nmt_cli.errors import NMTError
-
-        raise NMTError(f"cannot write {path}: {e.strerror}") from e
-
-
-def load(model_dir: Path | None, device: str, precision: str, quantize: str) -> LoadedModel:
-    """The model in `model_dir`, or the shipped one, in bf16 or fp32, or int8-quantised for the CPU."""
-    from nmt_cli.checkpoint import load_model
-    from nmt_cli.errors import NMTError
-    from nmt_cli.precision import cast_for_decoding, quantize_int8, resolve_device, resolve_precision
-
-    if model_dir is None:
-        model_dir = DEFAULT_MODEL
-        if not model_dir.is_dir():
-            raise NMTError(
-                f"no model given and the shipped model is missing ({model_dir}); pass -m MODEL_DIR"
-            )
-    dev = resolve_device(device)
-    loaded = load_model(model_dir, dev)
-    if quantize == "int8":
-        if dev.type != "cpu":
-            raise NMTError("--quantize int8 is for the CPU: add --device cpu")
-        if precision == "bf16":
-            raise NMTError("--quantize int8 and --precision bf16 exclude each other: pick one")
-        loaded.model = quantize_int8(loaded.model)
-    else:
-        loaded.model = cast_for_decoding(loaded.model, resolve_precision(precision, dev))
-    return loaded
+def interactive(input: Path | None) -> bool:
+    """Reading a terminal: translate line by line and flush each result at once."""
+    return input is None and sys.stdin.isatty()
 
 
 @app.command()
 def train(
     train: Annotated[
-        str,
-        typer.Option("--train", help="Training corpus prefix: reads PREFIX.SRC and PREFIX.TGT (or .gz)."),
+        str, typer.Option("--train", help="Training corpus prefix: reads PREFIX.SRC and PREFIX.TGT (or .gz).")
     ],
     src_lang: Annotated[str, typer.Option("-s", "--src", help="Source language suffix, e.g. de.")],
     tgt_lang: Annotated[str, typer.Option("-t", "--tgt", help="Target language suffix, e.g. en.")],
@@ -172,83 +187,82 @@ def train(
         str | None,
         typer.Option(help="Validation corpus prefix (default: hold out 500 training pairs, at most 10%)."),
     ] = None,
-    arch: Annotated[
-        Arch,
-        typer.Option(help="rnn (attentional BiLSTM) or transformer."),
-    ] = "rnn",
+    arch: Annotated[Arch, typer.Option(help="rnn (attentional BiLSTM) or transformer.")] = "rnn",
     attention: Annotated[
-        Scoring,
-        typer.Option(
-            help="RNN attention scoring: dot, general or additive.",
-        ),
-    ] = "additive",
+        Scoring, typer.Option(help="RNN attention scoring: dot, general or additive.")
+    ] = ModelConfig.attention,
     decoder: Annotated[
-        DecoderKind,
-        typer.Option(
-            help="RNN decoder: luong (input feeding) or bahdanau.",
-        ),
-    ] = "luong",
+        DecoderKind, typer.Option(help="RNN decoder: luong (input feeding) or bahdanau.")
+    ] = ModelConfig.decoder,
     attention_span: Annotated[
-        Span,
-        typer.Option(
-            help="RNN attention span: global, local-m or local-p.",
-        ),
-    ] = "global",
-    window: Annotated[int, typer.Option(help="Half-width D of local attention windows.")] = 5,
+        Span, typer.Option(help="RNN attention span: global, local-m or local-p.")
+    ] = ModelConfig.attention_span,
+    window: Annotated[
+        int, typer.Option(help="Half-width D of local attention windows.")
+    ] = ModelConfig.window,
     layers: Annotated[
-        int | None, typer.Option(help="Layers (RNN: 1; Transformer: encoder and decoder, 3).")
+        int | None,
+        typer.Option(help=f"Layers (RNN: {RNN.layers}; Transformer: encoder and decoder, {TF.layers})."),
     ] = None,
-    embed_dim: Annotated[int, typer.Option(help="RNN embedding size.")] = 256,
+    embed_dim: Annotated[int, typer.Option(help="RNN embedding size.")] = ModelConfig.embed_dim,
     hidden_dim: Annotated[
         int, typer.Option(help="RNN decoder size (each encoder direction has half).")
-    ] = 512,
-    d_model: Annotated[int, typer.Option(help="Transformer model size.")] = 256,
-    heads: Annotated[int, typer.Option(help="Transformer attention heads.")] = 4,
-    ff_dim: Annotated[int, typer.Option(help="Transformer feed-forward size.")] = 1024,
+    ] = ModelConfig.hidden_dim,
+    d_model: Annotated[int, typer.Option(help="Transformer model size.")] = ModelConfig.d_model,
+    heads: Annotated[int, typer.Option(help="Transformer attention heads.")] = ModelConfig.heads,
+    ff_dim: Annotated[int, typer.Option(help="Transformer feed-forward size.")] = ModelConfig.ff_dim,
     enc_layers: Annotated[int | None, typer.Option(help="Transformer encoder layers.")] = None,
     dec_layers: Annotated[int | None, typer.Option(help="Transformer decoder layers.")] = None,
-    post_norm: Annotated[bool, typer.Option(help="Transformer: post-norm as in the original paper.")] = False,
-    attn_dropout: Annotated[float, typer.Option(help="Transformer attention dropout.")] = 0.1,
+    post_norm: Annotated[
+        bool, typer.Option(help="Transformer: post-norm as in the original paper.")
+    ] = ModelConfig.post_norm,
+    attn_dropout: Annotated[
+        float, typer.Option(help="Transformer attention dropout.")
+    ] = ModelConfig.attn_dropout,
     align_layer: Annotated[
         int,
         typer.Option(
             help="Transformer decoder layer whose cross-attention gives alignments (-2: penultimate)."
         ),
-    ] = -2,
-    dropout: Annotated[float | None, typer.Option(help="Dropout (RNN: 0.3, Transformer: 0.1).")] = None,
-    tie_embeddings: Annotated[bool, typer.Option(help="Tie embeddings and output layer.")] = True,
+    ] = ModelConfig.align_layer,
+    dropout: Annotated[
+        float | None, typer.Option(help=f"Dropout (RNN: {RNN.dropout}, Transformer: {TF.dropout}).")
+    ] = None,
+    tie_embeddings: Annotated[
+        bool, typer.Option(help="Tie embeddings and output layer.")
+    ] = ModelConfig.tie_embeddings,
     vocab_size: Annotated[int, typer.Option(help="SentencePiece vocabulary size.")] = 8000,
     joint_vocab: Annotated[bool, typer.Option(help="One SentencePiece model for both languages.")] = True,
     max_len: Annotated[int, typer.Option(help="Drop training pairs longer than this many subwords.")] = 100,
     batch_tokens: Annotated[int, typer.Option(help="Padded tokens per batch.")] = 4096,
-    lr: Annotated[
-        float | None,
-        typer.Option(help="Learning rate (peak for inverse-sqrt; RNN 1e-3, Transformer 1e-3)."),
-    ] = None,
+    lr: Annotated[float, typer.Option(help="Learning rate (the peak for inverse-sqrt).")] = TrainConfig.lr,
     lr_schedule: Annotated[
         Schedule | None,
-        typer.Option(
-            help="plateau (RNN default) or inverse-sqrt (Transformer default).",
-        ),
+        typer.Option(help="plateau (RNN default) or inverse-sqrt (Transformer default)."),
     ] = None,
-    warmup_steps: Annotated[int, typer.Option(help="Linear warmup steps for inverse-sqrt.")] = 1000,
-    label_smoothing: Annotated[float, typer.Option(help="Label smoothing.")] = 0.1,
-    clip_norm: Annotated[float, typer.Option(help="Gradient-norm clipping.")] = 1.0,
+    warmup_steps: Annotated[
+        int, typer.Option(help="Linear warmup steps for inverse-sqrt.")
+    ] = TrainConfig.warmup_steps,
+    label_smoothing: Annotated[float, typer.Option(help="Label smoothing.")] = TrainConfig.label_smoothing,
+    clip_norm: Annotated[float, typer.Option(help="Gradient-norm clipping.")] = TrainConfig.clip_norm,
     accumulate: Annotated[int, typer.Option(min=1, help="Batches per optimizer update.")] = 1,
-    valid_every: Annotated[int, typer.Option(min=1, help="Validate every N updates.")] = 1000,
-    patience: Annotated[int, typer.Option(help="Stop after N validations without a better BLEU.")] = 8,
-    max_epochs: Annotated[int, typer.Option(help="Epoch budget.")] = 100,
-    max_steps: Annotated[int, typer.Option(help="Update budget (0: none).")] = 0,
-    max_minutes: Annotated[float, typer.Option(help="Wall-clock budget in minutes (0: none).")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
-    device: Device = "auto",
+    valid_every: Annotated[
+        int, typer.Option(min=1, help="Validate every N updates.")
+    ] = TrainConfig.valid_every,
+    patience: Annotated[
+        int, typer.Option(help="Stop after N validations without a better BLEU.")
+    ] = TrainConfig.patience,
+    max_epochs: Annotated[int, typer.Option(help="Epoch budget.")] = TrainConfig.max_epochs,
+    max_steps: Annotated[int, typer.Option(help="Update budget (0: none).")] = TrainConfig.max_steps,
+    max_minutes: Annotated[
+        float, typer.Option(help="Wall-clock budget in minutes (0: none).")
+    ] = TrainConfig.max_minutes,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = TrainConfig.seed,
+    device: Device = TrainConfig.device,
     precision: Annotated[
-        Precision,
-        typer.Option(
-            help="auto (bf16 where the hardware has it), bf16 or fp32.",
-        ),
-    ] = "auto",
-    threads: Threads = 0,
+        Precision, typer.Option(help="auto (bf16 where the hardware has it), bf16 or fp32.")
+    ] = TrainConfig.precision,
+    threads: Threads = TrainConfig.threads,
     overwrite: Annotated[
         bool, typer.Option(help="Start afresh even if OUTPUT holds a run to resume.")
     ] = False,
@@ -257,66 +271,28 @@ def train(
     """Train a model; an interrupted run in OUTPUT resumes where it stopped."""
 
     def action() -> None:
-        import shutil
-
-        from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
+        from nmt_cli.config import DataConfig, model_config, train_config
         from nmt_cli.render import RichReporter
-        from nmt_cli.train import train as train_model
+        from nmt_cli.train import train_or_resume
 
-        is_tf = arch == "transformer"
-        n_layers = layers if layers is not None else (3 if is_tf else 1)
-        model_cfg = ModelConfig(
-            arch=arch,
-            dropout=dropout if dropout is not None else (0.1 if is_tf else 0.3),
-            tie_embeddings=tie_embeddings,
-            embed_dim=embed_dim,
-            hidden_dim=hidden_dim,
-            layers=n_layers,
-            attention=attention,
-            decoder=decoder,
-            attention_span=attention_span,
-            window=window,
-            d_model=d_model,
-            heads=heads,
-            ff_dim=ff_dim,
-            enc_layers=enc_layers or n_layers,
-            dec_layers=dec_layers or n_layers,
-            attn_dropout=attn_dropout,
-            post_norm=post_norm,
-            align_layer=align_layer,
-        )
+        model_cfg = model_config(
+            arch, dropout=dropout, tie_embeddings=tie_embeddings, layers=layers,
+            embed_dim=embed_dim, hidden_dim=hidden_dim, attention=attention, decoder=decoder,
+            attention_span=attention_span, window=window,
+            d_model=d_model, heads=heads, ff_dim=ff_dim, enc_layers=enc_layers, dec_layers=dec_layers,
+            attn_dropout=attn_dropout, post_norm=post_norm, align_layer=align_layer,
+        )  # fmt: skip
         data_cfg = DataConfig(
-            train=train,
-            src_lang=src_lang,
-            tgt_lang=tgt_lang,
-            valid=valid,
-            vocab_size=vocab_size,
-            joint_vocab=joint_vocab,
-            max_len=max_len,
-            batch_tokens=batch_tokens,
-        )
-        train_cfg = TrainConfig(
-            output=str(output),
-            lr=lr if lr is not None else 1e-3,
-            lr_schedule=lr_schedule or ("inverse-sqrt" if is_tf else "plateau"),
-            warmup_steps=warmup_steps,
-            label_smoothing=label_smoothing,
-            clip_norm=clip_norm,
-            accumulate=accumulate,
-            valid_every=valid_every,
-            patience=patience,
-            max_epochs=max_epochs,
-            max_steps=max_steps,
-            max_minutes=max_minutes,
-            seed=seed,
-            device=device,
-            precision=precision,
-            threads=threads,
-        )
-        if overwrite and output.exists():
-            shutil.rmtree(output)
-        resume = (output / "last.pt").is_file()
-        result = train_model(model_cfg, data_cfg, train_cfg, RichReporter(err), resume=resume)
+            train=train, src_lang=src_lang, tgt_lang=tgt_lang, valid=valid, vocab_size=vocab_size,
+            joint_vocab=joint_vocab, max_len=max_len, batch_tokens=batch_tokens,
+        )  # fmt: skip
+        train_cfg = train_config(
+            arch, str(output), lr=lr, lr_schedule=lr_schedule, warmup_steps=warmup_steps,
+            label_smoothing=label_smoothing, clip_norm=clip_norm, accumulate=accumulate,
+            valid_every=valid_every, patience=patience, max_epochs=max_epochs, max_steps=max_steps,
+            max_minutes=max_minutes, seed=seed, device=device, precision=precision, threads=threads,
+        )  # fmt: skip
+        result = train_or_resume(model_cfg, data_cfg, train_cfg, RichReporter(err), overwrite)
         if result.stopped_by == "interrupt":
             err.print(f"interrupted at step {result.steps}: state saved; run the same command to resume")
             raise typer.Exit(130)
@@ -329,71 +305,44 @@ def train(
 
 
 @app.command()
+@decoding(nbest=True)
 def translate(
+    decode: DecodeConfig,
+    runtime: RuntimeConfig,
     model: ModelDir = None,
     input: Annotated[Path | None, typer.Option("-i", "--input", help="Input file (default: stdin).")] = None,
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")
-    ] = None,
-    beam_size: BeamSize = 5,
-    length_penalty: LengthPenalty = 1.0,
-    max_len_ratio: MaxLenRatio = 2.0,
-    nbest: Annotated[
-        int, typer.Option(min=1, help="Print the N best as 'index ||| hypothesis ||| score'.")
-    ] = 1,
-    batch_size: BatchSize = DecodeConfig.batch_size,
-    batch_tokens: BatchTokens = DecodeConfig.batch_tokens,
-    device: Device = "auto",
-    precision: DecodePrecision = "auto",
-    quantize: Quantize = "none",
-    threads: Threads = 0,
+    output: Output = None,
     debug: Debug = False,
 ) -> None:
     """Translate lines from stdin (or -i) to stdout (or -o): one output line per input line."""
 
     def action() -> None:
-        from nmt_cli.config import DecodeConfig
+        from nmt_cli.checkpoint import load_for_decoding
+        from nmt_cli.data import input_lines, open_output
         from nmt_cli.errors import NMTError
+        from nmt_cli.render import write_translations
         from nmt_cli.search import translate_stream
 
-        if nbest > beam_size:
-            raise NMTError(f"--nbest {nbest} needs --beam-size of at least {nbest}")
-        setup_threads(threads)
-        loaded = load(model, device, precision, quantize)
-        cfg = DecodeConfig(
-            beam_size,
-            length_penalty,
-            max_len_ratio,
-            nbest=nbest,
-            batch_size=batch_size,
-            batch_tokens=batch_tokens,
-        )
-        interactive = input is None and sys.stdin.isatty()
+        if decode.nbest > decode.beam_size:
+            raise NMTError(f"--nbest {decode.nbest} needs --beam-size of at least {decode.nbest}")
+        loaded = load_for_decoding(model, runtime)
+        live = interactive(input)
         out = open_output(output)
         stream = translate_stream(
-            loaded.model, loaded.tokenizer, input_lines(input), cfg, 1 if interactive else 1000
+            loaded.model, loaded.tokenizer, input_lines(input), decode, 1 if live else 1000
         )
-        for index, tr in enumerate(stream):
-            if nbest == 1:
-                out.write(tr.text + "\n")
-            else:
-                texts = loaded.tokenizer.decode_tgt([h.tokens for h in tr.hypotheses])
-                for text, h in zip(texts, tr.hypotheses):
-                    out.write(f"{index} ||| {text} ||| {h.score:.4f}\n")
-                if not tr.hypotheses:
-                    out.write(f"{index} |||  ||| 0.0000\n")
-            if interactive:
-                out.flush()
-        out.flush()
+        write_translations(out, stream, loaded.tokenizer.decode_tgt, decode.nbest, flush_each=live)
 
     run(debug, action)
 
 
 @app.command()
+@decoding()
 def evaluate(
+    decode: DecodeConfig,
+    runtime: RuntimeConfig,
     ref: Annotated[
-        list[Path],
-        typer.Option("--ref", "-r", help="Reference file (or .gz); repeat for multi-reference."),
+        list[Path], typer.Option("--ref", "-r", help="Reference file (or .gz); repeat for multi-reference.")
     ],
     hyp: Annotated[
         Path | None, typer.Option("--hyp", help="Translations to score (no model needed).")
@@ -409,15 +358,6 @@ def evaluate(
     save_hyp: Annotated[
         Path | None, typer.Option("--save-hyp", help="Write the model's translations here.")
     ] = None,
-    beam_size: BeamSize = 5,
-    length_penalty: LengthPenalty = 1.0,
-    max_len_ratio: MaxLenRatio = 2.0,
-    batch_size: BatchSize = DecodeConfig.batch_size,
-    batch_tokens: BatchTokens = DecodeConfig.batch_tokens,
-    device: Device = "auto",
-    precision: DecodePrecision = "auto",
-    quantize: Quantize = "none",
-    threads: Threads = 0,
     debug: Debug = False,
 ) -> None:
     """Score translations (--hyp) or a model's translations of --src with sacreBLEU."""
@@ -425,48 +365,9 @@ def evaluate(
     def action() -> None:
         import json
 
-        from nmt_cli.config import DecodeConfig
-        from nmt_cli.errors import NMTError
-        from nmt_cli.evaluate import (
-            Scores,
-            hypotheses,
-            parse_metrics,
-            perplexity,
-            read_aligned,
-            score,
-        )
+        from nmt_cli.evaluate import evaluate as evaluate_files
 
-        names = parse_metrics(metrics)
-        if (hyp is None) == (src is None):
-            raise NMTError("give --hyp FILE to score translations, or --src FILE to translate them")
-        if hyp is not None and (model is not None or save_hyp is not None):
-            raise NMTError("--model and --save-hyp go with --src, not with --hyp")
-        lines, *refs = read_aligned([p for p in (hyp, src) if p is not None] + ref)
-        hyps, ppl, model_dir = lines, None, None
-        if src is not None:
-            setup_threads(threads)
-            loaded = load(model, device, precision, quantize)
-            dev = next(loaded.model.parameters()).device
-            cfg = DecodeConfig(
-                beam_size, length_penalty, max_len_ratio, batch_size=batch_size, batch_tokens=batch_tokens
-            )
-            hyps = hypotheses(loaded.model, loaded.tokenizer, lines, cfg, dev)
-            if save_hyp is not None:
-                out = open_output(save_hyp)
-                out.writelines(h + "\n" for h in hyps)
-                if out is not sys.stdout:
-                    out.close()
-            ppl = perplexity(loaded.model, loaded.tokenizer, lines, refs[0], dev)
-            model_dir = str(loaded.model_dir)
-        result = Scores(
-            refs=[str(r) for r in ref],
-            lines=len(hyps),
-            scores=score(hyps, refs, names),
-            hyp=str(hyp) if hyp is not None else None,
-            src=str(src) if src is not None else None,
-            model=model_dir,
-            perplexity=ppl,
-        )
+        result = evaluate_files(ref, metrics, hyp, src, model, decode, runtime, save_hyp)
         if json_output:
             typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         else:
@@ -477,44 +378,21 @@ def evaluate(
     run(debug, action)
 
 
-def align_windows(
-    input: Path | None, ref: Path | None, size: int
-) -> Iterator[tuple[list[str], list[str] | None]]:
-    """Windows of (sources, targets): targets from --ref, from `source ||| target` lines, or None."""
-    from itertools import islice
-
-    from nmt_cli.align import split_pairs
-    from nmt_cli.data import windows
-    from nmt_cli.errors import NMTError
-
-    refs = input_lines(ref) if ref is not None else None
-    for chunk in windows(input_lines(input), size):
-        if refs is None:
-            yield split_pairs(chunk)
-            continue
-        targets = list(islice(refs, len(chunk)))
-        if len(targets) < len(chunk):
-            raise NMTError(f"--ref {ref} has fewer lines than the input")
-        yield chunk, targets
-    if refs is not None and next(refs, None) is not None:
-        raise NMTError(f"--ref {ref} has more lines than the input")
-
-
 @app.command()
+@decoding(precision="fp32")
 def align(
+    decode: DecodeConfig,
+    runtime: RuntimeConfig,
     model: ModelDir = None,
     input: Annotated[
         Path | None,
         typer.Option("-i", "--input", help="Source lines, or 'source ||| target' lines (default: stdin)."),
     ] = None,
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")
-    ] = None,
+    output: Output = None,
     ref: Annotated[
         Path | None,
         typer.Option(
-            "--ref",
-            help="Targets, line-aligned with the input: force-decode them instead of translating.",
+            "--ref", help="Targets, line-aligned with the input: force-decode them instead of translating."
         ),
     ] = None,
     fmt: Annotated[
@@ -548,8 +426,7 @@ def align(
         ),
     ] = None,
     head: Annotated[
-        int | None,
-        typer.Option(help="Transformer: attention head, from 0 (default: the mean over heads)."),
+        int | None, typer.Option(help="Transformer: attention head, from 0 (default: the mean over heads).")
     ] = None,
     gold: Annotated[
         Path | None,
@@ -565,36 +442,20 @@ def align(
     no_color: Annotated[
         bool, typer.Option("--no-color", help="Table without colours (also when NO_COLOR is set).")
     ] = False,
-    beam_size: BeamSize = 5,
-    length_penalty: LengthPenalty = 1.0,
-    max_len_ratio: MaxLenRatio = 2.0,
-    batch_size: BatchSize = DecodeConfig.batch_size,
-    batch_tokens: BatchTokens = DecodeConfig.batch_tokens,
-    device: Device = "auto",
-    precision: DecodePrecision = "fp32",
-    quantize: Quantize = "none",
-    threads: Threads = 0,
     debug: Debug = False,
 ) -> None:
     """Show how the model aligns target to source words (its attention): as heatmap tables,
     Pharaoh links or JSON, for its own translations or force-decoded given targets."""
 
     def action() -> None:
-        import json
-        from dataclasses import asdict
+        from dataclasses import replace
 
-        from nmt_cli.align import (
-            align_pairs,
-            alignment_error,
-            intersect,
-            read_gold,
-            set_attention_source,
-            to_json,
-            to_pharaoh,
-        )
-        from nmt_cli.config import DecodeConfig
+        from nmt_cli.align import align_corpus, alignment_error, read_gold, read_windows
+        from nmt_cli.checkpoint import load_for_decoding
+        from nmt_cli.config import AttentionChoice
+        from nmt_cli.data import open_output
         from nmt_cli.errors import NMTError
-        from nmt_cli.render import alignment_view
+        from nmt_cli.render import alignment_scores, write_alignments
 
         form = fmt or ("table" if output is None and sys.stdout.isatty() else "pharaoh")
         for name, value, allowed in (
@@ -607,49 +468,45 @@ def align(
         if gold is not None and level != "word":
             raise NMTError("--gold scores word alignments: use --level word")
         gold_links = read_gold(gold, gold_order) if gold is not None else None  # type: ignore[arg-type]
-        setup_threads(threads)
-        loaded = load(model, device, precision, quantize)
-        set_attention_source(loaded.model, layer, head)
-        reverse = load(reverse_model, device, precision, quantize) if reverse_model is not None else None
-        cfg = DecodeConfig(
-            beam_size, length_penalty, max_len_ratio, batch_size=batch_size, batch_tokens=batch_tokens
-        )
+        loaded = load_for_decoding(model, runtime)
+        loaded.model.check_attention(AttentionChoice(layer, head))
+        reverse = load_for_decoding(reverse_model, runtime) if reverse_model is not None else None
         out = open_output(output) if gold is None or output is not None else None
         console = Console(file=out, no_color=True if no_color else None, highlight=False)
-        interactive = input is None and sys.stdin.isatty()
-        predicted: list[list[tuple[int, int]]] = []
-        for sources, targets in align_windows(input, ref, 1 if interactive else 1000):
-            pairs = align_pairs(
-                loaded.model,
-                loaded.tokenizer,
-                sources,
-                targets,
-                cfg,
-                cast(Level, level),
-                threshold,
-            )
-            if reverse is not None:
-                swapped = [a.target for a in pairs], [a.source for a in pairs]
-                back = align_pairs(reverse.model, reverse.tokenizer, *swapped, cfg, level, threshold)  # type: ignore[arg-type]
-                pairs = intersect(pairs, back)
-            for a in pairs:
-                if out is not None and form == "table":
-                    console.print(alignment_view(a, console.width, len(predicted)))
-                elif out is not None:
-                    out.write((to_json(a) if form == "json" else to_pharaoh(a.links)) + "\n")
-                predicted.append(a.links)
-            if out is not None:
-                out.flush()
+        windows = read_windows(input, ref, 1 if interactive(input) else 1000)
+        cfg = replace(decode, attention=AttentionChoice(layer, head))
+        back = (reverse.model, reverse.tokenizer) if reverse is not None else None
+        alignments = align_corpus(loaded.model, loaded.tokenizer, windows, cfg, level, threshold, back)  # type: ignore[arg-type]
+        predicted = write_alignments(alignments, form, out, console)
         if gold_links is not None:
-            s = alignment_error(predicted, gold_links)
-            if form == "json":
-                print(json.dumps(asdict(s)))
-            else:
-                print(
-                    f"AER {100 * s.aer:.2f}  precision {100 * s.precision:.2f}  "
-                    f"recall {100 * s.recall:.2f}  ({s.sentences} sentences; {s.links} links, "
-                    f"gold {s.sure} sure, {s.possible} possible)"
-                )
+            typer.echo(alignment_scores(alignment_error(predicted, gold_links), form))
+
+    run(debug, action)
+
+
+@app.command(hidden=True)
+def bench(
+    runs: Annotated[int, typer.Option(min=1, help="Runs per figure (the median is reported).")] = 3,
+    batch1_sentences: Annotated[int, typer.Option(help="Sentences translated at batch size 1.")] = 200,
+    train_minutes: Annotated[float, typer.Option(help="Training time of a missing reference model.")] = 5.0,
+    train_steps: Annotated[int, typer.Option(help="Updates timed for training speed.")] = 20,
+    output: Annotated[
+        Path | None, typer.Option(help="Results as JSON (default: .cache/bench/results.json).")
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Benchmark translation and training speed, start-up, load time and memory (`make bench`)."""
+
+    def action() -> None:
+        from nmt_cli.bench import CACHE, run_bench
+        from nmt_cli.render import bench_tables
+
+        path = output or CACHE / "results.json"
+        results = run_bench(runs, batch1_sentences, train_minutes, train_steps, path)
+        console = Console()
+        for table in bench_tables(results):
+            console.print(table)
+        console.print(f"written to {path}")
 
     run(debug, action)
 

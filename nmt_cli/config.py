@@ -16,6 +16,7 @@ Span = Literal["global", "local-m", "local-p"]
 Precision = Literal["auto", "bf16", "fp32"]
 Schedule = Literal["plateau", "inverse-sqrt"]
 Level = Literal["word", "subword"]
+Quantize = Literal["none", "int8"]
 
 # SentencePiece ids, fixed for every model this tool trains.
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -82,7 +83,7 @@ class TrainConfig:
     output: str
     lr: float = 1e-3
     lr_schedule: Schedule = "plateau"
-    warmup_steps: int = 4000
+    warmup_steps: int = 1000
     label_smoothing: float = 0.1
     clip_norm: float = 1.0
     accumulate: int = 1
@@ -98,11 +99,62 @@ class TrainConfig:
     threads: int = 0
 
 
-# Default token budgets of a decoding batch. A Transformer decoder step is some two hundred
-# small operations whose fixed costs larger batches amortise (beam 5 on test_2016: 10.1 s at
-# 2,500, 7.7 s at 5,000); an LSTM step is a few large ones, and its time hardly changes (5.4 s
-# vs 5.2 s), so it keeps the smaller budget and memory (translate peak 420 MB vs 505 MB).
-BATCH_TOKENS: dict[Arch, int] = {"rnn": 2500, "transformer": 5000}
+@dataclass(frozen=True)
+class ArchDefaults:
+    """What differs by architecture when the user does not say: each architecture's own recipe."""
+
+    layers: int  # RNN: stacked LSTM layers; Transformer: encoder and decoder layers each
+    dropout: float
+    lr_schedule: Schedule
+    adam_betas: tuple[float, float]  # Transformer: β2 = 0.98 as in Vaswani et al. (2017)
+    # Default token budget of a decoding batch. A Transformer decoder step is some two hundred
+    # small operations whose fixed costs larger batches amortise (beam 5 on test_2016: 10.1 s at
+    # 2,500, 7.7 s at 5,000); an LSTM step is a few large ones, and its time hardly changes (5.4 s
+    # vs 5.2 s), so it keeps the smaller budget and memory (translate peak 420 MB vs 505 MB).
+    decode_batch_tokens: int
+
+
+ARCH_DEFAULTS: dict[Arch, ArchDefaults] = {
+    "rnn": ArchDefaults(1, 0.3, "plateau", (0.9, 0.999), 2500),
+    "transformer": ArchDefaults(3, 0.1, "inverse-sqrt", (0.9, 0.98), 5000),
+}
+BATCH_TOKENS: dict[Arch, int] = {arch: d.decode_batch_tokens for arch, d in ARCH_DEFAULTS.items()}
+
+
+def _given(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides a caller actually set: None means "the default"."""
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def model_config(arch: Arch = "rnn", **overrides: Any) -> ModelConfig:
+    """A ModelConfig with `arch`'s defaults for what `overrides` leaves None (as `nmt train` does).
+
+    `layers` sets both Transformer stacks unless `enc_layers`/`dec_layers` are given.
+    """
+    given = _given(overrides)
+    defaults = ARCH_DEFAULTS[arch]
+    layers = given.pop("layers", defaults.layers)
+    fields = {"dropout": defaults.dropout, **given, "arch": arch, "layers": layers}
+    fields["enc_layers"] = given.get("enc_layers") or layers
+    fields["dec_layers"] = given.get("dec_layers") or layers
+    return ModelConfig(**fields)
+
+
+def train_config(arch: Arch, output: str, **overrides: Any) -> TrainConfig:
+    """A TrainConfig with `arch`'s learning-rate schedule unless `overrides` names one."""
+    given = {"lr_schedule": ARCH_DEFAULTS[arch].lr_schedule, **_given(overrides)}
+    return TrainConfig(output=output, **given)
+
+
+@dataclass(frozen=True)
+class AttentionChoice:
+    """Which attention a model reports as its alignment (the Transformer has one per layer and head)."""
+
+    layer: int | None = None  # None: the model's align layer; negative counts from the end
+    head: int | None = None  # None: the mean over heads
+
+
+DEFAULT_ATTENTION = AttentionChoice()
 
 
 @dataclass(frozen=True)
@@ -115,5 +167,16 @@ class DecodeConfig:
     max_len_offset: int = 10
     nbest: int = 1
     batch_size: int = 256  # sentences per batch at most
-    batch_tokens: int = 0  # and at most this many source subwords x beam size (0: BATCH_TOKENS)
+    batch_tokens: int = 0  # and at most this many source subwords x beam size (0: the model's budget)
     keep_attention: bool = False
+    attention: AttentionChoice = DEFAULT_ATTENTION  # what keep_attention keeps
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Where and how a loaded model runs: device, weight precision, int8, CPU threads."""
+
+    device: str = "auto"
+    precision: Precision = "auto"
+    quantize: Quantize = "none"
+    threads: int = 0  # 0: all cores

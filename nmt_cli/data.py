@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import random
+import sys
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,6 +34,29 @@ def open_text(path: str | Path, errors: str = "strict") -> TextIO:
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors=errors)
     return open(path, encoding="utf-8", errors=errors)
+
+
+def input_lines(path: Path | None) -> Iterator[str]:
+    """Lines of a file (or stdin for None or "-"), streamed; invalid UTF-8 bytes become U+FFFD,
+    the documented fallback for input to translate."""
+    if path is not None and str(path) != "-":
+        with open_text(path, errors="replace") as f:
+            for line in f:
+                yield line.rstrip("\r\n")
+        return
+    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline=None)
+    for line in stream:
+        yield line.rstrip("\r\n")
+
+
+def open_output(path: Path | None) -> TextIO:
+    """A UTF-8 file to write, or stdout for None or "-"; failure is one clear NMTError."""
+    if path is None or str(path) == "-":
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as e:
+        raise NMTError(f"cannot write {path}: {e.strerror}") from e
 
 
 def read_lines(path: str | Path) -> list[str]:
@@ -161,6 +185,17 @@ class Batch:
     tgt_out: torch.Tensor  # (B, T) target ids followed by EOS
     n_src_tokens: int
     n_tgt_tokens: int
+
+    def to(self, device: torch.device) -> Batch:
+        """The same batch with its tensors on `device`."""
+        return Batch(
+            self.src.to(device),
+            self.src_mask.to(device),
+            self.tgt_in.to(device),
+            self.tgt_out.to(device),
+            self.n_src_tokens,
+            self.n_tgt_tokens,
+        )
 
 
 def pad(seqs: Sequence[Sequence[int]], prefix: int | None = None, suffix: int | None = None):

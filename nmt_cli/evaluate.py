@@ -7,6 +7,7 @@ torch is imported only by the functions that need a model, so scoring existing o
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from nmt_cli.config import DecodeConfig
+    from nmt_cli.config import DecodeConfig, RuntimeConfig
     from nmt_cli.data import Tokenizer
 
 # sacreBLEU's defaults (BLEU with 13a tokens, chrF2, case-insensitive TER), as papers report them.
@@ -139,8 +140,8 @@ def perplexity(
 ) -> Perplexity:
     """How well the model predicts the reference given the source, measured as in validation."""
     from nmt_cli.corpus import ParallelSet, encode_set
+    from nmt_cli.loss import validation_loss
     from nmt_cli.search import MAX_SRC_TOKENS
-    from nmt_cli.train import validation_loss
 
     pairs = encode_set(tokenizer, list(src), list(ref))
     # Empty sides have nothing to attend to or predict; over-long ones exceed what decoding accepts.
@@ -159,3 +160,52 @@ def perplexity(
     )
     loss = validation_loss(model, kept, device, "fp32")  # the weights' own precision, no autocast
     return Perplexity(loss, math.exp(loss), len(keep))
+
+
+def evaluate(
+    refs: Sequence[Path],
+    metrics: str = "bleu,chrf,ter",
+    hyp: Path | None = None,
+    src: Path | None = None,
+    model_dir: Path | None = None,
+    decode_cfg: DecodeConfig | None = None,
+    runtime: RuntimeConfig | None = None,
+    save_hyp: Path | None = None,
+) -> Scores:
+    """What `nmt evaluate` reports: the scores of the translations in `hyp`, or of a model's
+    translations of `src` (saved to `save_hyp` when given) with its perplexity on the first
+    reference. `metrics` is a comma-separated list (see parse_metrics); `model_dir` None is the
+    shipped model."""
+    from nmt_cli.config import DecodeConfig, RuntimeConfig
+
+    names = parse_metrics(metrics)
+    if (hyp is None) == (src is None):
+        raise NMTError("give --hyp FILE to score translations, or --src FILE to translate them")
+    if hyp is not None and (model_dir is not None or save_hyp is not None):
+        raise NMTError("--model and --save-hyp go with --src, not with --hyp")
+    lines, *references = read_aligned([p for p in (hyp, src) if p is not None] + list(refs))
+    hyps, ppl, scored_model = lines, None, None
+    if src is not None:
+        from nmt_cli.checkpoint import load_for_decoding
+        from nmt_cli.data import open_output
+
+        loaded = load_for_decoding(model_dir, runtime or RuntimeConfig())
+        device = next(loaded.model.parameters()).device
+        hyps = hypotheses(loaded.model, loaded.tokenizer, lines, decode_cfg or DecodeConfig(), device)
+        if save_hyp is not None:
+            out = open_output(save_hyp)
+            out.writelines(h + "\n" for h in hyps)
+            out.flush()
+            if out is not sys.stdout:
+                out.close()
+        ppl = perplexity(loaded.model, loaded.tokenizer, lines, references[0], device)
+        scored_model = str(loaded.model_dir)
+    return Scores(
+        refs=[str(r) for r in refs],
+        lines=len(hyps),
+        scores=score(hyps, references, names),
+        hyp=str(hyp) if hyp is not None else None,
+        src=str(src) if src is not None else None,
+        model=scored_model,
+        perplexity=ppl,
+    )

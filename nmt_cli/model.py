@@ -1,8 +1,9 @@
 """The interface both architectures implement, and the one place that picks between them.
 
-Search, training and alignment call only these methods; they never ask which model they drive.
-Memory and state objects know how to `select(idx)` their rows, which reorders beams and drops
-finished sentences; memory also knows how to `repeat(k)` itself for k beams per sentence.
+Search, training and alignment call only these methods and properties; they never ask which
+model they drive. Memory and state objects know how to `select(idx)` their rows, which
+reorders beams and drops finished sentences; memory also knows how to `repeat(k)` itself for
+k beams per sentence.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Protocol
 
 from torch import Tensor, nn
 
-from nmt_cli.config import ModelConfig
+from nmt_cli.config import DEFAULT_ATTENTION, AttentionChoice, ModelConfig
 
 
 class Selectable(Protocol):
@@ -28,6 +29,8 @@ class Memory(Protocol):
 
 class Seq2Seq(Protocol):
     cfg: ModelConfig
+    decode_budget: int  # default source subwords x beam size per decoding batch
+    adam_betas: tuple[float, float]  # the optimizer moments this architecture trains with
 
     def encode(self, src: Tensor, src_mask: Tensor) -> Memory:
         """src (N, S), mask (N, S) -> encoder memory."""
@@ -38,15 +41,28 @@ class Seq2Seq(Protocol):
         ...
 
     def decode_step(
-        self, prev: Tensor, memory: Memory, state: Selectable
+        self,
+        prev: Tensor,
+        memory: Memory,
+        state: Selectable,
+        attention: AttentionChoice = DEFAULT_ATTENTION,
     ) -> tuple[Tensor, Selectable, Tensor]:
-        """prev (N,) -> logits (N, V), next state, attention over the source (N, S)."""
+        """prev (N,) -> logits (N, V), next state, the chosen attention over the source (N, S)."""
+        ...
+
+    def check_attention(self, choice: AttentionChoice) -> None:
+        """Raise NMTError if this model has no such attention layer or head."""
         ...
 
     def __call__(
-        self, src: Tensor, src_mask: Tensor, tgt_in: Tensor, need_attention: bool = False
+        self,
+        src: Tensor,
+        src_mask: Tensor,
+        tgt_in: Tensor,
+        need_attention: bool = False,
+        attention: AttentionChoice = DEFAULT_ATTENTION,
     ) -> tuple[Tensor, Tensor | None]:
-        """Teacher-forced logits (N, T, V) and, when asked, attention (N, T, S)."""
+        """Teacher-forced logits (N, T, V) and, when asked, the chosen attention (N, T, S)."""
         ...
 
 

@@ -6,7 +6,10 @@ Only this module and cli.py import rich; the library returns dataclasses.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich import box
 from rich.console import Console, Group
@@ -15,9 +18,61 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:  # annotations only: rendering scores must not import torch
-    from nmt_cli.align import Alignment
+    from nmt_cli.align import Alignment, AlignmentScores, Link
     from nmt_cli.evaluate import Scores
+    from nmt_cli.search import Translation
     from nmt_cli.train import StepStats, Validation
+
+
+def write_translations(
+    out: TextIO,
+    translations: Iterable[Translation],
+    decode_tgt: Callable[[Sequence[Sequence[int]]], list[str]],
+    nbest: int = 1,
+    flush_each: bool = False,
+) -> None:
+    """One line per input line, or with `nbest` > 1 Moses-style `index ||| text ||| score` lines."""
+    for index, tr in enumerate(translations):
+        if nbest == 1:
+            out.write(tr.text + "\n")
+        else:
+            texts = decode_tgt([h.tokens for h in tr.hypotheses])
+            for text, h in zip(texts, tr.hypotheses):
+                out.write(f"{index} ||| {text} ||| {h.score:.4f}\n")
+            if not tr.hypotheses:
+                out.write(f"{index} |||  ||| 0.0000\n")
+        if flush_each:
+            out.flush()
+    out.flush()
+
+
+def write_alignments(
+    alignments: Iterable[Alignment], form: str, out: TextIO | None, console: Console
+) -> list[list[Link]]:
+    """Write each alignment as a heatmap table, JSON or Pharaoh line (nothing when `out` is
+    None) and return their links, for scoring against gold alignments."""
+    from nmt_cli.align import to_json, to_pharaoh
+
+    predicted: list[list[Link]] = []
+    for a in alignments:
+        if out is not None and form == "table":
+            console.print(alignment_view(a, console.width, len(predicted)))
+        elif out is not None:
+            out.write((to_json(a) if form == "json" else to_pharaoh(a.links)) + "\n")
+        predicted.append(a.links)
+        if out is not None:
+            out.flush()
+    return predicted
+
+
+def alignment_scores(s: AlignmentScores, form: str) -> str:
+    """AER, precision and recall as one JSON object or one line of percentages."""
+    if form == "json":
+        return json.dumps(asdict(s))
+    return (
+        f"AER {100 * s.aer:.2f}  precision {100 * s.precision:.2f}  recall {100 * s.recall:.2f}  "
+        f"({s.sentences} sentences; {s.links} links, gold {s.sure} sure, {s.possible} possible)"
+    )
 
 
 def _duration(seconds: float) -> str:

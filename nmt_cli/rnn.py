@@ -19,7 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from nmt_cli.attention import LocalPredictor, Scorer, local_attend, make_scorer
-from nmt_cli.config import PAD_ID, ModelConfig
+from nmt_cli.config import ARCH_DEFAULTS, DEFAULT_ATTENTION, PAD_ID, AttentionChoice, ModelConfig
+from nmt_cli.errors import NMTError
 
 
 @dataclass
@@ -145,6 +146,9 @@ class AttentionalDecoder(nn.Module):
 class RNNSeq2Seq(nn.Module):
     """BiLSTM encoder + attentional LSTM decoder behind the Seq2Seq interface of model.py."""
 
+    decode_budget = ARCH_DEFAULTS["rnn"].decode_batch_tokens
+    adam_betas = ARCH_DEFAULTS["rnn"].adam_betas
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -171,15 +175,29 @@ class RNNSeq2Seq(nn.Module):
         feed = h.new_zeros(h.size(1), self.decoder.feed_dim)
         return RNNState(h, c, feed, torch.zeros((), dtype=torch.long, device=h.device))
 
+    def check_attention(self, choice: AttentionChoice) -> None:
+        """An RNN has one attention: there is no layer or head to choose."""
+        if choice.layer is not None or choice.head is not None:
+            raise NMTError("--layer and --head apply to Transformer models only")
+
     def decode_step(
-        self, prev: Tensor, memory: RNNMemory, state: RNNState
+        self,
+        prev: Tensor,
+        memory: RNNMemory,
+        state: RNNState,
+        attention: AttentionChoice = DEFAULT_ATTENTION,
     ) -> tuple[Tensor, RNNState, Tensor]:
         """prev (N,) -> logits (N, V), next state, attention (N, S) of this step."""
         out, state, attn = self.decoder(self.dropout(self.tgt_embed(prev)), memory, state)
         return self.output(self.dropout(out)), state, attn
 
     def forward(
-        self, src: Tensor, src_mask: Tensor, tgt_in: Tensor, need_attention: bool = False
+        self,
+        src: Tensor,
+        src_mask: Tensor,
+        tgt_in: Tensor,
+        need_attention: bool = False,
+        attention: AttentionChoice = DEFAULT_ATTENTION,
     ) -> tuple[Tensor, Tensor | None]:
         """Teacher-forced logits (B, T, V) and attention (B, T, S), which costs nothing extra here."""
         memory = self.encode(src, src_mask)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from nmt_cli.config import BATCH_TOKENS, BOS_ID, EOS_ID, DecodeConfig
+from nmt_cli.config import BOS_ID, EOS_ID, DecodeConfig
 from nmt_cli.data import Tokenizer, pad, windows
 from nmt_cli.model import Seq2Seq
 
@@ -76,7 +76,7 @@ def greedy(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig) -> 
     active = torch.arange(n, device=dev)  # original index of each row still decoding
     prev = torch.full((n,), BOS_ID, dtype=torch.long, device=dev)
     for t in range(steps):
-        logits, state, attn = model.decode_step(prev, memory, state)
+        logits, state, attn = model.decode_step(prev, memory, state, cfg.attention)
         logp = torch.log_softmax(logits.float(), dim=-1)
         if t >= first_limit:
             logp = _force_eos(logp, t >= max_len[active])
@@ -177,7 +177,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig
     attn_hist = src.new_zeros(n * k, steps, src.size(1), dtype=torch.float) if cfg.keep_attention else None
     prev = torch.full((n * k,), BOS_ID, dtype=torch.long, device=dev)
     for t in range(steps):
-        logits, state, attn = model.decode_step(prev, memory, state)
+        logits, state, attn = model.decode_step(prev, memory, state, cfg.attention)
         logp = torch.log_softmax(logits.float(), dim=-1)
         a, m = sent.numel(), min(2 * k, logp.size(-1))
         if t >= first_limit:
@@ -279,7 +279,7 @@ def translate(
     """
     device = device or next(model.parameters()).device  # type: ignore[attr-defined]
     if not cfg.batch_tokens:
-        cfg = replace(cfg, batch_tokens=BATCH_TOKENS[model.cfg.arch])
+        cfg = replace(cfg, batch_tokens=model.decode_budget)
     encoded = [_truncate(ids) for ids in tokenizer.encode_src(lines)]
     results: list[list[Hypothesis]] = [[] for _ in lines]
     with torch.inference_mode():

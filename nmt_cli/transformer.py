@@ -5,7 +5,7 @@ Pre-norm by default (post-norm with `post_norm`), sinusoidal positions, embeddin
 through `scaled_dot_product_attention`; the cross-attention weights used for alignments are
 computed explicitly, only in the layer they are read from (`align_layer`, by default the
 penultimate decoder layer, which aligns best in Garg et al., 2019), averaged over heads or
-taken from one head (`align_head`).
+taken from one head: an AttentionChoice passed to `decode_step` and `forward`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from nmt_cli.config import PAD_ID, ModelConfig
+from nmt_cli.config import ARCH_DEFAULTS, DEFAULT_ATTENTION, PAD_ID, AttentionChoice, ModelConfig
+from nmt_cli.errors import NMTError
 
 KV = tuple[Tensor, Tensor]  # keys and values, each (N, heads, L, d_k); time-major in decoding caches
 
@@ -227,6 +228,9 @@ class DecoderLayer(nn.Module):
 class TransformerSeq2Seq(nn.Module):
     """Encoder-decoder behind the Seq2Seq interface of model.py."""
 
+    decode_budget = ARCH_DEFAULTS["transformer"].decode_batch_tokens
+    adam_betas = ARCH_DEFAULTS["transformer"].adam_betas
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -242,8 +246,6 @@ class TransformerSeq2Seq(nn.Module):
         self.output = nn.Linear(D, cfg.vocab_size, bias=False)
         self.positions: Tensor
         self.register_buffer("positions", sinusoids(cfg.max_positions, D), persistent=False)
-        self.align_layer = cfg.align_layer % cfg.dec_layers
-        self.align_head: int | None = None
         self._init_weights()
         if cfg.tie_embeddings:
             self.output.weight = self.tgt_embed.weight
@@ -264,9 +266,22 @@ class TransformerSeq2Seq(nn.Module):
         pos = self.positions[offset:length]
         return self.dropout(embed(ids) * math.sqrt(self.cfg.d_model) + pos)
 
-    def _align_weights(self, weights: Tensor) -> Tensor:
+    def check_attention(self, choice: AttentionChoice) -> None:
+        """Refuse a decoder layer or head this model does not have."""
+        layers, heads = self.cfg.dec_layers, self.cfg.heads
+        if choice.layer is not None and not -layers <= choice.layer < layers:
+            raise NMTError(f"--layer {choice.layer} is out of range: the decoder has {layers} layers")
+        if choice.head is not None and not 0 <= choice.head < heads:
+            raise NMTError(f"--head {choice.head} is out of range: 0 to {heads - 1}")
+
+    def _align_layer(self, choice: AttentionChoice) -> int:
+        layer = self.cfg.align_layer if choice.layer is None else choice.layer
+        return layer % self.cfg.dec_layers
+
+    @staticmethod
+    def _align_weights(weights: Tensor, choice: AttentionChoice) -> Tensor:
         # (N, heads, T, S) -> (N, T, S): mean over heads, or the chosen head
-        return weights.mean(1) if self.align_head is None else weights[:, self.align_head]
+        return weights.mean(1) if choice.head is None else weights[:, choice.head]
 
     def encode(self, src: Tensor, src_mask: Tensor) -> TransformerMemory:
         x = self._embed(self.src_embed, src)
@@ -285,37 +300,48 @@ class TransformerSeq2Seq(nn.Module):
         return TransformerState([(empty, empty) for _ in self.decoder], 0)
 
     def decode_step(
-        self, prev: Tensor, memory: TransformerMemory, state: TransformerState
+        self,
+        prev: Tensor,
+        memory: TransformerMemory,
+        state: TransformerState,
+        attention: AttentionChoice = DEFAULT_ATTENTION,
     ) -> tuple[Tensor, TransformerState, Tensor]:
         """prev (N,) -> logits (N, V), state with this step's keys/values cached, attention (N, S)."""
         x = self._embed(self.tgt_embed, prev.unsqueeze(1), offset=state.step)  # (N, 1, D)
         src_mask = memory.mask[:, None, None, :]
         new_kv: list[KV] = []
         attn: Tensor | None = None
+        align_layer = self._align_layer(attention)
         for i, layer in enumerate(cast(list[DecoderLayer], self.decoder)):
-            need = i == self.align_layer
+            need = i == align_layer
             x, kv, weights = layer(
                 x, state.self_kv[i], state.order, memory.cross_kv[i], src_mask, need, memory.beams
             )
             new_kv.append(kv)
             if need:
                 assert weights is not None
-                attn = self._align_weights(weights)[:, 0]
+                attn = self._align_weights(weights, attention)[:, 0]
         assert attn is not None
         logits = self.output(self.dec_norm(x)).squeeze(1)
         return logits, TransformerState(new_kv, state.step + 1), attn
 
     def forward(
-        self, src: Tensor, src_mask: Tensor, tgt_in: Tensor, need_attention: bool = False
+        self,
+        src: Tensor,
+        src_mask: Tensor,
+        tgt_in: Tensor,
+        need_attention: bool = False,
+        attention: AttentionChoice = DEFAULT_ATTENTION,
     ) -> tuple[Tensor, Tensor | None]:
         """Teacher-forced logits (B, T, V); alignment-layer attention (B, T, S) when asked."""
         memory = self.encode(src, src_mask)
         x = self._embed(self.tgt_embed, tgt_in)
         src_mask4 = src_mask[:, None, None, :]
         attn = None
+        align_layer = self._align_layer(attention)
         for i, layer in enumerate(cast(list[DecoderLayer], self.decoder)):
-            need = need_attention and i == self.align_layer
+            need = need_attention and i == align_layer
             x, _, weights = layer(x, None, None, memory.cross_kv[i], src_mask4, need)
             if weights is not None:
-                attn = self._align_weights(weights)
+                attn = self._align_weights(weights, attention)
         return self.output(self.dec_norm(x)), attn

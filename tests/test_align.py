@@ -20,14 +20,13 @@ from nmt_cli.align import (
     merge_pieces,
     parse_gold,
     read_gold,
-    set_attention_source,
     split_pairs,
     to_json,
     to_pharaoh,
     word_groups,
     word_labels,
 )
-from nmt_cli.config import DecodeConfig
+from nmt_cli.config import AttentionChoice, DecodeConfig
 from nmt_cli.errors import NMTError
 from nmt_cli.render import alignment_view
 
@@ -122,21 +121,24 @@ def test_empty_source_gives_an_empty_alignment(rnn_reverse):
 
 
 def test_layer_and_head_choose_the_transformer_attention(transformer_reverse):
-    model, _ = transformer_reverse
-    set_attention_source(model, -1, 2)
-    try:
-        assert (model.align_layer, model.align_head) == (0, 2)
-        with pytest.raises(NMTError):
-            set_attention_source(model, 1, None)
-        with pytest.raises(NMTError):
-            set_attention_source(model, None, 4)
-    finally:
-        model.align_head = None
+    model, pairs = transformer_reverse
+    src, tgt_in = torch.tensor([[5, 6, 7, 3]]), torch.tensor([[2, 7, 6, 5]])
+    with torch.no_grad():
+        _, mean = model(src, src != 0, tgt_in, True)
+        _, last = model(src, src != 0, tgt_in, True, AttentionChoice(layer=-1, head=2))
+        _, head2 = model(src, src != 0, tgt_in, True, AttentionChoice(layer=0, head=2))
+    assert torch.equal(last, head2)  # -1 counts from the end of a one-layer decoder
+    assert not torch.allclose(mean, head2)  # one head is not the mean over heads
+    model.check_attention(AttentionChoice(-1, 2))
+    with pytest.raises(NMTError):
+        model.check_attention(AttentionChoice(1, None))
+    with pytest.raises(NMTError):
+        model.check_attention(AttentionChoice(None, 4))
 
 
 def test_layer_is_refused_for_an_rnn(rnn_reverse):
-    with pytest.raises(NMTError):
-        set_attention_source(rnn_reverse[0], 0, None)
+    with pytest.raises(NMTError, match="Transformer models only"):
+        rnn_reverse[0].check_attention(AttentionChoice(0, None))
 
 
 def test_drop_eos_renormalises_rows_over_real_source_tokens():

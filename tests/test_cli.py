@@ -11,13 +11,19 @@ from nmt_cli.cli import app
 runner = CliRunner()
 
 
-def test_help_lists_every_command_without_importing_torch():
+def test_every_command_is_registered_and_help_does_not_import_torch():
     code = "import sys; from nmt_cli.cli import app; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
-    result = runner.invoke(app, ["--help"])
-    assert result.exit_code == 0
-    for command in ("train", "translate", "evaluate", "align"):
-        assert command in result.output
+    assert runner.invoke(app, ["--help"]).exit_code == 0
+    for command in ("train", "translate", "evaluate", "align", "bench"):
+        result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, f"{command}: {result.output}"  # 2: no such command
+        assert f"Usage: root {command} [OPTIONS]" in result.output
+    assert runner.invoke(app, ["nonsense", "--help"]).exit_code == 2
+    for command in ("translate", "evaluate", "align"):  # the shared decoding options, on each
+        text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+        for option in ("--beam-size", "--batch-tokens", "--precision", "--quantize", "--threads", "--debug"):
+            assert option in text, (command, option)
 
 
 def test_trained_model_directory_holds_what_it_promises(toy_model_dir):
@@ -57,9 +63,13 @@ def test_translate_files_and_nbest(toy_model_dir, tmp_path):
 
 
 def test_invalid_utf8_input_is_replaced_not_fatal(toy_model_dir):
-    result = runner.invoke(app, ["translate", "-m", str(toy_model_dir)], input=b"ein hund \xff l\xe4uft\n")
-    assert result.exit_code == 0
-    assert len(result.stdout.splitlines()) == 1
+    args = ["translate", "-m", str(toy_model_dir)]
+    result = runner.invoke(app, args, input=b"ein hund \xff l\xe4uft\n")
+    assert result.exit_code == 0, result.output
+    # Each invalid byte reads as U+FFFD: the same output as that text given as valid UTF-8.
+    replaced = runner.invoke(app, args, input="ein hund \ufffd l\ufffduft\n".encode())
+    assert result.stdout == replaced.stdout
+    assert result.stdout.startswith("a dog") and len(result.stdout.splitlines()) == 1
 
 
 def test_missing_model_is_one_line_and_exit_1(tmp_path):

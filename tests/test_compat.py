@@ -19,7 +19,10 @@ from nmt_cli.cli import app
 FIXTURES = Path(__file__).parent / "fixtures"
 SHIPPED = Path(__file__).parent.parent / "models" / "de-en"
 EXPECTED = json.loads((FIXTURES / "legacy-outputs.json").read_text(encoding="utf-8"))
-DE = "Ein Hund läuft über die Wiese.\nZwei Männer spielen Fußball im Park.\nEine Frau mit rotem Hut liest ein Buch.\n"
+DE = (
+    "Ein Hund läuft über die Wiese.\nZwei Männer spielen Fußball im Park.\n"
+    "Eine Frau mit rotem Hut liest ein Buch.\n"
+)
 TOY = "ein hund läuft\nder mann schläft im park\nklein katze spielt\n"
 MODELS = {
     "de-en": (SHIPPED, DE),

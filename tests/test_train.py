@@ -8,12 +8,15 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from conftest import TOY_TRAIN_ARGS
 
-from nmt_cli.checkpoint import safe_load
+from nmt_cli.checkpoint import load_model, safe_load
 from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
-from nmt_cli.train import train
+from nmt_cli.corpus import load_corpora
+from nmt_cli.precision import resolve_precision
+from nmt_cli.train import train, validate
 
 
 def configs(corpus, out, max_steps):
@@ -49,10 +52,22 @@ def test_time_budget_counts_the_minutes_spent_before_resuming(toy_corpus, tmp_pa
 
 
 def test_best_checkpoint_follows_validation_bleu(toy_corpus, tmp_path):
-    result = train(*configs(toy_corpus, tmp_path / "m", 40))
+    model_cfg, data_cfg, run = configs(toy_corpus, tmp_path / "m", 60)
+    result = train(model_cfg, data_cfg, run)
     best = max(v.bleu for v in result.history)
     assert result.best_bleu == best
     assert sum(v.is_best for v in result.history) >= 1
+    # model.pt holds the weights that scored best: validating it again gives that BLEU.
+    loaded = load_model(tmp_path / "m")
+    _, valid, _, _ = load_corpora(data_cfg, tmp_path / "m", run.seed, loaded.tokenizer)
+    device = torch.device("cpu")
+    _, bleu = validate(
+        loaded.model, loaded.tokenizer, valid, device, resolve_precision(run.precision, device), 1
+    )
+    assert bleu == pytest.approx(best, abs=1e-9)
+    if not result.history[-1].is_best:  # and not the last ones, which last.pt holds
+        last = safe_load(tmp_path / "m" / "last.pt")["model"]
+        assert any(not torch.equal(last[k], v) for k, v in loaded.model.state_dict().items())
     log = [json.loads(x) for x in (tmp_path / "m" / "train.log.jsonl").read_text().splitlines()]
     assert [e["bleu"] for e in log if e["event"] == "valid"] == [v.bleu for v in result.history]
 

@@ -5,7 +5,7 @@ import torch
 from conftest import transformer_config
 from toy import exact_match, src_batch
 
-from nmt_cli.config import BOS_ID, DecodeConfig
+from nmt_cli.config import BOS_ID, AttentionChoice, DecodeConfig
 from nmt_cli.search import greedy
 from nmt_cli.transformer import TransformerSeq2Seq
 
@@ -43,9 +43,8 @@ def test_cross_attention_over_padding_is_exactly_zero():
     model = TransformerSeq2Seq(transformer_config(dec_layers=2)).eval()
     src = torch.tensor([[5, 6, 7, 3], [5, 3, 0, 0]])
     tgt_in = torch.tensor([[2, 5, 6], [2, 9, 0]])
-    model.align_head = 1
     with torch.no_grad():
-        _, attn = model(src, src != 0, tgt_in, need_attention=True)
+        _, attn = model(src, src != 0, tgt_in, need_attention=True, attention=AttentionChoice(head=1))
     assert (attn[1, :, 2:] == 0).all()
     assert torch.allclose(attn.sum(-1), torch.ones(2, 3))
 

@@ -7,7 +7,7 @@ import torch
 from nmt_cli.config import EOS_ID, ModelConfig
 from nmt_cli.data import collate
 from nmt_cli.model import build_model
-from nmt_cli.train import loss_fn
+from nmt_cli.step import train_step
 
 FIRST = 4  # ids below are pad, unk, bos, eos
 
@@ -33,13 +33,8 @@ def train_toy(cfg: ModelConfig, task: str = "reverse", steps: int = 300, lr: flo
     model.train()
     for s in range(steps):
         chunk = train[s * 64 : (s + 1) * 64]
-        b = collate([p[0] for p in chunk], [p[1] for p in chunk])
-        logits, _ = model(b.src, b.src_mask, b.tgt_in)
-        loss = loss_fn(logits, b.tgt_out, 0.0) / b.n_tgt_tokens
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        batch = collate([p[0] for p in chunk], [p[1] for p in chunk])
+        train_step(model, opt, [batch], label_smoothing=0.0, clip_norm=1.0)
     model.eval()
     return model, make_pairs(200, cfg.vocab_size, 3, 8, task, seed + 1)
 

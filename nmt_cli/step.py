@@ -1,0 +1,80 @@
+"""One optimizer update, the only one there is: training, `nmt bench` and the tests all call
+`train_step`, so the benchmark times the real update and the tests train with it.
+
+Adam (Kingma & Ba, 2015) with the architecture's betas, gradient-norm clipping, and either
+plateau halving on validation BLEU or linear warmup then inverse square root decay (Vaswani
+et al., 2017).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import torch
+from torch import nn
+
+from nmt_cli.config import Schedule
+from nmt_cli.data import Batch
+from nmt_cli.loss import loss_fn
+from nmt_cli.model import Seq2Seq
+from nmt_cli.precision import autocast
+
+
+@dataclass(frozen=True)
+class StepResult:
+    loss: float  # label-smoothed cross-entropy per target token
+    tokens: int  # source + target tokens of the update, for throughput
+
+
+def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """Adam with the betas the model's architecture trains with (`model.adam_betas`)."""
+    return torch.optim.Adam(model.parameters(), lr=lr, betas=cast(Seq2Seq, model).adam_betas)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, schedule: Schedule, warmup_steps: int) -> Any:
+    """Plateau halving on validation BLEU, or linear warmup then inverse square root decay."""
+    if schedule == "inverse-sqrt":
+        warmup = max(1, warmup_steps)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: min((s + 1) / warmup, math.sqrt(warmup / (s + 1)))
+        )
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=2)
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Sequence[Batch],
+    label_smoothing: float = 0.1,
+    clip_norm: float = 1.0,
+    precision: str = "fp32",
+    scheduler: Any = None,
+    accumulate: int = 0,
+) -> StepResult:
+    """One update from `batches` (gradient accumulation over all of them): forward, loss,
+    backward, clip, optimizer step, then `scheduler.step()` for a per-update schedule.
+
+    Each batch's loss is divided by its target tokens and by `accumulate` (default: the number
+    of batches), so an update is the mean of per-token means whatever the batch sizes.
+    """
+    device = next(model.parameters()).device
+    accumulate = accumulate or len(batches)
+    total, tokens, n_tgt = 0.0, 0, 0
+    for batch in batches:
+        batch = batch.to(device)
+        with autocast(device, precision):
+            logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
+        loss = loss_fn(logits, batch.tgt_out, label_smoothing)
+        (loss / (batch.n_tgt_tokens * accumulate)).backward()
+        total += float(loss.detach())
+        n_tgt += batch.n_tgt_tokens
+        tokens += batch.n_src_tokens + batch.n_tgt_tokens
+    nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    if scheduler is not None:
+        scheduler.step()
+    return StepResult(total / max(n_tgt, 1), tokens)

@@ -1,0 +1,33 @@
+"""The benchmark measures the real thing: training speed is that of `step.train_step`."""
+
+import shutil
+
+import pytest
+
+import nmt_cli.bench as bench
+import nmt_cli.step as step
+
+
+def test_median_time_is_the_median_of_the_runs(monkeypatch):
+    clock = iter([0.0, 1.0, 10.0, 13.0, 20.0, 22.0])  # runs of 1, 3 and 2 seconds
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))
+    assert bench.median_time(lambda: None, 3) == 2.0
+
+
+def test_training_speed_times_the_update_training_runs(toy_model_dir, tmp_path, monkeypatch):
+    if not (bench.ROOT / "data" / "multi30k" / "train.de.gz").is_file():
+        pytest.skip("data/multi30k is not in this checkout")
+    shutil.copytree(toy_model_dir, tmp_path / "rnn")
+    monkeypatch.setattr(bench, "CACHE", tmp_path)
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(len(args[2]))
+        return real(*args, **kwargs)
+
+    real = step.train_step
+    monkeypatch.setattr(step, "train_step", counted)
+    result = bench.train_speed("rnn", steps=2, warmup=1)
+    assert calls == [1, 1, 1]  # warm-up and timed updates, each one batch, all through train_step
+    assert result["tokens_per_s"] > 0 and result["precision"] in ("fp32", "bf16")
+    assert bench.ensure_model("rnn", minutes=0.0) == tmp_path / "rnn"  # cached: nothing trained
