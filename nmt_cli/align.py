@@ -271,9 +271,11 @@ def read_windows(
     """Windows of (sources, targets) from a file or stdin: targets from the line-aligned `ref`
     file, from `source ||| target` lines, or None (the model translates)."""
     refs = input_lines(ref) if ref is not None else None
+    first_line = 1
     for chunk in windows(input_lines(input), size):
+        first_line += len(chunk)
         if refs is None:
-            yield split_pairs(chunk)
+            yield split_pairs(chunk, first_line - len(chunk))
             continue
         targets = list(islice(refs, len(chunk)))
         if len(targets) < len(chunk):
@@ -283,13 +285,20 @@ def read_windows(
         raise NMTError(f"--ref {ref} has more lines than the input")
 
 
-def split_pairs(lines: Sequence[str]) -> tuple[list[str], list[str] | None]:
-    """Lines `source ||| target` -> (sources, targets); lines without `|||` -> (lines, None)."""
-    has_target = ["|||" in line for line in lines]
-    if not any(has_target):
+def split_pairs(lines: Sequence[str], first_line: int = 1) -> tuple[list[str], list[str] | None]:
+    """Lines `source ||| target` -> (sources, targets); lines without `|||` -> (lines, None).
+
+    A line with two separators is an error (which one splits it is a guess); `first_line` is
+    the number of `lines[0]` in the input, for messages.
+    """
+    counts = [line.count("|||") for line in lines]
+    for n, count in enumerate(counts, first_line):
+        if count > 1:
+            raise NMTError(f"line {n} has {count} '|||' separators: write one 'source ||| target' per line")
+    if not any(counts):
         return list(lines), None
-    if not all(has_target):
-        raise NMTError(f"line {has_target.index(False) + 1} has no ' ||| target' but others do")
+    if not all(counts):
+        raise NMTError(f"line {counts.index(0) + first_line} has no ' ||| target' but others do")
     pairs = [line.split("|||", 1) for line in lines]
     return [s.strip() for s, _ in pairs], [t.strip() for _, t in pairs]
 
@@ -337,6 +346,27 @@ def read_gold(path: str | Path, order: GoldOrder = "src-tgt") -> list[GoldLinks]
         except ValueError as e:
             raise NMTError(f"{path}: line {n}: {e}") from e
     return gold
+
+
+def check_gold_range(gold: GoldLinks, alignment: Alignment, path: str | Path, line: int) -> None:
+    """Refuse gold links outside the sentence pair they score: a typo, not a missed link."""
+    n_src, n_tgt = len(alignment.src_tokens), len(alignment.tgt_tokens)
+    for s, t in sorted(gold.possible):
+        if s >= n_src or t >= n_tgt:
+            raise NMTError(
+                f"{path}: line {line}: link {s}-{t} (source-target) is outside the pair of "
+                f"{n_src} source and {n_tgt} target words"
+            )
+
+
+def within_gold_ranges(
+    alignments: Iterable[Alignment], gold: Sequence[GoldLinks], path: str | Path
+) -> Iterator[Alignment]:
+    """Pass alignments through, refusing the first gold line with a link outside its pair."""
+    for i, a in enumerate(alignments):
+        if i < len(gold):
+            check_gold_range(gold[i], a, path, i + 1)
+        yield a
 
 
 def alignment_error(predicted: Sequence[Collection[Link]], gold: Sequence[GoldLinks]) -> AlignmentScores:

@@ -9,6 +9,7 @@ these formats: training saves and resumes through it, decoding loads through it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -34,6 +35,7 @@ from nmt_cli.config import (
 from nmt_cli.corpus import spm_files
 from nmt_cli.data import Tokenizer
 from nmt_cli.errors import NMTError
+from nmt_cli.files import describe_os_error
 from nmt_cli.model import build_model
 
 FORMAT_VERSION = 1
@@ -42,17 +44,48 @@ SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "de-en"
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` on a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    """Call `write(tmp)` on a temporary file beside `path`, then rename it over `path`.
+
+    A failed write (disk full, read-only, file too large) removes the temporary file and is
+    reported in words; `path` itself keeps its previous version.
+    """
+    tmp: Path | None = None
     try:
-        write(Path(tmp))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        tmp = Path(name)
+        write(tmp)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; model files are meant to be shared
         os.replace(tmp, path)
+    except Exception as e:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        cause = os_error_in(e)
+        if cause is None:
+            raise
+        kept = "; the previous version is intact" if path.exists() else ""
+        if kept and path.suffix == ".pt":
+            kept = "; the previous checkpoint is intact"
+        raise NMTError(describe_os_error(cause, "writing", path) + kept) from e
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
+
+
+def os_error_in(e: BaseException) -> OSError | None:
+    """The OSError behind `e`: torch.save reports a failed write as a RuntimeError whose
+    context is the OSError of the file object it wrote to."""
+    seen: set[int] = set()
+    current: BaseException | None = e
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def save_json(path: Path, data: Any) -> None:
@@ -64,8 +97,23 @@ def save_json(path: Path, data: Any) -> None:
     atomic_write(path, write)
 
 
+def save_json_lines(path: Path, records: list[Any]) -> None:
+    """One JSON object per line, written atomically (the training log)."""
+    text = "".join(json.dumps(r) + "\n" for r in records)
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)
+
+
 def save_torch(path: Path, obj: Any) -> None:
-    atomic_write(path, lambda p: torch.save(obj, p))
+    def write(tmp: Path) -> None:
+        # A Python file object, so a failed write surfaces as an OSError with its errno.
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+
+    atomic_write(path, write)
 
 
 def library_versions() -> dict[str, str]:
@@ -135,10 +183,35 @@ class LoadedModel:
 def load_model(
     model_dir: str | Path, device: torch.device | str = "cpu", weights: str = WEIGHTS
 ) -> LoadedModel:
-    """Rebuild a model, in eval mode and fp32, from its directory alone."""
+    """Rebuild a model, in eval mode and fp32, from its directory alone.
+
+    Every file has its fixed name inside the directory (nothing in config.json may point
+    elsewhere), and config.json, the weights and the SentencePiece vocabularies must agree:
+    a mixed-up directory is refused here, not mid-translation.
+    """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise NMTError(f"model directory not found: {model_dir}")
+    if Path(weights).name != weights:
+        raise NMTError(f"weights must be a file name inside the model directory, not {weights!r}")
+    config = read_config(model_dir)
+    obj = safe_load(model_dir / weights, device)
+    if not isinstance(obj.get("model_config"), dict):
+        raise NMTError(f"{model_dir / weights} holds no model configuration")
+    cfg = ModelConfig.from_dict(obj["model_config"])
+    check_config_agrees(config.get("model"), obj["model_config"], model_dir / CONFIG, model_dir / weights)
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(obj["state_dict"])  # copies into the fp32 parameters, converting fp16
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise NMTError(f"{model_dir / weights} does not match its model configuration") from e
+    tokenizer = load_tokenizer(model_dir, config.get("spm"), cfg)
+    model.to(device).eval()
+    return LoadedModel(model, tokenizer, config, model_dir)
+
+
+def read_config(model_dir: Path) -> dict[str, Any]:
+    """config.json as a dict; anything else (null, a list, broken JSON) is refused."""
     config_path = model_dir / CONFIG
     if not config_path.is_file():
         raise NMTError(f"{model_dir} is not an nmt-cli model directory (no {CONFIG})")
@@ -146,17 +219,48 @@ def load_model(
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise NMTError(f"{config_path} is corrupt ({e})") from e
-    obj = safe_load(model_dir / weights, device)
-    cfg = ModelConfig.from_dict(obj["model_config"])
-    model = build_model(cfg)
-    try:
-        model.load_state_dict(obj["state_dict"])  # copies into the fp32 parameters, converting fp16
-    except RuntimeError as e:
-        raise NMTError(f"{model_dir / weights} does not match its model configuration") from e
-    spm = config.get("spm", {})
-    tokenizer = Tokenizer(model_dir / spm.get("src", JOINT_SPM), model_dir / spm.get("tgt", JOINT_SPM))
-    model.to(device).eval()
-    return LoadedModel(model, tokenizer, config, model_dir)
+    if not isinstance(config, dict):
+        raise NMTError(f"{config_path} is corrupt (not a JSON object)")
+    return config
+
+
+def check_config_agrees(stated: Any, stored: dict[str, Any], config_path: Path, weights_path: Path) -> None:
+    """Refuse a config.json whose model settings differ from those saved with the weights."""
+    if stated is None:
+        return
+    if not isinstance(stated, dict):
+        raise NMTError(f'{config_path} is corrupt (its "model" entry is not an object)')
+    differ = [
+        f"{k} {stated[k]} there, {stored[k]} in the weights"
+        for k in stored
+        if k in stated and stated[k] != stored[k]
+    ]
+    if differ:
+        raise NMTError(
+            f"{config_path} does not describe {weights_path} ({'; '.join(differ)}): "
+            "the directory mixes files of different models"
+        )
+
+
+def load_tokenizer(model_dir: Path, stated: Any, cfg: ModelConfig) -> Tokenizer:
+    """The SentencePiece model(s) under their fixed names, checked against the embeddings' sizes."""
+    files = spm_files(cfg.joint_vocab)
+    if stated is not None and stated != files:
+        raise NMTError(
+            f"{model_dir / CONFIG} names SentencePiece files {stated!r}: a model directory's files "
+            f"have fixed names ({', '.join(sorted(set(files.values())))}) and nothing may point elsewhere"
+        )
+    tokenizer = Tokenizer(model_dir / files["src"], model_dir / files["tgt"])
+    for side, name, have, want in (
+        ("source", files["src"], tokenizer.src_vocab_size, cfg.src_vocab_size),
+        ("target", files["tgt"], tokenizer.tgt_vocab_size, cfg.vocab_size),
+    ):
+        if have != want:
+            raise NMTError(
+                f"{model_dir / name} has {have} pieces but the weights' {side} vocabulary has {want}: "
+                "it belongs to another model"
+            )
+    return tokenizer
 
 
 def load_for_decoding(model_dir: Path | None, runtime: RuntimeConfig) -> LoadedModel:
@@ -202,7 +306,7 @@ def write_config(
             "model": model_cfg.to_dict(),
             "data": asdict(data_cfg),
             "train": asdict(train_cfg),
-            "spm": spm_files(model_dir, data_cfg.joint_vocab),
+            "spm": spm_files(data_cfg.joint_vocab),
             "special_ids": special_ids(),
             "versions": library_versions(),
             **extra,
@@ -239,7 +343,6 @@ class TrainingState:
 def load_training_state(model_dir: Path) -> TrainingState:
     """Read last.pt, config.json and the SentencePiece models of an interrupted run."""
     state = safe_load(model_dir / STATE)
-    saved = json.loads((model_dir / CONFIG).read_text(encoding="utf-8"))
-    files = saved["spm"]
-    tokenizer = Tokenizer(model_dir / files["src"], model_dir / files["tgt"])
-    return TrainingState(ModelConfig.from_dict(saved["model"]), tokenizer, state)
+    saved = read_config(model_dir)
+    cfg = ModelConfig.from_dict(saved["model"])
+    return TrainingState(cfg, load_tokenizer(model_dir, saved.get("spm"), cfg), state)

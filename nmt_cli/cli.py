@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from nmt_cli.config import (
     ARCH_DEFAULTS,
@@ -158,7 +159,15 @@ def run(debug: bool, action: Callable[[], Any]) -> Any:
     except NMTError as e:
         if debug:
             traceback.print_exc()
-        err.print(f"[red]error:[/] {e}", markup=True, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(e))}", markup=True, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except OSError as e:
+        from nmt_cli.files import describe_os_error
+
+        if debug:
+            traceback.print_exc()
+        where = e.filename if e.filename is not None else "a file"
+        err.print(f"[red]error:[/] {escape(describe_os_error(e, 'using', where))}", soft_wrap=True)
         raise typer.Exit(1) from None
     except Exception as e:
         if debug:
@@ -175,8 +184,15 @@ def interactive(input: Path | None) -> bool:
     return input is None and sys.stdin.isatty()
 
 
+def options_given(ctx: typer.Context) -> set[str]:
+    """The options typed on the command line (or set in the environment), not defaulted."""
+    typed = ("COMMANDLINE", "ENVIRONMENT")  # ParameterSource names (typer vendors click)
+    return {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "") in typed}
+
+
 @app.command()
 def train(
+    ctx: typer.Context,
     train: Annotated[
         str, typer.Option("--train", help="Training corpus prefix: reads PREFIX.SRC and PREFIX.TGT (or .gz).")
     ],
@@ -292,7 +308,9 @@ def train(
             valid_every=valid_every, patience=patience, max_epochs=max_epochs, max_steps=max_steps,
             max_minutes=max_minutes, seed=seed, device=device, precision=precision, threads=threads,
         )  # fmt: skip
-        result = train_or_resume(model_cfg, data_cfg, train_cfg, RichReporter(err), overwrite)
+        result = train_or_resume(
+            model_cfg, data_cfg, train_cfg, RichReporter(err), overwrite, options_given(ctx)
+        )
         if result.stopped_by == "interrupt":
             err.print(f"interrupted at step {result.steps}: state saved; run the same command to resume")
             raise typer.Exit(130)
@@ -325,9 +343,14 @@ def translate(
 
         if decode.nbest > decode.beam_size:
             raise NMTError(f"--nbest {decode.nbest} needs --beam-size of at least {decode.nbest}")
+        from nmt_cli.files import refuse_same_file, require_inputs
+
+        sources = [("-i", input or Path("-"))]
+        require_inputs(sources)
+        refuse_same_file(output, "-o", sources)
         loaded = load_for_decoding(model, runtime)
         live = interactive(input)
-        out = open_output(output)
+        out = open_output(output, sources)
         stream = translate_stream(
             loaded.model, loaded.tokenizer, input_lines(input), decode, 1 if live else 1000
         )
@@ -450,7 +473,7 @@ def align(
     def action() -> None:
         from dataclasses import replace
 
-        from nmt_cli.align import align_corpus, alignment_error, read_gold, read_windows
+        from nmt_cli.align import align_corpus, alignment_error, read_gold, read_windows, within_gold_ranges
         from nmt_cli.checkpoint import load_for_decoding
         from nmt_cli.config import AttentionChoice
         from nmt_cli.data import open_output
@@ -471,12 +494,15 @@ def align(
         loaded = load_for_decoding(model, runtime)
         loaded.model.check_attention(AttentionChoice(layer, head))
         reverse = load_for_decoding(reverse_model, runtime) if reverse_model is not None else None
-        out = open_output(output) if gold is None or output is not None else None
+        inputs = [("-i", input or Path("-")), ("--ref", ref), ("--gold", gold)]
+        out = open_output(output, inputs) if gold is None or output is not None else None
         console = Console(file=out, no_color=True if no_color else None, highlight=False)
         windows = read_windows(input, ref, 1 if interactive(input) else 1000)
         cfg = replace(decode, attention=AttentionChoice(layer, head))
         back = (reverse.model, reverse.tokenizer) if reverse is not None else None
         alignments = align_corpus(loaded.model, loaded.tokenizer, windows, cfg, level, threshold, back)  # type: ignore[arg-type]
+        if gold_links is not None:
+            alignments = within_gold_ranges(alignments, gold_links, gold)  # type: ignore[arg-type]
         predicted = write_alignments(alignments, form, out, console)
         if gold_links is not None:
             typer.echo(alignment_scores(alignment_error(predicted, gold_links), form))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nmt_cli.config import DataConfig
-from nmt_cli.data import Tokenizer, normalize, read_parallel, train_sentencepiece
+from nmt_cli.data import Tokenizer, corpus_file, normalize, read_parallel, train_sentencepiece
 from nmt_cli.errors import NMTError
 
 log = logging.getLogger("nmt_cli")
@@ -64,7 +64,8 @@ def split_holdout(
     )
 
 
-def spm_files(model_dir: Path, joint: bool) -> dict[str, str]:
+def spm_files(joint: bool) -> dict[str, str]:
+    """The fixed names of a model directory's SentencePiece model(s)."""
     return (
         {"src": "spm.model", "tgt": "spm.model"}
         if joint
@@ -74,7 +75,7 @@ def spm_files(model_dir: Path, joint: bool) -> dict[str, str]:
 
 def build_tokenizer(model_dir: Path, src: list[str], tgt: list[str], cfg: DataConfig, seed: int) -> Tokenizer:
     """Train SentencePiece on the training text (jointly on both sides by default)."""
-    files = spm_files(model_dir, cfg.joint_vocab)
+    files = spm_files(cfg.joint_vocab)
     if cfg.joint_vocab:
         size = train_sentencepiece(src + tgt, model_dir / "spm", cfg.vocab_size, seed)
     else:
@@ -106,12 +107,31 @@ def load_corpora(
         valid_source = f"{len(v_src)} pairs held out of {cfg.train}"
     if not src:
         raise NMTError(f"no usable training pairs in {cfg.train}.{{{cfg.src_lang},{cfg.tgt_lang}}}")
+    if not v_src:
+        # Too small to hold out 10%: validating on training pairs beats failing after training.
+        log.warning(
+            "%s has only %d usable pairs, too few to hold any out: validating on the training "
+            "pairs (pass --valid PREFIX for a real validation set)",
+            cfg.train,
+            len(src),
+        )
+        v_src, v_tgt, valid_source = list(src), list(tgt), f"the {len(src)} training pairs"
     tok = tokenizer or build_tokenizer(model_dir, src, tgt, cfg, seed)
     train = encode_set(tok, src, tgt)
     fits = [i for i in range(len(train)) if max(len(train.src_ids[i]), len(train.tgt_ids[i])) <= cfg.max_len]
     dropped = len(train) - len(fits)
     train = train.subset(fits)
     v_keep = [i for i in range(len(v_src)) if v_src[i].strip() and v_tgt[i].strip()]
+    if not v_keep:
+        raise NMTError(f"no usable validation pairs in {valid_source}: every pair has an empty side")
     valid = encode_set(tok, [normalize(v_src[i]) for i in v_keep], [v_tgt[i] for i in v_keep])
     stats = CorpusStats(len(train), skipped, dropped, len(valid), valid_source)
     return train, valid, tok, stats
+
+
+def check_corpus_files(cfg: DataConfig) -> None:
+    """Fail on a missing corpus file before anything is created or removed."""
+    for prefix in (cfg.train, cfg.valid):
+        if prefix is not None:
+            corpus_file(prefix, cfg.src_lang)
+            corpus_file(prefix, cfg.tgt_lang)

@@ -6,8 +6,6 @@ reads `data/train.de` or `data/train.de.gz`.
 
 from __future__ import annotations
 
-import gzip
-import io
 import random
 import sys
 import tempfile
@@ -21,59 +19,26 @@ import sentencepiece as spm
 
 from nmt_cli.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from nmt_cli.errors import NMTError
+from nmt_cli.lines import input_lines as input_lines  # re-exported: the one line rule
+from nmt_cli.lines import read_lines as read_lines
 
 if TYPE_CHECKING:
     import torch
 
 
-def open_text(path: str | Path, errors: str = "strict") -> TextIO:
-    """Open a plain or gzipped UTF-8 text file for reading."""
-    path = Path(path)
-    if not path.is_file():
-        raise NMTError(f"file not found: {path}")
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors=errors)
-    return open(path, encoding="utf-8", errors=errors)
+def open_output(
+    path: Path | None, inputs: Sequence[tuple[str, Path | None]] = (), option: str = "-o"
+) -> TextIO:
+    """A UTF-8 file to write, or stdout for None or "-", once the `inputs` (option, path; "-" is
+    stdin) exist and none of them is that same file; failure is one clear NMTError."""
+    from nmt_cli.files import os_errors_as_words, refuse_same_file, require_inputs
 
-
-def input_lines(path: Path | None) -> Iterator[str]:
-    """Lines of a file (or stdin for None or "-"), streamed; invalid UTF-8 bytes become U+FFFD,
-    the documented fallback for input to translate."""
-    if path is not None and str(path) != "-":
-        with open_text(path, errors="replace") as f:
-            for line in f:
-                yield line.rstrip("\r\n")
-        return
-    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline=None)
-    for line in stream:
-        yield line.rstrip("\r\n")
-
-
-def open_output(path: Path | None) -> TextIO:
-    """A UTF-8 file to write, or stdout for None or "-"; failure is one clear NMTError."""
+    require_inputs(inputs)
+    refuse_same_file(path, option, inputs)
     if path is None or str(path) == "-":
         return sys.stdout
-    try:
-        return open(path, "w", encoding="utf-8")
-    except OSError as e:
-        raise NMTError(f"cannot write {path}: {e.strerror}") from e
-
-
-def read_lines(path: str | Path) -> list[str]:
-    """All lines of a corpus file, without line ends; invalid UTF-8 or gzip is an NMTError."""
-    path = Path(path)
-    if not path.is_file():
-        raise NMTError(f"file not found: {path}")
-    lines: list[str] = []
-    try:
-        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
-            for raw in f:
-                lines.append(raw.decode("utf-8").rstrip("\r\n"))
-    except UnicodeDecodeError as e:
-        raise NMTError(f"{path}: line {len(lines) + 1} is not valid UTF-8 ({e.reason})") from e
-    except (OSError, EOFError) as e:
-        raise NMTError(f"{path}: cannot read ({e})") from e
-    return lines
+    with os_errors_as_words("opening", path):
+        return open(path, "w", encoding="utf-8", newline="\n")
 
 
 def corpus_file(prefix: str, lang: str) -> Path:
@@ -93,9 +58,14 @@ def read_parallel(prefix: str, src_lang: str, tgt_lang: str) -> tuple[list[str],
     return src, tgt
 
 
+# Control characters (NUL, a lone \r, U+0085...) are spaces to the model: they stay inside
+# their line (see lines.py) but never reach SentencePiece as pieces of their own.
+_CONTROLS = {c: " " for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]}
+
+
 def normalize(line: str) -> str:
-    """NFC-normalise and collapse whitespace, so that blank lines become empty."""
-    return " ".join(unicodedata.normalize("NFC", line).split())
+    """NFC-normalise and collapse whitespace and control characters, so blank lines become empty."""
+    return " ".join(unicodedata.normalize("NFC", line.translate(_CONTROLS)).split())
 
 
 def train_sentencepiece(texts: Iterable[str], model_prefix: Path, vocab_size: int, seed: int = 1) -> int:

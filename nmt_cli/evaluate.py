@@ -183,6 +183,11 @@ def evaluate(
         raise NMTError("give --hyp FILE to score translations, or --src FILE to translate them")
     if hyp is not None and (model_dir is not None or save_hyp is not None):
         raise NMTError("--model and --save-hyp go with --src, not with --hyp")
+    inputs = [("--src", src)] + [("--ref", r) for r in refs]
+    if save_hyp is not None:
+        from nmt_cli.files import refuse_same_file
+
+        refuse_same_file(save_hyp, "--save-hyp", inputs)
     lines, *references = read_aligned([p for p in (hyp, src) if p is not None] + list(refs))
     hyps, ppl, scored_model = lines, None, None
     if src is not None:
@@ -193,7 +198,7 @@ def evaluate(
         device = next(loaded.model.parameters()).device
         hyps = hypotheses(loaded.model, loaded.tokenizer, lines, decode_cfg or DecodeConfig(), device)
         if save_hyp is not None:
-            out = open_output(save_hyp)
+            out = open_output(save_hyp, inputs, "--save-hyp")
             out.writelines(h + "\n" for h in hyps)
             out.flush()
             if out is not sys.stdout:

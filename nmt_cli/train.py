@@ -10,10 +10,9 @@ import json
 import logging
 import math
 import random
-import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
 from pathlib import Path
@@ -24,11 +23,12 @@ from torch import nn
 
 from nmt_cli import checkpoint
 from nmt_cli.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
-from nmt_cli.corpus import CorpusStats, ParallelSet, load_corpora
+from nmt_cli.corpus import CorpusStats, ParallelSet, check_corpus_files, load_corpora
 from nmt_cli.data import Batch, Tokenizer, collate, token_batches
 from nmt_cli.errors import NMTError
 from nmt_cli.loss import validation_loss
 from nmt_cli.model import Seq2Seq, build_model, count_parameters
+from nmt_cli.modeldir import LOG, claim, trim_log
 from nmt_cli.precision import autocast, resolve_device, resolve_precision
 from nmt_cli.search import translate
 from nmt_cli.step import make_optimizer, make_scheduler, train_step
@@ -212,7 +212,7 @@ def budget_spent(cfg: TrainConfig, progress: Progress, elapsed: float) -> str | 
 
 
 def log_event(model_dir: Path, record: dict[str, Any]) -> None:
-    with open(model_dir / "train.log.jsonl", "a", encoding="utf-8") as f:
+    with open(model_dir / LOG, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
 
 
@@ -240,6 +240,7 @@ def train(
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         progress = Progress(**state["progress"])
+    trim_log(model_dir / LOG, progress.step)
     n_params = count_parameters(model)
     model_cfg = cast(Seq2Seq, model).cfg
     checkpoint.write_config(model_dir, model_cfg, data_cfg, cfg, {"parameters": n_params})
@@ -350,11 +351,16 @@ def train_or_resume(
     train_cfg: TrainConfig,
     reporter: Reporter | None = None,
     overwrite: bool = False,
+    given: Collection[str] | None = None,
 ) -> TrainResult:
-    """What `nmt train` does: resume the run the output directory holds, if any, else start one;
-    `overwrite` removes the directory first, to start afresh."""
-    output = Path(train_cfg.output)
-    if overwrite and output.exists():
-        shutil.rmtree(output)
-    resume = (output / checkpoint.STATE).is_file()
-    return train(model_cfg, data_cfg, train_cfg, reporter, resume=resume)
+    """What `nmt train` does: resume the run the output directory holds, if any, else start one.
+
+    The directory is locked while training and only nmt's own files are touched (modeldir.py);
+    `overwrite` removes them to start afresh. On resume, the settings named in `given` (the
+    options the user typed; None: all) must match the stored run's, the others are taken from it.
+    """
+    check_corpus_files(data_cfg)
+    requested: dict[str, Any] = {"model": model_cfg, "data": data_cfg, "train": train_cfg}
+    with claim(Path(train_cfg.output), overwrite, requested, given) as resumed:
+        cfgs = resumed or requested
+        return train(cfgs["model"], cfgs["data"], cfgs["train"], reporter, resume=resumed is not None)

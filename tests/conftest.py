@@ -134,3 +134,43 @@ def toy_model_dir(toy_corpus, tmp_path_factory) -> Path:
     result = CliRunner().invoke(app, args + TOY_TRAIN_ARGS)
     assert result.exit_code == 0, result.output
     return out
+
+
+TINY_TRAIN_ARGS = [
+    "--vocab-size",
+    "40",
+    "--embed-dim",
+    "16",
+    "--hidden-dim",
+    "32",
+    "--batch-tokens",
+    "600",
+    "--valid-every",
+    "10",
+    "--lr",
+    "3e-3",
+    "--threads",
+    "1",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    prefix = tmp_path_factory.mktemp("tiny-corpus") / "train"
+    write_toy_corpus(prefix, n=300)
+    return prefix
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_corpus, tmp_path_factory) -> Path:
+    """A very small BiLSTM trained for 20 steps through the real CLI: for tests of what
+    commands do with files and lines, not of translation quality."""
+    from typer.testing import CliRunner
+
+    from nmt_cli.cli import app
+
+    out = tmp_path_factory.mktemp("tiny-model") / "tiny"
+    args = ["train", "--train", str(tiny_corpus), "-s", "de", "-t", "en", "-o", str(out), "--max-steps", "20"]
+    result = CliRunner().invoke(app, args + TINY_TRAIN_ARGS)
+    assert result.exit_code == 0, result.output
+    return out

@@ -1,0 +1,45 @@
+"""What `nmt train -o DIR` may do to DIR, as library functions."""
+
+import json
+
+import pytest
+
+from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
+from nmt_cli.errors import NMTError
+from nmt_cli.modeldir import is_temporary, resume_settings, trim_log
+
+
+def test_only_nmt_temporaries_count_as_leftovers():
+    assert is_temporary(".last.pt.k1_l9xtmp.tmp") and is_temporary(".config.json.a8s7.tmp")
+    assert not is_temporary(".thesis.tex.a8s7.tmp") and not is_temporary("last.pt")
+
+
+def requested(**train):
+    return {
+        "model": ModelConfig(hidden_dim=64),
+        "data": DataConfig(train="c", src_lang="de", tgt_lang="en"),
+        "train": TrainConfig(output="m", **train),
+    }
+
+
+def stored(**train):
+    return {k: v.__dict__ for k, v in requested(**train).items()}
+
+
+def test_budgets_may_change_and_settings_not_given_come_from_the_stored_run(tmp_path):
+    saved = stored(max_steps=100, lr=3e-3)
+    settled = resume_settings(tmp_path, saved, requested(max_steps=500), given={"max_steps"})
+    assert settled["train"].max_steps == 500 and settled["train"].lr == 3e-3
+
+
+def test_python_callers_must_repeat_every_setting_but_budgets(tmp_path):
+    with pytest.raises(NMTError, match=r"--lr 0.003 there, 0.001 now.*--overwrite"):
+        resume_settings(tmp_path, stored(lr=3e-3), requested(max_steps=9), given=None)
+
+
+def test_log_keeps_records_up_to_the_saved_step_and_drops_a_cut_line(tmp_path):
+    log = tmp_path / "train.log.jsonl"
+    records = [{"event": "valid", "step": s} for s in (10, 20, 30)]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records) + '{"event": "st')
+    trim_log(log, 20)
+    assert [json.loads(x)["step"] for x in log.read_text().splitlines()] == [10, 20]
