@@ -47,7 +47,7 @@ def test_empty_and_long_pairs_are_counted_and_left_out(tmp_path):
     assert stats.train_pairs == len(train) == len(kept) - len(too_long)
     assert stats.valid_pairs == len(valid) == 5 and stats.valid_source == str(tmp_path / "v")
     assert all(len(ids) <= cfg.max_len for ids in train.src_ids + train.tgt_ids)
-    assert (tmp_path / spm_files(tmp_path, True)["src"]).is_file()
+    assert (tmp_path / spm_files(True)["src"]).is_file()
     assert tok.decode_tgt(train.tgt_ids[:1]) == train.tgt_lines[:1]
 
 

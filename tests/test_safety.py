@@ -216,10 +216,9 @@ def test_config_paths_cannot_point_outside_and_null_is_handled(tiny_model_dir, t
 
 
 def test_shipped_model_directory_still_loads():
-    from nmt_cli.checkpoint import load_model
-    from nmt_cli.cli import DEFAULT_MODEL
+    from nmt_cli.checkpoint import SHIPPED_MODEL, load_model
 
-    loaded = load_model(DEFAULT_MODEL)
+    loaded = load_model(SHIPPED_MODEL)
     assert loaded.tokenizer.tgt_vocab_size == loaded.model.cfg.vocab_size
 
 
