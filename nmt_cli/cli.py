@@ -343,7 +343,7 @@ def translate(
 
         if decode.nbest > decode.beam_size:
             raise NMTError(f"--nbest {decode.nbest} needs --beam-size of at least {decode.nbest}")
-        from nmt_cli.files import refuse_same_file, require_inputs
+        from nmt_cli.files import os_errors_as_words, refuse_same_file, require_inputs
 
         sources = [("-i", input or Path("-"))]
         require_inputs(sources)
@@ -354,7 +354,8 @@ def translate(
         stream = translate_stream(
             loaded.model, loaded.tokenizer, input_lines(input), decode, 1 if live else 1000
         )
-        write_translations(out, stream, loaded.tokenizer.decode_tgt, decode.nbest, flush_each=live)
+        with os_errors_as_words("writing", output or "stdout"):
+            write_translations(out, stream, loaded.tokenizer.decode_tgt, decode.nbest, flush_each=live)
 
     run(debug, action)
 
