@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from nmt_cli.attention import LocalPredictor, Scorer, local_attend, make_scorer
 from nmt_cli.config import ARCH_DEFAULTS, DEFAULT_ATTENTION, PAD_ID, AttentionChoice, ModelConfig
+from nmt_cli.dropout import Dropout
 from nmt_cli.errors import NMTError
 
 
@@ -65,7 +66,7 @@ class BiLSTMEncoder(nn.Module):
         if cfg.hidden_dim % 2:
             raise ValueError("hidden_dim must be even: each encoder direction has hidden_dim/2 units")
         self.embed = embed
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.lstm = nn.LSTM(
             cfg.embed_dim,
             cfg.hidden_dim // 2,
@@ -108,7 +109,7 @@ class AttentionalDecoder(nn.Module):
         self.feed_dim = out_dim if self.kind == "luong" else 0
         input_dim = E + (out_dim if self.kind == "luong" else H)
         self.cells = nn.ModuleList([nn.LSTMCell(input_dim if i == 0 else H, H) for i in range(cfg.layers)])
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.scorer: Scorer = make_scorer(cfg.attention, H, H)
         self.predictor = LocalPredictor(H) if self.span == "local-p" else None
         combined = 2 * H if self.kind == "luong" else 2 * H + E
@@ -161,7 +162,7 @@ class RNNSeq2Seq(nn.Module):
         out_dim = E if cfg.tie_embeddings else cfg.hidden_dim
         self.encoder = BiLSTMEncoder(self.src_embed, cfg)
         self.decoder = AttentionalDecoder(cfg, out_dim)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.output = nn.Linear(out_dim, V, bias=False)
         if cfg.tie_embeddings:
             self.output.weight = self.tgt_embed.weight

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nmt_cli.config import ARCH_DEFAULTS, DEFAULT_ATTENTION, PAD_ID, AttentionChoice, ModelConfig
+from nmt_cli.dropout import Dropout, dropout
 from nmt_cli.errors import NMTError
 
 KV = tuple[Tensor, Tensor]  # keys and values, each (N, heads, L, d_k); time-major in decoding caches
@@ -120,16 +121,21 @@ class MultiHeadAttention(nn.Module):
         """x (N, Tq, D) attends to kv; mask broadcasts to (N, heads, Tq, Tk), True = attend."""
         q = self._split(self.q_proj(x))
         k, v = kv
-        dropout = self.dropout if self.training else 0.0
         weights = None
-        if need_weights:
+        # SDPA's fused kernels have no cheap CPU dropout: attention dropout in training takes the
+        # explicit path, whose mask comes from dropout.py.
+        explicit_dropout = self.training and self.dropout > 0.0 and q.device.type == "cpu"
+        if need_weights or explicit_dropout:
             scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)
+            if causal:
+                mask = torch.ones(q.size(-2), k.size(-2), dtype=torch.bool, device=q.device).tril()
             if mask is not None:
                 scores = scores.masked_fill(~mask, -math.inf)
             weights = torch.softmax(scores.float(), dim=-1).to(q.dtype)
-            out = F.dropout(weights, dropout, self.training) @ v
+            out = dropout(weights, self.dropout, self.training) @ v
         else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal)
+            p = self.dropout if self.training else 0.0
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
         out = out.transpose(1, 2).reshape(x.size(0), x.size(1), -1)
         return self.out_proj(out), weights
 
@@ -138,7 +144,7 @@ class FeedForward(nn.Module):
     def __init__(self, d_model: int, ff_dim: int, dropout: float) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(d_model, ff_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff_dim, d_model)
+            nn.Linear(d_model, ff_dim), nn.ReLU(), Dropout(dropout), nn.Linear(ff_dim, d_model)
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -151,7 +157,7 @@ class Residual(nn.Module):
     def __init__(self, d_model: int, dropout: float, post_norm: bool) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.post_norm = post_norm
 
     def pre(self, x: Tensor) -> Tensor:
@@ -242,7 +248,7 @@ class TransformerSeq2Seq(nn.Module):
         self.decoder = nn.ModuleList([DecoderLayer(cfg) for _ in range(cfg.dec_layers)])
         self.enc_norm = nn.Identity() if cfg.post_norm else nn.LayerNorm(D)
         self.dec_norm = nn.Identity() if cfg.post_norm else nn.LayerNorm(D)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.output = nn.Linear(D, cfg.vocab_size, bias=False)
         self.positions: Tensor
         self.register_buffer("positions", sinusoids(cfg.max_positions, D), persistent=False)
