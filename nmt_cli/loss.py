@@ -4,13 +4,19 @@ teacher forcing, whose exponential is the perplexity.
 
 Training, validation and `nmt evaluate` all import it from here, so scoring never depends on
 the training loop.
+
+The loss is computed by its closed form, logsumexp(z) - (1-ε)·z_y - (ε/V)·Σ_v z_v per token, with
+gradient softmax(z) - (1-ε)·onehot(y) - ε/V, a few hundred rows at a time in fp32: this never
+materialises an fp32 copy of the (tokens × vocabulary) logits, their log-softmax or its gradient,
+the largest tensors of a training step, of which torch's cross_entropy makes three.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from nmt_cli.config import PAD_ID
 from nmt_cli.corpus import ParallelSet
@@ -20,13 +26,54 @@ from nmt_cli.precision import autocast
 
 def loss_fn(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
     """Summed label-smoothed cross-entropy over real target tokens; logits (B, T, V), target (B, T)."""
-    return F.cross_entropy(
-        logits.reshape(-1, logits.size(-1)).float(),
-        target.reshape(-1),
-        ignore_index=PAD_ID,
-        label_smoothing=smoothing,
-        reduction="sum",
-    )
+    return smoothed_cross_entropy(logits, target, smoothing, PAD_ID)
+
+
+ROWS = 256  # rows per chunk: 256 x 8,000 fp32 logits = 8 MB, about an L2/L3 share
+
+
+class _SmoothedCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, logits: Tensor, target: Tensor, smoothing: float, ignore: int) -> Tensor:
+        # logits (N, V), any float dtype; target (N,)
+        vocab = logits.size(1)
+        keep = target != ignore
+        safe = target.masked_fill(~keep, 0)
+        lse = torch.empty(logits.size(0), dtype=torch.float32, device=logits.device)
+        total = torch.zeros((), dtype=torch.float32, device=logits.device)
+        for s in range(0, logits.size(0), ROWS):
+            # shifted by the row maximum, so that a confident row's small loss does not vanish
+            # in the rounding of logsumexp(z) - z_y
+            top = logits[s : s + ROWS].amax(-1, keepdim=True).float()
+            z = logits[s : s + ROWS].float() - top
+            shifted_lse = torch.logsumexp(z, dim=-1)
+            lse[s : s + ROWS] = shifted_lse + top.squeeze(1)
+            z_y = z.gather(1, safe[s : s + ROWS, None]).squeeze(1)
+            rows = shifted_lse - (1.0 - smoothing) * z_y - (smoothing / vocab) * z.sum(-1)
+            total += (rows * keep[s : s + ROWS]).sum()
+        ctx.save_for_backward(logits, safe, keep, lse)
+        ctx.smoothing = smoothing
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, None, None, None]:
+        logits, safe, keep, lse = ctx.saved_tensors
+        eps, vocab = ctx.smoothing, logits.size(1)
+        scale = grad_out.float() * keep.float()  # (N,)
+        grad = torch.empty_like(logits)
+        for s in range(0, logits.size(0), ROWS):
+            p = torch.exp(logits[s : s + ROWS].float() - lse[s : s + ROWS, None])
+            p.sub_(eps / vocab)
+            p.scatter_add_(1, safe[s : s + ROWS, None], p.new_full((p.size(0), 1), -(1.0 - eps)))
+            p.mul_(scale[s : s + ROWS, None])
+            grad[s : s + ROWS] = p
+        return grad, None, None, None
+
+
+def smoothed_cross_entropy(logits: Tensor, target: Tensor, smoothing: float, ignore_index: int) -> Tensor:
+    """Summed label-smoothed cross-entropy over targets that are not `ignore_index`; fp32 scalar."""
+    flat = logits.reshape(-1, logits.size(-1))
+    return _SmoothedCrossEntropy.apply(flat, target.reshape(-1), smoothing, ignore_index)
 
 
 @torch.no_grad()

@@ -2,11 +2,14 @@
 
 import math
 
+import pytest
 import torch
+import torch.nn.functional as F
 from conftest import rnn_config
 
+from nmt_cli import loss
 from nmt_cli.corpus import ParallelSet
-from nmt_cli.loss import loss_fn, validation_loss
+from nmt_cli.loss import loss_fn, smoothed_cross_entropy, validation_loss
 from nmt_cli.model import build_model
 
 
@@ -34,3 +37,38 @@ def test_validation_loss_is_the_mean_over_target_tokens_including_eos():
             logits, _ = model(s, s != 0, t_in)
         total += float(loss_fn(logits, t_out, 0.0))
     assert abs(loss - total / 6) < 1e-5  # 2 + 4 target tokens with EOS
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])
+def test_loss_and_gradient_equal_torch_cross_entropy(smoothing, monkeypatch):
+    monkeypatch.setattr(loss, "ROWS", 7)  # several chunks, the last one partial
+    torch.manual_seed(0)
+    logits = (torch.randn(3, 11, 50) * 4).requires_grad_()
+    target = torch.randint(0, 50, (3, 11))
+    target[0, 5:] = 0  # padding
+    ref_logits = logits.detach().clone().requires_grad_()
+    ref = F.cross_entropy(
+        ref_logits.reshape(-1, 50),
+        target.reshape(-1),
+        ignore_index=0,
+        label_smoothing=smoothing,
+        reduction="sum",
+    )
+    ours = smoothed_cross_entropy(logits, target, smoothing, 0)
+    (ref * 0.5).backward()
+    (ours * 0.5).backward()
+    assert torch.allclose(ours, ref, rtol=1e-5)
+    assert torch.allclose(logits.grad, ref_logits.grad, atol=1e-6)
+    assert torch.all(logits.grad[0, 5:] == 0)  # padding rows get no gradient
+
+
+def test_bf16_logits_give_a_bf16_gradient_close_to_fp32():
+    torch.manual_seed(1)
+    base = torch.randn(40, 300) * 3
+    target = torch.randint(1, 300, (40,))
+    low = base.bfloat16().requires_grad_()
+    high = base.bfloat16().float().requires_grad_()
+    smoothed_cross_entropy(low, target, 0.1, 0).backward()
+    smoothed_cross_entropy(high, target, 0.1, 0).backward()
+    assert low.grad.dtype == torch.bfloat16
+    assert torch.allclose(low.grad.float(), high.grad, atol=1e-2)
