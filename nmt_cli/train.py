@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from nmt_cli import checkpoint
+from nmt_cli.allocator import keep_freed_memory
 from nmt_cli.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
 from nmt_cli.corpus import CorpusStats, ParallelSet, check_corpus_files, load_corpora
 from nmt_cli.data import Batch, Tokenizer, collate, token_batches
@@ -228,6 +229,8 @@ def train(
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
+    if device.type == "cpu":
+        keep_freed_memory()
     precision = resolve_precision(cfg.precision, device)
     model, tok, train_set, valid_set, stats, state = prepare(model_cfg, data_cfg, cfg, resume)
     model.to(device).train()
