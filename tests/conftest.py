@@ -43,7 +43,7 @@ def rnn_reverse():
 
 @pytest.fixture(scope="session")
 def transformer_reverse():
-    return train_toy(transformer_config(), "reverse", steps=500, lr=1e-3)
+    return train_toy(transformer_config(), "reverse", steps=600, lr=1e-3)
 
 
 @pytest.fixture(scope="session", params=["rnn", "transformer"])
