@@ -538,6 +538,32 @@ def bench(
     run(debug, action)
 
 
+@app.command()
+def export(
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Directory to write (new, or an earlier export).")
+    ],
+    model: ModelDir = None,
+    format: Annotated[Literal["ctranslate2"], typer.Option(help="Target engine.")] = "ctranslate2",
+    quantization: Annotated[
+        Literal["int8", "int16", "float16", "bfloat16", "float32"],
+        typer.Option(help="Weight type stored in the export."),
+    ] = "float32",
+    debug: Debug = False,
+) -> None:
+    """Export a Transformer for CTranslate2 (needs the optional ctranslate2 package)."""
+
+    def action() -> None:
+        from nmt_cli.export import export_ctranslate2
+
+        done = export_ctranslate2(model or DEFAULT_MODEL, output, quantization)
+        err.print(
+            f"exported {format} model ({done.quantization}) to {done.out}; see its README.md", soft_wrap=True
+        )
+
+    run(debug, action)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,173 @@
+"""`make bench`, CTranslate2 part: our decoder against CTranslate2 on the same exported weights.
+
+The reference Transformer (bench.py's, or --model) translates test_2016 with greedy search and
+beam 5, by `nmt` (fp32, bf16 where the CPU has it, int8) and by CTranslate2 (float32, bfloat16
+where the CPU has it, int8), with the same threads and batch budget, runs alternating between
+engines so that a machine's drift hits both alike. Each figure is the median of `--runs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from nmt_cli.bench import CACHE, TEST_REF, TEST_SRC, ensure_model
+
+PAIRS = {"fp32": "float32", "bf16": "bfloat16", "int8": "int8"}  # ours -> CTranslate2 compute type
+
+
+@dataclass
+class EngineFigures:
+    engine: str  # "nmt" or "ctranslate2"
+    precision: str
+    search: str
+    seconds: float
+    tokens_per_s: float  # target subwords, </s> included
+    bleu: float
+
+
+def _ours(model_dir: Path, precision: str, lines: Sequence[str]) -> Callable[[int], list[tuple[str, int]]]:
+    """A function beam -> [(translation, target tokens)] for our decoder at `precision`."""
+    from nmt_cli.checkpoint import load_model
+    from nmt_cli.config import DecodeConfig
+    from nmt_cli.precision import cast_for_decoding, quantize_int8
+    from nmt_cli.search import translate
+
+    loaded = load_model(model_dir)
+    model: Any = (
+        quantize_int8(loaded.model) if precision == "int8" else cast_for_decoding(loaded.model, precision)
+    )
+
+    def run(beam: int) -> list[tuple[str, int]]:
+        out = translate(model, loaded.tokenizer, lines, DecodeConfig(beam_size=beam))
+        return [(t.text, len(t.hypotheses[0].tokens) + 1 if t.hypotheses else 0) for t in out]
+
+    return run
+
+
+def _ct2(
+    export_dir: Path, compute_type: str, threads: int, lines: Sequence[str]
+) -> Callable[[int], list[tuple[str, int]]]:
+    """The same for CTranslate2, tokenising with the exported SentencePiece model (timed too, as ours is)."""
+    import ctranslate2
+    import sentencepiece as spm
+
+    from nmt_cli.config import BATCH_TOKENS
+    from nmt_cli.data import normalize
+
+    sp = spm.SentencePieceProcessor(model_file=str(export_dir / "spm.model"))
+    translator = ctranslate2.Translator(
+        str(export_dir), device="cpu", compute_type=compute_type, intra_threads=threads, inter_threads=1
+    )
+
+    def run(beam: int) -> list[tuple[str, int]]:
+        pieces = sp.encode([normalize(s) for s in lines], out_type=str)
+        results = translator.translate_batch(
+            pieces,
+            beam_size=beam,
+            length_penalty=1.0,  # CTranslate2 divides by |y|, ours by GNMT's (5 + |y|) / 6
+            min_decoding_length=0,
+            max_batch_size=BATCH_TOKENS["transformer"] // beam,  # ours: source subwords x beam
+            batch_type="tokens",
+        )
+        hyps = [r.hypotheses[0] for r in results]
+        return [(text, len(h) + 1) for text, h in zip(sp.decode(hyps), hyps)]
+
+    return run
+
+
+def bench_ctranslate2(model_dir: Path, threads: int, runs: int, sentences: int = 0) -> list[EngineFigures]:
+    """Export `model_dir` (float32; CTranslate2 converts at load) and time both engines alternately."""
+    import ctranslate2
+    import sacrebleu
+    import torch
+
+    from nmt_cli.data import read_lines
+    from nmt_cli.export import export_ctranslate2
+    from nmt_cli.precision import cpu_has_bf16
+
+    torch.set_num_threads(threads)
+    lines, refs = read_lines(TEST_SRC), read_lines(TEST_REF)
+    if sentences:
+        lines, refs = lines[:sentences], refs[:sentences]
+    export_dir = export_ctranslate2(model_dir, CACHE / "transformer-ct2").out
+    ct2_types = ctranslate2.get_supported_compute_types("cpu")
+    ours = ["fp32", *(["bf16"] if cpu_has_bf16() else []), "int8"]
+    engines: dict[tuple[str, str], Callable[[int], list[tuple[str, int]]]] = {}
+    for precision in ours:
+        engines["nmt", precision] = _ours(model_dir, precision, lines)
+        if PAIRS[precision] in ct2_types:
+            engines["ctranslate2", PAIRS[precision]] = _ct2(export_dir, PAIRS[precision], threads, lines)
+    figures = []
+    for search, beam in (("greedy", 1), ("beam 5", 5)):
+        outputs = {key: run(beam) for key, run in engines.items()}  # warm-up, and what is scored
+        times: dict[tuple[str, str], list[float]] = {key: [] for key in engines}
+        for _ in range(runs):
+            for key, run in engines.items():
+                start = time.perf_counter()
+                run(beam)
+                times[key].append(time.perf_counter() - start)
+        for (engine, precision), out in outputs.items():
+            seconds = statistics.median(times[engine, precision])
+            tokens = sum(n for _, n in out)
+            bleu = sacrebleu.corpus_bleu([t for t, _ in out], [refs]).score
+            figures.append(EngineFigures(engine, precision, search, seconds, tokens / seconds, bleu))
+    return figures
+
+
+def report(figures: Sequence[EngineFigures]) -> str:
+    """A plain table, with ours / CTranslate2 time for each precision pair."""
+    ct2 = {(f.precision, f.search): f.seconds for f in figures if f.engine == "ctranslate2"}
+    head = ("engine", "precision", "search", "seconds", "tok/s", "BLEU", "ours/CT2")
+    rows = ["{:<12} {:<9} {:<7} {:>8} {:>8} {:>6} {:>9}".format(*head)]
+    for f in figures:
+        ratio = ""
+        if f.engine == "nmt" and (PAIRS[f.precision], f.search) in ct2:
+            ratio = f"{f.seconds / ct2[PAIRS[f.precision], f.search]:.2f}x"
+        rows.append(
+            f"{f.engine:<12} {f.precision:<9} {f.search:<7} {f.seconds:>8.2f} {f.tokens_per_s:>8.0f} "
+            f"{f.bleu:>6.2f} {ratio:>9}"
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, help="A Transformer model directory (default: bench.py's).")
+    parser.add_argument("--threads", type=int, default=0, help="Threads for both engines (0: all cores).")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sentences", type=int, default=0, help="Only the first N of test_2016 (0: all).")
+    parser.add_argument("--train-minutes", type=float, default=5.0)
+    parser.add_argument("--output", type=Path, default=CACHE / "results_ct2.json")
+    args = parser.parse_args()
+    try:
+        import ctranslate2  # noqa: F401
+    except ImportError:
+        print("CTranslate2 part skipped: pip install -e '.[ctranslate2]'", file=sys.stderr)
+        return
+    model_dir = args.model or ensure_model("transformer", args.train_minutes)
+    threads = args.threads or os.cpu_count() or 1
+    figures = bench_ctranslate2(model_dir, threads, args.runs, args.sentences)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    results = {
+        "model": str(model_dir),
+        "threads": threads,
+        "runs": args.runs,
+        "figures": [asdict(f) for f in figures],
+    }
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"nmt vs CTranslate2 on test_2016, {threads} thread(s), median of {args.runs}:")
+    print(report(figures))
+    print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
