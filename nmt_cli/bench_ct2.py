@@ -84,7 +84,9 @@ def _ct2(
     return run
 
 
-def bench_ctranslate2(model_dir: Path, threads: int, runs: int, sentences: int = 0) -> list[EngineFigures]:
+def bench_ctranslate2(
+    model_dir: Path, threads: int, runs: int, sentences: int = 0, src: Path = TEST_SRC, ref: Path = TEST_REF
+) -> list[EngineFigures]:
     """Export `model_dir` (float32; CTranslate2 converts at load) and time both engines alternately."""
     import ctranslate2
     import sacrebleu
@@ -95,7 +97,7 @@ def bench_ctranslate2(model_dir: Path, threads: int, runs: int, sentences: int =
     from nmt_cli.precision import cpu_has_bf16
 
     torch.set_num_threads(threads)
-    lines, refs = read_lines(TEST_SRC), read_lines(TEST_REF)
+    lines, refs = read_lines(src), read_lines(ref)
     if sentences:
         lines, refs = lines[:sentences], refs[:sentences]
     export_dir = export_ctranslate2(model_dir, CACHE / "transformer-ct2").out
@@ -144,7 +146,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="A Transformer model directory (default: bench.py's).")
     parser.add_argument("--threads", type=int, default=0, help="Threads for both engines (0: all cores).")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--sentences", type=int, default=0, help="Only the first N of test_2016 (0: all).")
+    parser.add_argument("--src", type=Path, default=TEST_SRC, help="Source side (default: test_2016).")
+    parser.add_argument("--ref", type=Path, default=TEST_REF, help="Its reference translations.")
+    parser.add_argument("--sentences", type=int, default=0, help="Only the first N sentences (0: all).")
     parser.add_argument("--train-minutes", type=float, default=5.0)
     parser.add_argument("--output", type=Path, default=CACHE / "results_ct2.json")
     args = parser.parse_args()
@@ -155,16 +159,17 @@ def main() -> None:
         return
     model_dir = args.model or ensure_model("transformer", args.train_minutes)
     threads = args.threads or os.cpu_count() or 1
-    figures = bench_ctranslate2(model_dir, threads, args.runs, args.sentences)
+    figures = bench_ctranslate2(model_dir, threads, args.runs, args.sentences, args.src, args.ref)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     results = {
+        "src": str(args.src),
         "model": str(model_dir),
         "threads": threads,
         "runs": args.runs,
         "figures": [asdict(f) for f in figures],
     }
     args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"nmt vs CTranslate2 on test_2016, {threads} thread(s), median of {args.runs}:")
+    print(f"nmt vs CTranslate2 on {args.src}, {threads} thread(s), median of {args.runs}:")
     print(report(figures))
     print(f"written to {args.output}")
 
