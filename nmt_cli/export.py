@@ -153,7 +153,9 @@ print(tgt_sp.decode([r.hypotheses[0] for r in results]))
 ```
 
 Run it in this directory (or give the paths). `compute_type="int8"` (or `"bfloat16"`) in
-`ctranslate2.Translator` converts the weights when loading.
+`ctranslate2.Translator` converts the weights when loading. `min_decoding_length=0` lets `</s>`
+come first, as in `nmt translate`, whose greedy output a float32 export then reproduces; beam
+scores differ in their length normalisation (|y|^α here, GNMT's ((5 + |y|) / 6)^α in nmt).
 """
 
 
