@@ -554,9 +554,10 @@ def export(
     """Export a Transformer for CTranslate2 (needs the optional ctranslate2 package)."""
 
     def action() -> None:
+        from nmt_cli.checkpoint import SHIPPED_MODEL
         from nmt_cli.export import export_ctranslate2
 
-        done = export_ctranslate2(model or DEFAULT_MODEL, output, quantization)
+        done = export_ctranslate2(model or SHIPPED_MODEL, output, quantization)
         err.print(
             f"exported {format} model ({done.quantization}) to {done.out}; see its README.md", soft_wrap=True
         )
