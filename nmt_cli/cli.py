@@ -68,6 +68,34 @@ DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
         Annotated[int, typer.Option(min=1, help="Print the N best as 'index ||| hypothesis ||| score'.")],
         DecodeConfig.nbest,
     ),
+    "no_repeat_ngram": (
+        Annotated[
+            int,
+            typer.Option(
+                min=0,
+                help="Never output the same n-gram of this size twice (beam, greedy, sampling; 0: off).",
+            ),
+        ],
+        DecodeConfig.no_repeat_ngram,
+    ),
+    "sampling": (
+        Annotated[
+            str | None,
+            typer.Option(
+                help="Sample instead of searching (e.g. for back-translation): topk:K, topp:P (nucleus) "
+                "or full. One sample per line, or --nbest N samples; --beam-size is then unused.",
+            ),
+        ],
+        DecodeConfig.sampling,
+    ),
+    "temperature": (
+        Annotated[float, typer.Option(help="Sampling: divide the logits by T (>1 flatter, <1 sharper).")],
+        DecodeConfig.temperature,
+    ),
+    "seed": (
+        Annotated[int, typer.Option(help="Sampling: random seed; the same seed repeats the same samples.")],
+        DecodeConfig.seed,
+    ),
     "batch_size": (
         Annotated[int, typer.Option(min=1, help="Most sentences per batch (sorted by length).")],
         DecodeConfig.batch_size,
@@ -190,6 +218,16 @@ def options_given(ctx: typer.Context) -> set[str]:
     return {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "") in typed}
 
 
+def finetune_overrides(given: set[str], cfg: Any, saved_arch: str | None) -> dict[str, Any]:
+    """The ModelConfig fields of the architecture options given on the command line, with
+    --layers meaning the encoder and decoder layers of a Transformer."""
+    fields = set(cfg.to_dict())
+    names = {n for n in given if n in fields}
+    if "layers" in given and saved_arch == "transformer":
+        names = (names - {"layers"}) | {"enc_layers", "dec_layers"}
+    return {n: getattr(cfg, n) for n in names}
+
+
 @app.command()
 def train(
     ctx: typer.Context,
@@ -282,17 +320,42 @@ def train(
     overwrite: Annotated[
         bool, typer.Option(help="Start afresh even if OUTPUT holds a run to resume.")
     ] = False,
+    keep_checkpoints: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Keep the weights of the last N validations as OUTPUT/ckpt.STEP.pt (for nmt average)."
+        ),
+    ] = 0,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Fine-tune: start from this model directory's weights, SentencePiece model and "
+            "architecture (architecture options that contradict it are refused)."
+        ),
+    ] = None,
+    continue_optimizer: Annotated[
+        bool,
+        typer.Option(help="With --init-from: continue its optimizer and LR schedule (from its last.pt)."),
+    ] = False,
     debug: Debug = False,
 ) -> None:
     """Train a model; an interrupted run in OUTPUT resumes where it stopped."""
+    given = options_given(ctx)
 
     def action() -> None:
+        from dataclasses import replace
+
+        from nmt_cli import finetune
         from nmt_cli.config import DataConfig, model_config, train_config
+        from nmt_cli.errors import NMTError
         from nmt_cli.render import RichReporter
         from nmt_cli.train import train_or_resume
 
+        if continue_optimizer and init_from is None:
+            raise NMTError("--continue-optimizer goes with --init-from DIR")
+        saved_arch = finetune.saved_config(init_from)["model"]["arch"] if init_from else None
         model_cfg = model_config(
-            arch, dropout=dropout, tie_embeddings=tie_embeddings, layers=layers,
+            saved_arch or arch, dropout=dropout, tie_embeddings=tie_embeddings, layers=layers,
             embed_dim=embed_dim, hidden_dim=hidden_dim, attention=attention, decoder=decoder,
             attention_span=attention_span, window=window,
             d_model=d_model, heads=heads, ff_dim=ff_dim, enc_layers=enc_layers, dec_layers=dec_layers,
@@ -303,11 +366,21 @@ def train(
             joint_vocab=joint_vocab, max_len=max_len, batch_tokens=batch_tokens,
         )  # fmt: skip
         train_cfg = train_config(
-            arch, str(output), lr=lr, lr_schedule=lr_schedule, warmup_steps=warmup_steps,
+            saved_arch or arch, str(output), lr=lr, lr_schedule=lr_schedule, warmup_steps=warmup_steps,
             label_smoothing=label_smoothing, clip_norm=clip_norm, accumulate=accumulate,
             valid_every=valid_every, patience=patience, max_epochs=max_epochs, max_steps=max_steps,
             max_minutes=max_minutes, seed=seed, device=device, precision=precision, threads=threads,
         )  # fmt: skip
+        train_cfg = replace(
+            train_cfg,
+            keep_checkpoints=keep_checkpoints,
+            init_from=str(init_from) if init_from else None,
+            continue_optimizer=continue_optimizer,
+        )
+        if init_from is not None:
+            model_cfg = finetune.model_config(init_from, finetune_overrides(given, model_cfg, saved_arch))
+            if {"vocab_size", "joint_vocab"} & given:
+                raise NMTError("--vocab-size and --joint-vocab come from --init-from DIR: leave them out")
         result = train_or_resume(
             model_cfg, data_cfg, train_cfg, RichReporter(err), overwrite, options_given(ctx)
         )
@@ -327,7 +400,15 @@ def train(
 def translate(
     decode: DecodeConfig,
     runtime: RuntimeConfig,
-    model: ModelDir = None,
+    model: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "-m",
+            "--model",
+            help="Model directory (default: the shipped de-en model). Repeat it to decode with an "
+            "ensemble (mean of log-probabilities) of models that share their SentencePiece models.",
+        ),
+    ] = None,
     input: Annotated[Path | None, typer.Option("-i", "--input", help="Input file (default: stdin).")] = None,
     output: Output = None,
     debug: Debug = False,
@@ -337,18 +418,20 @@ def translate(
     def action() -> None:
         from nmt_cli.checkpoint import load_for_decoding
         from nmt_cli.data import input_lines, open_output
+        from nmt_cli.ensemble import combine
         from nmt_cli.errors import NMTError
         from nmt_cli.render import write_translations
         from nmt_cli.search import translate_stream
 
-        if decode.nbest > decode.beam_size:
+        if decode.nbest > decode.beam_size and decode.sampling is None:
             raise NMTError(f"--nbest {decode.nbest} needs --beam-size of at least {decode.nbest}")
         from nmt_cli.files import os_errors_as_words, refuse_same_file, require_inputs
 
         sources = [("-i", input or Path("-"))]
         require_inputs(sources)
         refuse_same_file(output, "-o", sources)
-        loaded = load_for_decoding(model, runtime)
+        dirs: list[Path | None] = list(model) if model else [None]
+        loaded = combine([load_for_decoding(d, runtime) for d in dirs])
         live = interactive(input)
         out = open_output(output, sources)
         stream = translate_stream(
@@ -561,6 +644,41 @@ def export(
         err.print(
             f"exported {format} model ({done.quantization}) to {done.out}; see its README.md", soft_wrap=True
         )
+
+    run(debug, action)
+
+
+@app.command()
+def average(
+    model: Annotated[Path, typer.Option("-m", "--model", help="Model directory the checkpoints belong to.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="New model directory to write.")],
+    last: Annotated[
+        int | None,
+        typer.Option(min=1, help="Average the last N checkpoints kept by train --keep-checkpoints."),
+    ] = None,
+    checkpoints: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Average these checkpoint files (paths, or names inside --model): --checkpoints A B C."
+        ),
+    ] = None,
+    more: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="FILES", help="Further checkpoint files.", show_default=False),
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Write a model directory whose weights are the element-wise mean of several checkpoints."""
+
+    def action() -> None:
+        from nmt_cli.average import average as average_checkpoints
+        from nmt_cli.errors import NMTError
+
+        if more and not checkpoints:
+            raise NMTError(f"unexpected argument {more[0]!r}: list checkpoint files after --checkpoints")
+        files = [*(checkpoints or []), *(more or [])]
+        out = average_checkpoints(model, output, last, files)
+        err.print(f"averaged {last or len(files)} checkpoints into {out}")
 
     run(debug, action)
 

@@ -97,6 +97,9 @@ class TrainConfig:
     device: str = "auto"
     precision: Precision = "auto"
     threads: int = 0
+    keep_checkpoints: int = 0  # keep the weights of the last N validations as ckpt.STEP.pt
+    init_from: str | None = None  # fine-tune: start from this model directory
+    continue_optimizer: bool = False  # with init_from: also its optimizer and schedule state
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,15 @@ class DecodeConfig:
     batch_tokens: int = 0  # and at most this many source subwords x beam size (0: the model's budget)
     keep_attention: bool = False
     attention: AttentionChoice = DEFAULT_ATTENTION  # what keep_attention keeps
+    no_repeat_ngram: int = 0  # forbid any n-gram of this size from appearing twice (0: off)
+    sampling: str | None = None  # "topk:K", "topp:P" or "full": sample instead of search
+    temperature: float = 1.0  # divides the logits before sampling
+    seed: int = 1  # of the sampling generator, so that a run can be repeated
+
+    @property
+    def rows_per_sentence(self) -> int:
+        """Decoder rows each sentence occupies: its samples, or its beams."""
+        return self.nbest if self.sampling else self.beam_size
 
 
 @dataclass(frozen=True)

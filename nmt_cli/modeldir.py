@@ -9,6 +9,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,15 @@ OWNED = frozenset(
         *(f"spm{side}.{ext}" for side in ("", ".src", ".tgt") for ext in ("model", "vocab")),
     }
 )
+# The validated checkpoints that --keep-checkpoints keeps (average.py writes them).
+CHECKPOINT = re.compile(r"ckpt\.\d+\.pt")
+
+
+def owned(name: str) -> bool:
+    """Whether `name` is a file nmt writes in a model directory."""
+    return name in OWNED or CHECKPOINT.fullmatch(name) is not None
+
+
 # Settings a resumed run may change: budgets, validation rhythm, and where it runs.
 MAY_CHANGE = frozenset(
     {"max_epochs", "max_steps", "max_minutes", "valid_every", "valid_beam", "patience"}
@@ -48,13 +58,13 @@ def is_temporary(name: str) -> bool:
     """A half-written `.NAME.xxxx.tmp` of checkpoint.atomic_write, left by a killed process."""
     if not (name.startswith(".") and name.endswith(".tmp")):
         return False
-    return name[1:-4].rsplit(".", 1)[0] in OWNED
+    return owned(name[1:-4].rsplit(".", 1)[0])
 
 
 def foreign_entries(model_dir: Path) -> list[str]:
     """Names in `model_dir` that nmt did not write; its config.json must be nmt's own too."""
     names = sorted(os.listdir(model_dir))
-    foreign = [n for n in names if n not in OWNED and not is_temporary(n)]
+    foreign = [n for n in names if not owned(n) and not is_temporary(n)]
     config = model_dir / "config.json"
     if "config.json" in names and not isinstance(read_config(config), dict):
         foreign.append("config.json (not an nmt config)")
@@ -109,7 +119,7 @@ def locked(model_dir: Path) -> Iterator[None]:
 def remove_owned(model_dir: Path, everything: bool) -> None:
     """Remove half-written temporary files, and with `everything` every nmt file but the lock."""
     for name in os.listdir(model_dir):
-        if is_temporary(name) or (everything and name in OWNED and name != LOCK):
+        if is_temporary(name) or (everything and owned(name) and name != LOCK):
             with os_errors_as_words("removing", model_dir / name):
                 (model_dir / name).unlink()
 

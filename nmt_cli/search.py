@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -18,6 +18,7 @@ from torch import Tensor
 from nmt_cli.config import BOS_ID, EOS_ID, DecodeConfig
 from nmt_cli.data import Tokenizer, pad, windows
 from nmt_cli.model import Seq2Seq
+from nmt_cli.sampling import Sampler, Sampling, block_repeats
 
 log = logging.getLogger("nmt_cli")
 
@@ -62,8 +63,15 @@ def _sync_now(device: torch.device, t: int) -> bool:
     return device.type == "cpu" or t % 4 == 3
 
 
-def greedy(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig) -> list[Hypothesis]:
-    """Pick the most probable token at every step, for a whole batch at once."""
+def greedy(
+    model: Seq2Seq,
+    src: Tensor,
+    src_mask: Tensor,
+    cfg: DecodeConfig,
+    choose: Callable[[Tensor], Tensor] | None = None,
+) -> list[Hypothesis]:
+    """Pick the most probable token at every step, for a whole batch at once; or, given
+    `choose` (log-probabilities (N, V) -> tokens (N,)), the token it picks (sampling)."""
     n, dev = src.size(0), src.device
     memory = model.encode(src, src_mask)
     state = model.init_state(memory)
@@ -78,9 +86,15 @@ def greedy(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig) -> 
     for t in range(steps):
         logits, state, attn = model.decode_step(prev, memory, state, cfg.attention)
         logp = torch.log_softmax(logits.float(), dim=-1)
+        if cfg.no_repeat_ngram:
+            logp = block_repeats(logp, out[active, :t], cfg.no_repeat_ngram)
         if t >= first_limit:
             logp = _force_eos(logp, t >= max_len[active])
-        best_lp, best = logp.max(dim=-1)
+        if choose is None:
+            best_lp, best = logp.max(dim=-1)
+        else:
+            best = choose(logp)
+            best_lp = logp.gather(1, best.unsqueeze(1)).squeeze(1)
         running = lengths[active] == steps  # rows kept after their EOS must not change
         out[active, t] = torch.where(running, best, 0)
         scores[active] += torch.where(running, best_lp, 0.0)
@@ -180,6 +194,8 @@ def beam_search(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig
         logits, state, attn = model.decode_step(prev, memory, state, cfg.attention)
         logp = torch.log_softmax(logits.float(), dim=-1)
         a, m = sent.numel(), min(2 * k, logp.size(-1))
+        if cfg.no_repeat_ngram:
+            logp = block_repeats(logp, hist[:, :t], cfg.no_repeat_ngram)
         if t >= first_limit:
             logp = _force_eos(logp, (t >= max_len[sent]).repeat_interleave(k))
         # The 2k best of all k x V extensions are among the 2k best of each beam: rank those.
@@ -227,6 +243,24 @@ def beam_search(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig
     return finished.hypotheses(cfg.nbest)
 
 
+def sample(
+    model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig, sampler: Sampler
+) -> list[list[Hypothesis]]:
+    """`cfg.nbest` samples of each sentence, most probable first: one batch in which every
+    sentence has a row per sample, so all samples of all sentences are drawn together."""
+    n = cfg.nbest
+    rows = torch.arange(src.size(0), device=src.device).repeat_interleave(n)
+    drawn = greedy(model, src[rows], src_mask[rows], cfg, sampler)
+    return [sorted(drawn[i * n : (i + 1) * n], key=lambda h: -h.score) for i in range(src.size(0))]
+
+
+def make_sampler(cfg: DecodeConfig, device: torch.device) -> Sampler | None:
+    """The seeded sampler `cfg` asks for, or None for search."""
+    if cfg.sampling is None:
+        return None
+    return Sampler(Sampling.parse(cfg.sampling), cfg.temperature, cfg.seed, device)
+
+
 def _truncate(ids: list[int]) -> list[int]:
     if len(ids) > MAX_SRC_TOKENS:
         log.warning("input of %d subwords truncated to %d", len(ids), MAX_SRC_TOKENS)
@@ -235,11 +269,17 @@ def _truncate(ids: list[int]) -> list[int]:
 
 
 def decode_batch(
-    model: Seq2Seq, src_ids: Sequence[Sequence[int]], cfg: DecodeConfig, device: torch.device
+    model: Seq2Seq,
+    src_ids: Sequence[Sequence[int]],
+    cfg: DecodeConfig,
+    device: torch.device,
+    sampler: Sampler | None = None,
 ) -> list[list[Hypothesis]]:
-    """Search one batch of encoded sources (no empty ones) with greedy or beam search."""
+    """Decode one batch of encoded sources (no empty ones) by sampling, greedy or beam search."""
     src = pad(src_ids, suffix=EOS_ID).to(device)
     src_mask = src != 0
+    if sampler is not None:
+        return sample(model, src, src_mask, cfg, sampler)
     if cfg.beam_size <= 1:
         return [[h] for h in greedy(model, src, src_mask, cfg)]
     return beam_search(model, src, src_mask, cfg)
@@ -258,7 +298,8 @@ def length_batches(lengths: Sequence[int], cfg: DecodeConfig) -> list[list[int]]
         if batches:
             batch = batches[-1]
             widest = lengths[batch[0]] + 1  # + EOS; the first is the longest
-            if len(batch) < cfg.batch_size and (len(batch) + 1) * widest * cfg.beam_size <= cfg.batch_tokens:
+            rows = (len(batch) + 1) * cfg.rows_per_sentence
+            if len(batch) < cfg.batch_size and rows * widest <= cfg.batch_tokens:
                 batch.append(i)
                 continue
         batches.append([i])
@@ -271,20 +312,23 @@ def translate(
     lines: Sequence[str],
     cfg: DecodeConfig,
     device: torch.device | None = None,
+    sampler: Sampler | None = None,
 ) -> list[Translation]:
     """Translate lines, one Translation per line, in input order.
 
     Lines are sorted by length into batches (`length_batches`) and put back in order
-    afterwards. Empty or blank lines give an empty translation.
+    afterwards. Empty or blank lines give an empty translation. With `cfg.sampling`, the
+    hypotheses are samples, drawn by `sampler` (pass one to continue its random stream).
     """
     device = device or next(model.parameters()).device  # type: ignore[attr-defined]
+    sampler = sampler or make_sampler(cfg, device)
     if not cfg.batch_tokens:
         cfg = replace(cfg, batch_tokens=model.decode_budget)
     encoded = [_truncate(ids) for ids in tokenizer.encode_src(lines)]
     results: list[list[Hypothesis]] = [[] for _ in lines]
     with torch.inference_mode():
         for idx in length_batches([len(ids) for ids in encoded], cfg):
-            for i, hyps in zip(idx, decode_batch(model, [encoded[i] for i in idx], cfg, device)):
+            for i, hyps in zip(idx, decode_batch(model, [encoded[i] for i in idx], cfg, device, sampler)):
                 results[i] = hyps
     texts = tokenizer.decode_tgt([h[0].tokens if h else [] for h in results])
     return [
@@ -301,6 +345,9 @@ def translate_stream(
     window: int = 1000,
     device: torch.device | None = None,
 ) -> Iterator[Translation]:
-    """Translate an unbounded stream in windows of `window` lines: bounded memory, early output."""
+    """Translate an unbounded stream in windows of `window` lines: bounded memory, early output.
+    One sampler serves all windows, so that they draw different random numbers."""
+    device = device or next(model.parameters()).device  # type: ignore[attr-defined]
+    sampler = make_sampler(cfg, device)
     for chunk in windows(lines, window):
-        yield from translate(model, tokenizer, chunk, cfg, device)
+        yield from translate(model, tokenizer, chunk, cfg, device, sampler)

@@ -21,8 +21,9 @@ from typing import Any, Protocol, cast
 import torch
 from torch import nn
 
-from nmt_cli import checkpoint
+from nmt_cli import checkpoint, finetune
 from nmt_cli.allocator import keep_freed_memory
+from nmt_cli.average import keep_checkpoint
 from nmt_cli.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
 from nmt_cli.corpus import CorpusStats, ParallelSet, check_corpus_files, load_corpora
 from nmt_cli.data import Batch, Tokenizer, collate, token_batches
@@ -171,6 +172,8 @@ def prepare(
     model_dir.mkdir(parents=True, exist_ok=True)
     saved = checkpoint.load_training_state(model_dir) if resume else None
     tokenizer = saved.tokenizer if saved is not None else None
+    if saved is None and train_cfg.init_from:
+        tokenizer = finetune.copy_tokenizer(train_cfg.init_from, model_dir)
     train_set, valid_set, tok, stats = load_corpora(data_cfg, model_dir, train_cfg.seed, tokenizer)
     if saved is not None:
         model_cfg = saved.model_cfg
@@ -185,6 +188,8 @@ def prepare(
     model = build_model(model_cfg)
     if saved is not None:
         model.load_state_dict(saved.state["model"])
+    elif train_cfg.init_from:
+        model.load_state_dict(finetune.weights(train_cfg.init_from))
     return model, tok, train_set, valid_set, stats, saved.state if saved is not None else None
 
 
@@ -224,7 +229,8 @@ def train(
     reporter: Reporter | None = None,
     resume: bool = False,
 ) -> TrainResult:
-    """Train a model into `train_cfg.output`; with `resume`, continue from its last.pt."""
+    """Train a model into `train_cfg.output`; with `resume`, continue from its last.pt; with
+    `train_cfg.init_from`, start from that model directory (see finetune.py)."""
     reporter, cfg, model_dir = reporter or LogReporter(), train_cfg, Path(train_cfg.output)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -232,6 +238,8 @@ def train(
     if device.type == "cpu":
         keep_freed_memory()
     precision = resolve_precision(cfg.precision, device)
+    if cfg.init_from and not resume:
+        model_cfg, data_cfg = finetune.configs(cfg.init_from, model_cfg, data_cfg)
     model, tok, train_set, valid_set, stats, state = prepare(model_cfg, data_cfg, cfg, resume)
     model.to(device).train()
     optimizer = make_optimizer(model, cfg.lr)
@@ -243,6 +251,8 @@ def train(
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         progress = Progress(**state["progress"])
+    elif train_cfg.init_from and train_cfg.continue_optimizer:
+        finetune.restore_optimizer(train_cfg.init_from, optimizer, scheduler, train_cfg)
     trim_log(model_dir / LOG, progress.step)
     n_params = count_parameters(model)
     model_cfg = cast(Seq2Seq, model).cfg
@@ -281,6 +291,7 @@ def train(
             checkpoint.save_weights(model_dir / checkpoint.WEIGHTS, model, model_cfg)
         else:
             progress.bad_validations += 1
+        keep_checkpoint(model_dir, model, model_cfg, progress.step, cfg.keep_checkpoints)
         if cfg.lr_schedule == "plateau":
             scheduler.step(bleu)
         ppl = math.exp(min(loss, 50))

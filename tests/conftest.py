@@ -112,7 +112,8 @@ def toy_corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def toy_model_dir(toy_corpus, tmp_path_factory) -> Path:
-    """A BiLSTM trained through the real CLI on the toy corpus."""
+    """A BiLSTM trained through the real CLI on the toy corpus (validated at steps 100 and 200,
+    keeping the last checkpoint)."""
     from typer.testing import CliRunner
 
     from nmt_cli.cli import app
@@ -130,6 +131,8 @@ def toy_model_dir(toy_corpus, tmp_path_factory) -> Path:
         str(out),
         "--max-steps",
         "200",
+        "--keep-checkpoints",
+        "1",
     ]
     result = CliRunner().invoke(app, args + TOY_TRAIN_ARGS)
     assert result.exit_code == 0, result.output

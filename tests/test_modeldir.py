@@ -6,7 +6,7 @@ import pytest
 
 from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
 from nmt_cli.errors import NMTError
-from nmt_cli.modeldir import is_temporary, resume_settings, trim_log
+from nmt_cli.modeldir import foreign_entries, is_temporary, resume_settings, trim_log
 
 
 def test_only_nmt_temporaries_count_as_leftovers():
@@ -43,3 +43,10 @@ def test_log_keeps_records_up_to_the_saved_step_and_drops_a_cut_line(tmp_path):
     log.write_text("".join(json.dumps(r) + "\n" for r in records) + '{"event": "st')
     trim_log(log, 20)
     assert [json.loads(x)["step"] for x in log.read_text().splitlines()] == [10, 20]
+
+
+def test_kept_checkpoints_are_nmts_own_files_and_lookalikes_are_not(tmp_path):
+    for name in ("model.pt", "ckpt.1200.pt", "ckpt.5.pt", "ckpt.best.pt", "ckpt.12.pt.bak", "thesis.tex"):
+        (tmp_path / name).write_text("x")
+    assert foreign_entries(tmp_path) == ["ckpt.12.pt.bak", "ckpt.best.pt", "thesis.tex"]
+    assert is_temporary(".ckpt.1200.pt.abc123.tmp")

@@ -1,0 +1,129 @@
+"""Checkpoint averaging: the element-wise mean of the weights of the last few checkpoints of a
+run, which smooths out the noise of the final updates (Vaswani et al., 2017, section 6.1).
+
+Training keeps the weights of its last N validations as ckpt.STEP.pt in the model directory
+(`keep_checkpoint`); `average` writes a complete model directory whose model.pt is their mean.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from nmt_cli import checkpoint
+from nmt_cli.config import ModelConfig
+from nmt_cli.errors import NMTError
+
+CKPT = re.compile(r"ckpt\.(\d+)\.pt")
+NOT_ARCHITECTURE = ("dropout", "attn_dropout")  # differ freely: they do not shape the weights
+
+
+def checkpoint_path(model_dir: Path, step: int) -> Path:
+    return model_dir / f"ckpt.{step}.pt"
+
+
+def list_checkpoints(model_dir: Path) -> list[Path]:
+    """The kept checkpoints of a model directory, oldest (lowest step) first."""
+    found = [(int(m.group(1)), p) for p in model_dir.glob("ckpt.*.pt") if (m := CKPT.fullmatch(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def keep_checkpoint(model_dir: Path, model: nn.Module, cfg: ModelConfig, step: int, keep: int) -> None:
+    """Save this validation's weights as ckpt.STEP.pt and delete the oldest beyond `keep`
+    (only files of that name, which training wrote)."""
+    if keep <= 0:
+        return
+    checkpoint.save_weights(checkpoint_path(model_dir, step), model, cfg)
+    for old in list_checkpoints(model_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+
+
+def architecture(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a saved ModelConfig that decide the shapes and meaning of the weights."""
+    return {k: v for k, v in ModelConfig.from_dict(cfg).to_dict().items() if k not in NOT_ARCHITECTURE}
+
+
+def average_weights(paths: Sequence[Path]) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """(model config, state dict) whose floating-point tensors are the mean over `paths`.
+
+    Refused in one line unless every checkpoint has the first one's architecture. Tensors the
+    first checkpoint shares between names (tied embeddings) stay shared in the result.
+    """
+    if not paths:
+        raise NMTError("no checkpoints to average")
+    first = checkpoint.safe_load(paths[0])
+    sums: dict[str, Tensor] = {
+        k: v.double() if v.is_floating_point() else v for k, v in first["state_dict"].items()
+    }
+    for path in paths[1:]:
+        obj = checkpoint.safe_load(path)
+        if architecture(obj["model_config"]) != architecture(first["model_config"]):
+            raise NMTError(f"cannot average {paths[0]} and {path}: their model architectures differ")
+        state = obj["state_dict"]
+        if state.keys() != sums.keys() or any(state[k].shape != sums[k].shape for k in sums):
+            raise NMTError(f"cannot average {paths[0]} and {path}: their weights do not match")
+        for k, v in state.items():
+            if v.is_floating_point():
+                sums[k] = sums[k] + v.double()
+    shared: dict[tuple[int, torch.Size], Tensor] = {}
+    averaged = {}
+    for k, v in first["state_dict"].items():
+        key = (v.data_ptr(), v.shape)
+        if key not in shared:
+            shared[key] = (sums[k] / len(paths)).to(v.dtype) if v.is_floating_point() else v
+        averaged[k] = shared[key]
+    return first["model_config"], averaged
+
+
+def resolve(model_dir: Path, last: int | None, files: Sequence[str]) -> list[Path]:
+    """The checkpoints to average: the `last` kept ones of `model_dir`, or `files` (paths, or
+    names inside `model_dir`)."""
+    if (last is None) == (not files):
+        raise NMTError("give --last N or the checkpoint files (--checkpoints A B ...), not both")
+    if last is not None:
+        kept = list_checkpoints(model_dir)
+        if last < 1 or len(kept) < last:
+            raise NMTError(
+                f"{model_dir} keeps {len(kept)} checkpoints, fewer than --last {last} "
+                "(train with --keep-checkpoints N to keep them)"
+            )
+        return kept[-last:]
+    paths = [Path(f) if Path(f).is_file() else model_dir / f for f in files]
+    for p in paths:
+        if not p.is_file():
+            raise NMTError(f"checkpoint not found: {p}")
+    return paths
+
+
+def average(
+    model_dir: str | Path, output: str | Path, last: int | None = None, files: Sequence[str] = ()
+) -> Path:
+    """Write `output`, a model directory like `model_dir` (config, SentencePiece models) whose
+    model.pt holds the mean of the chosen checkpoints. `output` must be new or empty."""
+    model_dir, output = Path(model_dir), Path(output)
+    config_path = model_dir / checkpoint.CONFIG
+    if not config_path.is_file():
+        raise NMTError(f"{model_dir} is not an nmt-cli model directory (no {checkpoint.CONFIG})")
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise NMTError(f"{output} already exists and is not empty: choose a new output directory")
+    paths = resolve(model_dir, last, files)
+    model_cfg, state = average_weights(paths)
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if architecture(config["model"]) != architecture(model_cfg):
+        raise NMTError(f"the checkpoints' architecture differs from {config_path}'s")
+    output.mkdir(parents=True, exist_ok=True)
+    spm = config.get("spm", {"src": checkpoint.JOINT_SPM, "tgt": checkpoint.JOINT_SPM})
+    for name in sorted(set(spm.values())):
+        shutil.copyfile(model_dir / name, output / name)
+    config["averaged_from"] = [str(p) for p in paths]
+    checkpoint.save_json(output / checkpoint.CONFIG, config)
+    weights = {"format_version": checkpoint.FORMAT_VERSION, "model_config": model_cfg, "state_dict": state}
+    checkpoint.save_torch(output / checkpoint.WEIGHTS, weights)
+    return output

@@ -1,0 +1,87 @@
+"""Fine-tuning: training that starts from a trained model directory instead of from scratch,
+typically on a small in-domain corpus (continued training; Luong and Manning, 2015).
+
+The new run takes the directory's architecture, weights and SentencePiece model(s), copied
+byte for byte, so the vocabulary stays the same. Only regularisation (dropout) may be set anew;
+any other architecture setting that contradicts the directory is refused. The optimizer and
+learning-rate schedule start afresh unless asked to continue from the directory's last.pt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from nmt_cli import checkpoint
+from nmt_cli.average import NOT_ARCHITECTURE, architecture
+from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
+from nmt_cli.data import Tokenizer
+from nmt_cli.errors import NMTError
+
+
+def saved_config(init_dir: str | Path) -> dict[str, Any]:
+    """The config.json of the model directory to start from."""
+    path = Path(init_dir) / checkpoint.CONFIG
+    if not path.is_file():
+        raise NMTError(f"--init-from {init_dir} is not an nmt-cli model directory (no {checkpoint.CONFIG})")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def model_config(init_dir: str | Path, overrides: dict[str, Any] | None = None) -> ModelConfig:
+    """The directory's ModelConfig, with `overrides` (fields a user set explicitly) applied where
+    they are regularisation and refused in one line where they contradict the architecture."""
+    saved = ModelConfig.from_dict(saved_config(init_dir)["model"])
+    for name, value in (overrides or {}).items():
+        if name not in NOT_ARCHITECTURE and getattr(saved, name) != value:
+            option = "--" + name.replace("_", "-")
+            raise NMTError(
+                f"{option} {value} contradicts --init-from {init_dir} ({getattr(saved, name)}): "
+                "fine-tuning keeps the model's architecture; leave the option out"
+            )
+    changes = {k: v for k, v in (overrides or {}).items() if k in NOT_ARCHITECTURE}
+    return dataclasses.replace(saved, **changes)
+
+
+def configs(
+    init_dir: str | Path, model_cfg: ModelConfig, data_cfg: DataConfig
+) -> tuple[ModelConfig, DataConfig]:
+    """Check that `model_cfg` is the directory's architecture; return it and `data_cfg` with the
+    directory's vocabulary settings (the SentencePiece models are reused, not retrained)."""
+    saved = saved_config(init_dir)
+    if architecture(model_cfg.to_dict()) != architecture(saved["model"]):
+        differ = [k for k, v in architecture(saved["model"]).items() if getattr(model_cfg, k) != v]
+        raise NMTError(f"the model configuration differs from --init-from {init_dir} in: {', '.join(differ)}")
+    model = ModelConfig.from_dict(saved["model"])
+    data = dataclasses.replace(data_cfg, joint_vocab=model.joint_vocab, vocab_size=model.vocab_size)
+    return model_cfg, data
+
+
+def copy_tokenizer(init_dir: str | Path, model_dir: Path) -> Tokenizer:
+    """Copy the directory's SentencePiece model(s) into `model_dir` and load them from there."""
+    files = saved_config(init_dir).get("spm", {"src": checkpoint.JOINT_SPM, "tgt": checkpoint.JOINT_SPM})
+    for name in set(files.values()):
+        shutil.copyfile(Path(init_dir) / name, model_dir / name)
+    return Tokenizer(model_dir / files["src"], model_dir / files["tgt"])
+
+
+def weights(init_dir: str | Path) -> dict[str, Tensor]:
+    """The directory's best weights (model.pt)."""
+    return checkpoint.safe_load(Path(init_dir) / checkpoint.WEIGHTS)["state_dict"]
+
+
+def restore_optimizer(init_dir: str | Path, optimizer: Any, scheduler: Any, cfg: TrainConfig) -> None:
+    """Continue the optimizer and schedule saved in the directory's last.pt (--continue-optimizer)."""
+    path = Path(init_dir) / checkpoint.STATE
+    if not path.is_file():
+        raise NMTError(f"--continue-optimizer needs {path}, the training state, which {init_dir} lacks")
+    schedule = saved_config(init_dir).get("train", {}).get("lr_schedule")
+    if schedule != cfg.lr_schedule:
+        raise NMTError(f"--continue-optimizer needs --lr-schedule {schedule}, the schedule of {init_dir}")
+    state = checkpoint.safe_load(path)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
