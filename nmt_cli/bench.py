@@ -147,32 +147,11 @@ def bench_train(arch: str, steps: int, warmup: int) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def train_speed(arch: str, steps: int, warmup: int) -> dict[str, float]:
+def train_speed(arch: str, steps: int, warmup: int) -> dict[str, float | str]:
     """Time optimizer updates (`train_step`) on Multi30k batches of the default size and precision."""
-    import random
+    from nmt_cli.step_profile import train_throughput
 
-    import torch
-
-    from nmt_cli.checkpoint import load_model
-    from nmt_cli.corpus import encode_set
-    from nmt_cli.data import collate, read_parallel, token_batches
-    from nmt_cli.precision import resolve_precision
-    from nmt_cli.step import train_step
-
-    loaded = load_model(CACHE / arch)
-    model = loaded.model.train()
-    src, tgt = read_parallel(str(ROOT / "data" / "multi30k" / "train"), "de", "en")
-    data = encode_set(loaded.tokenizer, src[:6000], tgt[:6000])
-    batches = token_batches(data.lengths(), 4096, random.Random(0))
-    precision = resolve_precision("auto", torch.device("cpu"))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    tokens, start = 0, 0.0
-    for i, idx in enumerate(batches[: warmup + steps]):
-        if i == warmup:
-            tokens, start = 0, time.perf_counter()
-        batch = collate([data.src_ids[j] for j in idx], [data.tgt_ids[j] for j in idx])
-        tokens += train_step(model, opt, [batch], 0.1, 1.0, precision).tokens
-    return {"tokens_per_s": tokens / (time.perf_counter() - start), "precision": precision}  # type: ignore[dict-item]
+    return train_throughput(CACHE / arch, steps, warmup)
 
 
 def run_bench(

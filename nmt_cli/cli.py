@@ -600,6 +600,9 @@ def bench(
     batch1_sentences: Annotated[int, typer.Option(help="Sentences translated at batch size 1.")] = 200,
     train_minutes: Annotated[float, typer.Option(help="Training time of a missing reference model.")] = 5.0,
     train_steps: Annotated[int, typer.Option(help="Updates timed for training speed.")] = 20,
+    profile: Annotated[
+        bool, typer.Option(help="Only profile one training update of each reference model, by operator.")
+    ] = False,
     output: Annotated[
         Path | None, typer.Option(help="Results as JSON (default: .cache/bench/results.json).")
     ] = None,
@@ -611,9 +614,17 @@ def bench(
         from nmt_cli.bench import CACHE, run_bench
         from nmt_cli.render import bench_tables
 
+        console = Console()
+        if profile:
+            from nmt_cli.bench import ensure_model
+            from nmt_cli.render import profile_table
+            from nmt_cli.step_profile import profile_update
+
+            for arch in ("rnn", "transformer"):
+                console.print(profile_table(arch, profile_update(ensure_model(arch, train_minutes))))
+            return
         path = output or CACHE / "results.json"
         results = run_bench(runs, batch1_sentences, train_minutes, train_steps, path)
-        console = Console()
         for table in bench_tables(results):
             console.print(table)
         console.print(f"written to {path}")

@@ -267,6 +267,7 @@ def bench_tables(results: dict[str, Any]) -> list[Table]:
         "parameters",
         "load s",
         "train tok/s",
+        "of matmul peak",
         "train peak MB",
         "translate peak MB (greedy/beam 5)",
     ):
@@ -291,7 +292,27 @@ def bench_tables(results: dict[str, Any]) -> list[Table]:
             f"{m['parameters']:,}",
             f"{m['load_seconds']:.2f}",
             f"{train['tokens_per_s']:,.0f} ({train['precision']})" if train else "-",
+            peak_share(train) if train else "-",
             f"{train['peak_rss_mb']:,.0f}" if train else "-",
             f"{rss['1']:,.0f} / {rss['5']:,.0f}",
         )
     return [speed, other]
+
+
+def peak_share(train: dict[str, Any]) -> str:
+    """'12% of 95 GFLOP/s': achieved FLOP rate against the measured matrix-product peak."""
+    if "peak_fraction" not in train:
+        return "-"
+    return f"{100 * train['peak_fraction']:.0f}% of {train['peak_gflops']:.0f} GFLOP/s"
+
+
+def profile_table(arch: str, ops: list[Any]) -> Table:
+    """Operators of a training update by their own CPU time (nmt bench --profile)."""
+    table = Table(title=f"One training update of the reference {arch}: operators by own CPU time")
+    for col in ("operator", "ms / update", "share", "calls / update"):
+        table.add_column(col, justify="left" if col == "operator" else "right")
+    for op in ops:
+        table.add_row(
+            op.name, f"{op.ms_per_update:,.1f}", f"{100 * op.share:.1f}%", f"{op.calls_per_update:g}"
+        )
+    return table

@@ -1,0 +1,112 @@
+"""Where a training update spends its time: a torch.profiler breakdown of `step.train_step`, the
+FLOPs it performs, and the share of the CPU's measured matrix-product peak that it reaches.
+
+Used by `nmt bench --profile` and by the training-speed part of `nmt bench`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from nmt_cli import step
+from nmt_cli.allocator import keep_freed_memory
+from nmt_cli.checkpoint import load_model
+from nmt_cli.corpus import encode_set
+from nmt_cli.data import Batch, collate, read_parallel, token_batches
+from nmt_cli.precision import resolve_precision
+
+MULTI30K = Path(__file__).resolve().parent.parent / "data" / "multi30k" / "train"
+
+
+@dataclass(frozen=True)
+class OpTime:
+    name: str  # an aten operator, e.g. aten::mm
+    ms_per_update: float  # its own CPU time, children excluded
+    share: float  # of all operators' own time
+    calls_per_update: float
+
+
+def multi30k_batches(model_dir: Path, count: int, batch_tokens: int = 4096) -> list[Batch]:
+    """`count` training batches of Multi30k's first 6,000 pairs in the model's subwords."""
+    loaded = load_model(model_dir)
+    src, tgt = read_parallel(str(MULTI30K), "de", "en")
+    data = encode_set(loaded.tokenizer, src[:6000], tgt[:6000])
+    order = token_batches(data.lengths(), batch_tokens, random.Random(0))[:count]
+    return [collate([data.src_ids[j] for j in idx], [data.tgt_ids[j] for j in idx]) for idx in order]
+
+
+def matmul_peak_gflops(dtype: torch.dtype, size: int = 2048, runs: int = 5) -> float:
+    """The best of `runs` square products: what the matrix units reach on this machine."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def update_flops(model: torch.nn.Module, batch: Batch, precision: str) -> int:
+    """FLOPs of one update on `batch` (forward and backward), counted by torch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    with FlopCounterMode(display=False) as counter:
+        step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+    return int(counter.get_total_flops())
+
+
+def train_throughput(model_dir: Path, steps: int, warmup: int) -> dict[str, float | str]:
+    """Source+target tokens/s of `steps` updates after `warmup`, at the default precision, with
+    the allocator setting training uses; and the share of the matrix-product peak reached."""
+    keep_freed_memory()
+    model = load_model(model_dir).model.train()
+    batches = multi30k_batches(model_dir, warmup + steps)
+    precision = resolve_precision("auto", torch.device("cpu"))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    tokens, start = 0, 0.0
+    for i, batch in enumerate(batches):
+        if i == warmup:
+            tokens, start = 0, time.perf_counter()
+        tokens += step.train_step(model, opt, [batch], 0.1, 1.0, precision).tokens
+    seconds = time.perf_counter() - start
+    sample = batches[-1]
+    flops_per_token = update_flops(model, sample, precision) / (sample.n_src_tokens + sample.n_tgt_tokens)
+    peak = matmul_peak_gflops(torch.bfloat16 if precision == "bf16" else torch.float32)
+    achieved = tokens / seconds * flops_per_token / 1e9
+    return {
+        "tokens_per_s": tokens / seconds,
+        "precision": precision,
+        "gflops": achieved,
+        "peak_gflops": peak,
+        "peak_fraction": achieved / peak,
+    }
+
+
+def profile_update(model_dir: Path, steps: int = 4, warmup: int = 3, top: int = 15) -> list[OpTime]:
+    """The operators that take the most time in `steps` updates, after `warmup` untimed ones."""
+    from torch.profiler import ProfilerActivity, profile
+
+    keep_freed_memory()
+    model = load_model(model_dir).model.train()
+    batches = multi30k_batches(model_dir, warmup + steps)
+    precision = resolve_precision("auto", torch.device("cpu"))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    for batch in batches[:warmup]:
+        step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for batch in batches[warmup:]:
+            step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+    events = [e for e in prof.key_averages() if e.key.startswith("aten::")]
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    events.sort(key=lambda e: -e.self_cpu_time_total)
+    return [
+        OpTime(e.key, e.self_cpu_time_total / 1e3 / steps, e.self_cpu_time_total / total, e.count / steps)
+        for e in events[:top]
+    ]
