@@ -20,6 +20,7 @@ from rich.markup import escape
 from nmt_cli.config import (
     ARCH_DEFAULTS,
     Arch,
+    DataConfig,
     DecodeConfig,
     DecoderKind,
     ModelConfig,
@@ -48,6 +49,41 @@ ModelDir = Annotated[
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda (auto picks CUDA when present).")]
 Threads = Annotated[int, typer.Option(min=0, help="CPU threads (0: all cores).")]
+TrainPrefixes = Annotated[
+    list[str],
+    typer.Option(
+        "--train",
+        metavar="PREFIX",
+        help="Training corpus prefix: reads PREFIX.SRC and PREFIX.TGT (or .gz). Repeat for several corpora.",
+    ),
+]
+TrainWeights = Annotated[
+    list[float] | None,
+    typer.Option(
+        "--train-weights",
+        metavar="W",
+        help="Times each --train corpus is visited per epoch, one per --train in the same order (default 1).",
+    ),
+]
+ValidPrefix = Annotated[
+    str | None,
+    typer.Option(
+        help="Validation corpus prefix (default: hold out 500 pairs of the first corpus, at most 10%)."
+    ),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="Where prepared corpora are cached, to share between runs (default: OUTPUT/data)."),
+]
+SpmSample = Annotated[
+    int, typer.Option(min=1, help="Training pairs sampled (reservoir) to train SentencePiece on.")
+]
+ValidMaxSentences = Annotated[
+    int, typer.Option(min=1, help="Validation BLEU on at most this many pairs (a fixed subset); loss on all.")
+]
+VocabSize = Annotated[int, typer.Option(help="SentencePiece vocabulary size.")]
+JointVocab = Annotated[bool, typer.Option(help="One SentencePiece model for both languages.")]
+MaxLen = Annotated[int, typer.Option(help="Drop training pairs longer than this many subwords.")]
 
 # The decoding and runtime options of translate, evaluate and align, declared once: `decoding`
 # adds them to a command and hands it a DecodeConfig and a RuntimeConfig.
@@ -231,16 +267,15 @@ def finetune_overrides(given: set[str], cfg: Any, saved_arch: str | None) -> dic
 @app.command()
 def train(
     ctx: typer.Context,
-    train: Annotated[
-        str, typer.Option("--train", help="Training corpus prefix: reads PREFIX.SRC and PREFIX.TGT (or .gz).")
-    ],
+    train: TrainPrefixes,
     src_lang: Annotated[str, typer.Option("-s", "--src", help="Source language suffix, e.g. de.")],
     tgt_lang: Annotated[str, typer.Option("-t", "--tgt", help="Target language suffix, e.g. en.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Model directory to write.")],
-    valid: Annotated[
-        str | None,
-        typer.Option(help="Validation corpus prefix (default: hold out 500 training pairs, at most 10%)."),
-    ] = None,
+    valid: ValidPrefix = None,
+    train_weights: TrainWeights = None,
+    data_dir: DataDir = None,
+    spm_sample: SpmSample = DataConfig.spm_sample,
+    valid_max_sentences: ValidMaxSentences = DataConfig.valid_max_sentences,
     arch: Annotated[Arch, typer.Option(help="rnn (attentional BiLSTM) or transformer.")] = "rnn",
     attention: Annotated[
         Scoring, typer.Option(help="RNN attention scoring: dot, general or additive.")
@@ -285,9 +320,9 @@ def train(
     tie_embeddings: Annotated[
         bool, typer.Option(help="Tie embeddings and output layer.")
     ] = ModelConfig.tie_embeddings,
-    vocab_size: Annotated[int, typer.Option(help="SentencePiece vocabulary size.")] = 8000,
-    joint_vocab: Annotated[bool, typer.Option(help="One SentencePiece model for both languages.")] = True,
-    max_len: Annotated[int, typer.Option(help="Drop training pairs longer than this many subwords.")] = 100,
+    vocab_size: VocabSize = DataConfig.vocab_size,
+    joint_vocab: JointVocab = DataConfig.joint_vocab,
+    max_len: MaxLen = DataConfig.max_len,
     batch_tokens: Annotated[int, typer.Option(help="Padded tokens per batch.")] = 4096,
     lr: Annotated[float, typer.Option(help="Learning rate (the peak for inverse-sqrt).")] = TrainConfig.lr,
     lr_schedule: Annotated[
@@ -318,7 +353,8 @@ def train(
     ] = TrainConfig.precision,
     threads: Threads = TrainConfig.threads,
     overwrite: Annotated[
-        bool, typer.Option(help="Start afresh even if OUTPUT holds a run to resume.")
+        bool,
+        typer.Option(help="Start afresh even if OUTPUT holds a run to resume (its prepared data/ is kept)."),
     ] = False,
     keep_checkpoints: Annotated[
         int,
@@ -362,8 +398,10 @@ def train(
             attn_dropout=attn_dropout, post_norm=post_norm, align_layer=align_layer,
         )  # fmt: skip
         data_cfg = DataConfig(
-            train=train, src_lang=src_lang, tgt_lang=tgt_lang, valid=valid, vocab_size=vocab_size,
+            train=tuple(train), src_lang=src_lang, tgt_lang=tgt_lang, valid=valid, vocab_size=vocab_size,
             joint_vocab=joint_vocab, max_len=max_len, batch_tokens=batch_tokens,
+            train_weights=tuple(train_weights or ()), spm_sample=spm_sample,
+            valid_max_sentences=valid_max_sentences, data_dir=str(data_dir) if data_dir else None,
         )  # fmt: skip
         train_cfg = train_config(
             saved_arch or arch, str(output), lr=lr, lr_schedule=lr_schedule, warmup_steps=warmup_steps,
@@ -606,13 +644,27 @@ def bench(
     output: Annotated[
         Path | None, typer.Option(help="Results as JSON (default: .cache/bench/results.json).")
     ] = None,
+    part: Annotated[
+        Literal["all", "speed", "scale"], typer.Option(help="speed, scale (large corpora), or all.")
+    ] = "all",
+    scale_pairs: Annotated[
+        list[int] | None,
+        typer.Option(help="Synthetic corpus size for the scale part; repeat (default 100000 and 1000000)."),
+    ] = None,
+    scale_threads: Annotated[int, typer.Option(help="Threads for the scale part (0: all cores).")] = 0,
+    scale_steps: Annotated[int, typer.Option(help="Updates timed on each prepared corpus.")] = 50,
+    scale_arch: Annotated[Arch, typer.Option(help="Model trained in the scale part.")] = "transformer",
+    scale_in_memory_max: Annotated[
+        int, typer.Option(help="Largest corpus also prepared the in-memory way (it needs the memory).")
+    ] = 1_000_000,
     debug: Debug = False,
 ) -> None:
     """Benchmark translation and training speed, start-up, load time and memory (`make bench`)."""
 
     def action() -> None:
         from nmt_cli.bench import CACHE, run_bench
-        from nmt_cli.render import bench_tables
+        from nmt_cli.bench_scale import DEFAULT_PAIRS, run_scale
+        from nmt_cli.render import bench_tables, scale_tables
 
         console = Console()
         if profile:
@@ -624,10 +676,75 @@ def bench(
                 console.print(profile_table(arch, profile_update(ensure_model(arch, train_minutes))))
             return
         path = output or CACHE / "results.json"
-        results = run_bench(runs, batch1_sentences, train_minutes, train_steps, path)
-        for table in bench_tables(results):
-            console.print(table)
-        console.print(f"written to {path}")
+        if part in ("all", "speed"):
+            results = run_bench(runs, batch1_sentences, train_minutes, train_steps, path)
+            for table in bench_tables(results):
+                console.print(table)
+            console.print(f"written to {path}")
+        if part in ("all", "scale"):
+            pairs = sorted(set(scale_pairs or DEFAULT_PAIRS))
+            scale_path = path.with_name("scale.json")
+            scale = run_scale(pairs, scale_threads, scale_steps, scale_arch, scale_in_memory_max, scale_path)
+            for table in scale_tables(scale):
+                console.print(table)
+            console.print(f"written to {scale_path}")
+
+    run(debug, action)
+
+
+@app.command()
+def prepare(
+    train: TrainPrefixes,
+    src_lang: Annotated[str, typer.Option("-s", "--src", help="Source language suffix, e.g. de.")],
+    tgt_lang: Annotated[str, typer.Option("-t", "--tgt", help="Target language suffix, e.g. en.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Model directory: prepare into OUTPUT/data.")
+    ] = None,
+    data_dir: DataDir = None,
+    valid: ValidPrefix = None,
+    vocab_size: VocabSize = DataConfig.vocab_size,
+    joint_vocab: JointVocab = DataConfig.joint_vocab,
+    max_len: MaxLen = DataConfig.max_len,
+    spm_sample: SpmSample = DataConfig.spm_sample,
+    valid_max_sentences: ValidMaxSentences = DataConfig.valid_max_sentences,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (the SentencePiece sample, the held-out pairs).")
+    ] = 1,
+    threads: Threads = 0,
+    debug: Debug = False,
+) -> None:
+    """Prepare corpora for training, once: SentencePiece, subword ids in memory-mapped shards.
+
+    `nmt train` with the same data options (and OUTPUT or --data-dir) then starts without
+    reading the text again.
+    """
+
+    def action() -> None:
+        from nmt_cli.errors import NMTError
+        from nmt_cli.prepare import prepare_data
+        from nmt_cli.render import PrepareProgress, preparation_line, prepare_table
+
+        if data_dir is not None:
+            directory = data_dir
+        elif output is not None:
+            directory = output / "data"
+        else:
+            raise NMTError("say where to prepare: -o MODEL_DIR (into MODEL_DIR/data) or --data-dir DIR")
+        cfg = DataConfig(
+            train=tuple(train),
+            src_lang=src_lang,
+            tgt_lang=tgt_lang,
+            valid=valid,
+            vocab_size=vocab_size,
+            joint_vocab=joint_vocab,
+            max_len=max_len,
+            spm_sample=spm_sample,
+            valid_max_sentences=valid_max_sentences,
+        )
+        with PrepareProgress(err) as progress:
+            prepared = prepare_data(cfg, directory, seed, threads, on_progress=progress)
+        err.print(prepare_table(prepared))
+        err.print(preparation_line(prepared, directory))
 
     run(debug, action)
 

@@ -63,9 +63,13 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the corpus is and how it becomes subword batches."""
+    """Where the corpora are and how they become subword batches.
 
-    train: str
+    `train` is one corpus prefix or several; `train_weights` (one per corpus, default all 1)
+    says how many times each is visited per epoch, so a small in-domain corpus can be upsampled.
+    """
+
+    train: str | tuple[str, ...]
     src_lang: str
     tgt_lang: str
     valid: str | None = None
@@ -74,6 +78,18 @@ class DataConfig:
     max_len: int = 100
     batch_tokens: int = 4096
     valid_holdout: int = 500
+    train_weights: tuple[float, ...] = ()
+    spm_sample: int = 1_000_000  # pairs sampled from the training text for SentencePiece
+    valid_max_sentences: int = 1000  # BLEU on at most this fixed subset of --valid; loss on all
+    data_dir: str | None = None  # prepared shards (default: the model directory's data/)
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        return (self.train,) if isinstance(self.train, str) else tuple(self.train)
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        return self.train_weights or (1.0,) * len(self.prefixes)
 
 
 @dataclass(frozen=True)

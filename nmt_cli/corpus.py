@@ -1,14 +1,19 @@
-"""Turning raw parallel text into the encoded training and validation sets of a model directory."""
+"""Turning raw parallel text into clean pairs: in memory (small corpora, evaluation) or as a
+stream whose memory does not grow with the corpus (preparation, see prepare.py).
+"""
 
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from nmt_cli import cache
 from nmt_cli.config import DataConfig
-from nmt_cli.data import Tokenizer, corpus_file, normalize, read_parallel, train_sentencepiece
+from nmt_cli.data import TextStream, Tokenizer, corpus_file, normalize, read_parallel, train_sentencepiece
 from nmt_cli.errors import NMTError
 
 log = logging.getLogger("nmt_cli")
@@ -48,12 +53,108 @@ class CorpusStats:
     valid_source: str
 
 
+OnProgress = Callable[[str, int, int], None]  # (stage, bytes done, bytes in all), for progress bars
+
+
+def input_signature(prefix: str, cfg: DataConfig) -> list[dict[str, Any]]:
+    """What identifies a corpus's two files for the cache, without reading them."""
+    return [cache.file_signature(corpus_file(prefix, lang)) for lang in (cfg.src_lang, cfg.tgt_lang)]
+
+
+def input_bytes(prefixes: tuple[str, ...], cfg: DataConfig) -> int:
+    return sum(corpus_file(p, lang).stat().st_size for p in prefixes for lang in (cfg.src_lang, cfg.tgt_lang))
+
+
+@dataclass
+class StreamCounts:
+    """What a stream has seen so far: lines, pairs skipped as empty, bytes read on disk."""
+
+    lines: int = 0
+    skipped_empty: int = 0
+    bytes_read: int = 0
+
+
+def stream_raw_pairs(
+    prefix: str, src_lang: str, tgt_lang: str, counts: StreamCounts
+) -> Iterator[tuple[str, str]]:
+    """Both sides of a line-aligned corpus, pair by pair; unequal line counts are an NMTError."""
+    src_path, tgt_path = corpus_file(prefix, src_lang), corpus_file(prefix, tgt_lang)
+    src_stream, tgt_stream = TextStream(src_path), TextStream(tgt_path)
+    src_it, tgt_it = iter(src_stream), iter(tgt_stream)
+    for src in src_it:
+        tgt = next(tgt_it, None)
+        if tgt is None:
+            n_src = counts.lines + 1 + sum(1 for _ in src_it)
+            raise NMTError(f"line counts differ: {src_path} has {n_src} lines, {tgt_path} has {counts.lines}")
+        counts.lines += 1
+        if counts.lines % 4096 == 0:
+            counts.bytes_read = src_stream.position + tgt_stream.position
+        yield src, tgt
+    rest = sum(1 for _ in tgt_it)
+    if rest:
+        raise NMTError(
+            f"line counts differ: {src_path} has {counts.lines} lines, {tgt_path} has {counts.lines + rest}"
+        )
+    counts.bytes_read = src_path.stat().st_size + tgt_path.stat().st_size
+
+
+def stream_pairs(
+    prefix: str, src_lang: str, tgt_lang: str, counts: StreamCounts
+) -> Iterator[tuple[str, str]]:
+    """Normalised pairs with both sides non-empty, in corpus order; the rest are counted as skipped."""
+    for src, tgt in stream_raw_pairs(prefix, src_lang, tgt_lang, counts):
+        src, tgt = normalize(src), normalize(tgt)
+        if src and tgt:
+            yield src, tgt
+        else:
+            counts.skipped_empty += 1
+
+
+class Reservoir:
+    """A uniform random sample of `size` items from a stream of unknown length, in one pass
+    (Vitter's algorithm R): memory is bounded by `size`, not by the stream. A stream shorter
+    than `size` is kept whole and in order, so a small corpus trains SentencePiece on exactly
+    its text, as the in-memory path does.
+    """
+
+    def __init__(self, size: int, rng: random.Random) -> None:
+        self.size, self.rng, self.seen = size, rng, 0
+        self.items: list[tuple[int, str, str]] = []  # (position in the stream, source, target)
+
+    def add(self, src: str, tgt: str) -> None:
+        i = self.seen
+        self.seen += 1
+        if i < self.size:
+            self.items.append((i, src, tgt))
+        else:
+            j = self.rng.randrange(i + 1)
+            if j < self.size:
+                self.items[j] = (i, src, tgt)
+
+    def in_order(self) -> list[tuple[int, str, str]]:
+        return sorted(self.items)
+
+
+def reservoir_sample(
+    pairs: Iterable[tuple[str, str]], size: int, rng: random.Random
+) -> list[tuple[int, str, str]]:
+    """A Reservoir filled from `pairs`: (position, source, target) in stream order."""
+    reservoir = Reservoir(size, rng)
+    for src, tgt in pairs:
+        reservoir.add(src, tgt)
+    return reservoir.in_order()
+
+
+def holdout_indices(n_pairs: int, size: int, seed: int) -> set[int]:
+    """The positions of `size` random pairs (at most 10% of the corpus) held out for validation."""
+    return set(random.Random(seed).sample(range(n_pairs), min(size, n_pairs // 10)))
+
+
 def split_holdout(
     src: list[str], tgt: list[str], size: int, seed: int
 ) -> tuple[list[str], list[str], list[str], list[str]]:
     """Hold out `size` random pairs (at most 10% of the corpus) for validation."""
-    n_hold = min(size, len(src) // 10)
-    held = set(random.Random(seed).sample(range(len(src)), n_hold))
+    held = holdout_indices(len(src), size, seed)
     train = [i for i in range(len(src)) if i not in held]
     hold = sorted(held)
     return (
@@ -94,7 +195,7 @@ def load_corpora(
     cfg: DataConfig, model_dir: Path, seed: int, tokenizer: Tokenizer | None = None
 ) -> tuple[ParallelSet, ParallelSet, Tokenizer, CorpusStats]:
     """Read, clean, split, (train SentencePiece unless given a tokenizer) and encode."""
-    src, tgt = read_parallel(cfg.train, cfg.src_lang, cfg.tgt_lang)
+    src, tgt = read_parallel(cfg.prefixes[0], cfg.src_lang, cfg.tgt_lang)
     src, tgt = [normalize(s) for s in src], [normalize(t) for t in tgt]
     keep = [i for i in range(len(src)) if src[i] and tgt[i]]
     skipped = len(src) - len(keep)
@@ -104,15 +205,15 @@ def load_corpora(
         valid_source = cfg.valid
     else:
         src, tgt, v_src, v_tgt = split_holdout(src, tgt, cfg.valid_holdout, seed)
-        valid_source = f"{len(v_src)} pairs held out of {cfg.train}"
+        valid_source = f"{len(v_src)} pairs held out of {cfg.prefixes[0]}"
     if not src:
-        raise NMTError(f"no usable training pairs in {cfg.train}.{{{cfg.src_lang},{cfg.tgt_lang}}}")
+        raise NMTError(f"no usable training pairs in {cfg.prefixes[0]}.{{{cfg.src_lang},{cfg.tgt_lang}}}")
     if not v_src:
         # Too small to hold out 10%: validating on training pairs beats failing after training.
         log.warning(
             "%s has only %d usable pairs, too few to hold any out: validating on the training "
             "pairs (pass --valid PREFIX for a real validation set)",
-            cfg.train,
+            cfg.prefixes[0],
             len(src),
         )
         v_src, v_tgt, valid_source = list(src), list(tgt), f"the {len(src)} training pairs"
@@ -131,7 +232,7 @@ def load_corpora(
 
 def check_corpus_files(cfg: DataConfig) -> None:
     """Fail on a missing corpus file before anything is created or removed."""
-    for prefix in (cfg.train, cfg.valid):
+    for prefix in (*cfg.prefixes, cfg.valid):
         if prefix is not None:
             corpus_file(prefix, cfg.src_lang)
             corpus_file(prefix, cfg.tgt_lang)

@@ -6,6 +6,8 @@ reads `data/train.de` or `data/train.de.gz`.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import random
 import sys
 import tempfile
@@ -13,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 import sentencepiece as spm
 
@@ -21,6 +23,7 @@ from nmt_cli.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from nmt_cli.errors import NMTError
 from nmt_cli.lines import input_lines as input_lines  # re-exported: the one line rule
 from nmt_cli.lines import read_lines as read_lines
+from nmt_cli.lines import strip_line_end
 
 if TYPE_CHECKING:
     import torch
@@ -39,6 +42,38 @@ def open_output(
         return sys.stdout
     with os_errors_as_words("opening", path):
         return open(path, "w", encoding="utf-8", newline="\n")
+
+
+class TextStream:
+    """The lines of a plain or gzipped UTF-8 file, one at a time, under the line rule of lines.py.
+
+    Memory stays at one line whatever the file size; `position` is the bytes read from disk
+    (compressed bytes for .gz), for progress bars. Invalid UTF-8 or gzip is an NMTError.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise NMTError(f"file not found: {self.path}")
+        self._raw: BinaryIO | None = None
+
+    @property
+    def position(self) -> int:
+        return self._raw.tell() if self._raw is not None and not self._raw.closed else 0
+
+    def __iter__(self) -> Iterator[str]:
+        n = 0
+        try:
+            with open(self.path, "rb") as raw:
+                self._raw = raw
+                with gzip.open(raw, "rb") if self.path.suffix == ".gz" else contextlib.nullcontext(raw) as f:
+                    for line in f:
+                        n += 1
+                        yield strip_line_end(line).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise NMTError(f"{self.path}: line {n} is not valid UTF-8 ({e.reason})") from e
+        except (OSError, EOFError) as e:
+            raise NMTError(f"{self.path}: cannot read ({e})") from e
 
 
 def corpus_file(prefix: str, lang: str) -> Path:
@@ -61,6 +96,10 @@ def read_parallel(prefix: str, src_lang: str, tgt_lang: str) -> tuple[list[str],
 # Control characters (NUL, a lone \r, U+0085...) are spaces to the model: they stay inside
 # their line (see lines.py) but never reach SentencePiece as pieces of their own.
 _CONTROLS = {c: " " for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]}
+
+# Part of every cache key of prepared data: a change to normalize() must change it, or shards
+# prepared with the old normalisation would be taken for current ones.
+NORMALIZATION = "nfc+controls-as-spaces+collapse-whitespace/2"
 
 
 def normalize(line: str) -> str:

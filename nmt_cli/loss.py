@@ -13,15 +13,19 @@ the largest tensors of a training step, of which torch's cross_entropy makes thr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from nmt_cli import batching
 from nmt_cli.config import PAD_ID
 from nmt_cli.corpus import ParallelSet
-from nmt_cli.data import collate, token_batches
+from nmt_cli.data import Batch, collate, token_batches
 from nmt_cli.precision import autocast
+from nmt_cli.shards import ShardSet
 
 
 def loss_fn(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -76,12 +80,25 @@ def smoothed_cross_entropy(logits: Tensor, target: Tensor, smoothing: float, ign
     return _SmoothedCrossEntropy.apply(flat, target.reshape(-1), smoothing, ignore_index)
 
 
-@torch.no_grad()
 def validation_loss(model: nn.Module, data: ParallelSet, device: torch.device, precision: str) -> float:
-    """Per-token cross-entropy (no smoothing) of `data` under teacher forcing."""
+    """Per-token cross-entropy (no smoothing) of in-memory `data` under teacher forcing."""
+    order = token_batches(data.lengths(), 4096)
+    batches = (collate([data.src_ids[i] for i in idx], [data.tgt_ids[i] for i in idx]) for idx in order)
+    return mean_loss(model, batches, device, precision)
+
+
+def shard_loss(model: nn.Module, data: ShardSet, device: torch.device, precision: str) -> float:
+    """The same over a memory-mapped set of any size, one length-sorted batch at a time."""
+    order = batching.token_batches(np.arange(len(data)), data.lengths(), 4096)
+    return mean_loss(model, (data.batch(idx) for idx in order), device, precision)
+
+
+@torch.no_grad()
+def mean_loss(model: nn.Module, batches: Iterable[Batch], device: torch.device, precision: str) -> float:
+    """Per-token cross-entropy (no smoothing) summed over `batches`, divided by their target tokens."""
     total, tokens = 0.0, 0
-    for idx in token_batches(data.lengths(), 4096):
-        batch = collate([data.src_ids[i] for i in idx], [data.tgt_ids[i] for i in idx]).to(device)
+    for batch in batches:
+        batch = batch.to(device)
         with autocast(device, precision):
             logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
         total += float(loss_fn(logits, batch.tgt_out, 0.0))

@@ -37,6 +37,11 @@ OWNED = frozenset(
 CHECKPOINT = re.compile(r"ckpt\.\d+\.pt")
 
 
+# Prepared shards (prepare.py) may live in the model directory; --overwrite keeps them, as they
+# do not depend on the run, only on the corpus and the vocabulary.
+DATA = "data"
+
+
 def owned(name: str) -> bool:
     """Whether `name` is a file nmt writes in a model directory."""
     return name in OWNED or CHECKPOINT.fullmatch(name) is not None
@@ -64,7 +69,9 @@ def is_temporary(name: str) -> bool:
 def foreign_entries(model_dir: Path) -> list[str]:
     """Names in `model_dir` that nmt did not write; its config.json must be nmt's own too."""
     names = sorted(os.listdir(model_dir))
-    foreign = [n for n in names if not owned(n) and not is_temporary(n)]
+    foreign = [
+        n for n in names if not (owned(n) or is_temporary(n) or n == DATA and (model_dir / n).is_dir())
+    ]
     config = model_dir / "config.json"
     if "config.json" in names and not isinstance(read_config(config), dict):
         foreign.append("config.json (not an nmt config)")

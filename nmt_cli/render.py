@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich import box
@@ -20,6 +21,7 @@ from rich.text import Text
 if TYPE_CHECKING:  # annotations only: rendering scores must not import torch
     from nmt_cli.align import Alignment, AlignmentScores, Link
     from nmt_cli.evaluate import Scores
+    from nmt_cli.prepare import Prepared
     from nmt_cli.search import Translation
     from nmt_cli.train import StepStats, Validation
 
@@ -89,9 +91,23 @@ class RichReporter:
         self.live_enabled = live and console.is_terminal
         self.live: Live | None = None
         self.history: list[Validation] = []
+        self.progress: PrepareProgress | None = None
+
+    def preparing(self, stage: str, done: int, total: int) -> None:
+        if self.progress is None:
+            self.progress = PrepareProgress(self.console).start()
+        self.progress(stage, done, total)
 
     def start(self, info: dict[str, Any]) -> None:
         c = self.console
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+        prepared = info.get("prepared")
+        if prepared is not None and (
+            len(prepared.corpora) > 1 or not all(x.reused for x in prepared.corpora)
+        ):
+            c.print(prepare_table(prepared))
         if info.get("resumed_at_step"):
             c.print(f"[bold]resuming[/] at step {info['resumed_at_step']}")
         c.print(
@@ -132,6 +148,83 @@ class RichReporter:
             self.live = None
         if self.history:
             self.console.print(validation_table(self.history))
+
+
+class PrepareProgress:
+    """A transient progress bar per preparation stage (only on a terminal): call it with
+    (stage, bytes done, bytes in all)."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def start(self) -> PrepareProgress:
+        self.progress.start()
+        return self
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+    def __enter__(self) -> PrepareProgress:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total)
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def prepare_table(p: Prepared) -> Table:
+    """One row per corpus: pairs kept, skipped, dropped, tokens, bytes on disk, reused or built."""
+    t = Table(box=box.SIMPLE_HEAD, title="prepared data")
+    columns = ("corpus", "pairs", "skipped empty", "dropped long", "src tokens", "tgt tokens", "disk", "")
+    for col in columns:
+        t.add_column(col, justify="left" if col in ("corpus", "") else "right", no_wrap=col != "corpus")
+    rows = [("train", c) for c in p.corpora] + [("valid", p.valid_summary)]
+    for kind, c in rows:
+        state = "reused" if c.reused else "built"
+        t.add_row(
+            f"{kind} {c.prefix}",
+            f"{c.pairs:,}",
+            f"{c.skipped_empty:,}",
+            f"{c.dropped_long:,}" if kind == "train" else "-",
+            f"{c.src_tokens:,}",
+            f"{c.tgt_tokens:,}",
+            _bytes(c.bytes_on_disk) if kind == "train" or not c.held_out else "-",
+            state,
+        )
+    return t
+
+
+def preparation_line(prepared: Prepared, directory: Path) -> str:
+    """How long preparation took and how fast, or that everything was already prepared."""
+    built = [c for c in prepared.corpora if not c.reused]
+    if not built and prepared.valid_summary.reused:
+        return f"already prepared in {directory}: nothing read"
+    seen = sum(c.pairs + c.skipped_empty + c.dropped_long + c.held_out for c in built)
+    seconds = prepared.seconds.get("total", 0.0)
+    return f"prepared in {seconds:.1f} s ({seen / max(seconds, 1e-9):,.0f} pairs/s) into {directory}"
 
 
 def validation_table(history: list[Validation]) -> Table:
@@ -316,3 +409,47 @@ def profile_table(arch: str, ops: list[Any]) -> Table:
             op.name, f"{op.ms_per_update:,.1f}", f"{100 * op.share:.1f}%", f"{op.calls_per_update:g}"
         )
     return table
+
+
+def scale_tables(scale: dict[str, Any]) -> list[Table]:
+    """The scale benchmark: preparation (streamed vs in memory) and training on prepared corpora."""
+    prep = Table(title="Preparation: streamed into shards vs today's in-memory path")
+    for col in ("pairs", "path", "seconds", "pairs/s", "peak MB", "stage shares", "second run"):
+        prep.add_column(col, justify="left" if col in ("path", "stage shares") else "right")
+    train = Table(title="Training on a prepared corpus")
+    for col in (
+        "pairs",
+        "first update s",
+        "train tok/s",
+        "peak MB",
+        "epoch order s",
+        "batches/s mmap / lists",
+    ):
+        train.add_column(col, justify="right")
+    for n, e in scale.items():
+        s = e["streamed"]
+        again = e["streamed_again"]
+        rows = [("streamed", s, f"{again['seconds']:.2f} s ({'reused' if again['reused'] else 'rebuilt'})")]
+        if "in_memory" in e:
+            rows.append(("in memory", e["in_memory"], "-"))
+        for path, r, second in rows:
+            shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in r["shares"].items())
+            prep.add_row(
+                f"{int(n):,}",
+                path,
+                f"{r['seconds']['total']:.1f}",
+                f"{r['pairs_per_s']:,.0f}",
+                f"{r['peak_rss_mb']:,.0f}",
+                shares,
+                second,
+            )
+        t, b = e["training"], e["batches"]
+        train.add_row(
+            f"{int(n):,}",
+            f"{t['seconds_to_first_update']:.2f}",
+            f"{t['tokens_per_s']:,.0f}" if t["tokens_per_s"] else "-",
+            f"{t['peak_rss_mb']:,.0f}",
+            f"{b['epoch_order_seconds']:.2f}",
+            f"{b['memmap_batches_per_s']:,.0f} / {b['list_batches_per_s']:,.0f}",
+        )
+    return [prep, train]

@@ -9,7 +9,6 @@ import contextlib
 import json
 import logging
 import math
-import random
 import signal
 import time
 from collections.abc import Collection, Iterator
@@ -21,18 +20,21 @@ from typing import Any, Protocol, cast
 import torch
 from torch import nn
 
-from nmt_cli import checkpoint, finetune
+from nmt_cli import batching, checkpoint, finetune
 from nmt_cli.allocator import keep_freed_memory
 from nmt_cli.average import keep_checkpoint
+from nmt_cli.cache import copy_atomic
 from nmt_cli.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
-from nmt_cli.corpus import CorpusStats, ParallelSet, check_corpus_files, load_corpora
-from nmt_cli.data import Batch, Tokenizer, collate, token_batches
+from nmt_cli.corpus import check_corpus_files, spm_files
+from nmt_cli.data import Batch, Tokenizer
 from nmt_cli.errors import NMTError
-from nmt_cli.loss import validation_loss
+from nmt_cli.loss import shard_loss
 from nmt_cli.model import Seq2Seq, build_model, count_parameters
 from nmt_cli.modeldir import LOG, claim, trim_log
 from nmt_cli.precision import autocast, resolve_device, resolve_precision
+from nmt_cli.prepare import Prepared, prepare_data
 from nmt_cli.search import translate
+from nmt_cli.shards import ShardSet
 from nmt_cli.step import make_optimizer, make_scheduler, train_step
 
 log = logging.getLogger("nmt_cli")
@@ -75,6 +77,7 @@ class TrainResult:
 class Reporter(Protocol):
     """How training shows progress; the CLI passes a rich one, Python callers may pass none."""
 
+    def preparing(self, stage: str, done: int, total: int) -> None: ...
     def start(self, info: dict[str, Any]) -> None: ...
     def step(self, stats: StepStats) -> None: ...
     def validation(self, v: Validation) -> None: ...
@@ -83,6 +86,9 @@ class Reporter(Protocol):
 
 class LogReporter:
     """Progress through the `nmt_cli` logger only."""
+
+    def preparing(self, stage: str, done: int, total: int) -> None:
+        pass
 
     def start(self, info: dict[str, Any]) -> None:
         log.info("training: %s", info)
@@ -103,28 +109,24 @@ class LogReporter:
         pass
 
 
-def epoch_batches(data: ParallelSet, batch_tokens: int, seed: int, epoch: int) -> list[list[int]]:
-    """Deterministic per (seed, epoch), so a resumed run replays the same order."""
-    return token_batches(data.lengths(), batch_tokens, random.Random(seed * 100003 + epoch))
-
-
 def validate(
     model: nn.Module,
     tokenizer: Tokenizer,
-    data: ParallelSet,
+    data: Prepared,
     device: torch.device,
     precision: str,
     beam: int,
 ) -> tuple[float, float]:
-    """(loss, BLEU) on the validation set; BLEU of greedy (or beam) translations by sacreBLEU."""
+    """(loss on the whole validation set, BLEU on its fixed subset): greedy (or beam)
+    translations scored by sacreBLEU."""
     import sacrebleu
 
     model.eval()
-    loss = validation_loss(model, data, device, precision)
+    loss = shard_loss(model, data.valid, device, precision)
     with autocast(device, precision):
         decode = DecodeConfig(beam_size=beam, batch_size=200)
-        out = translate(cast(Seq2Seq, model), tokenizer, data.src_lines, decode, device)
-    bleu = sacrebleu.corpus_bleu([t.text for t in out], [data.tgt_lines]).score
+        out = translate(cast(Seq2Seq, model), tokenizer, data.valid_src, decode, device)
+    bleu = sacrebleu.corpus_bleu([t.text for t in out], [data.valid_ref]).score
     model.train()
     return loss, bleu
 
@@ -165,16 +167,28 @@ class Progress:
 
 
 def prepare(
-    model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, resume: bool
-) -> tuple[nn.Module, Tokenizer, ParallelSet, ParallelSet, CorpusStats, dict[str, Any] | None]:
-    """Load data and build (or restore) the model for a fresh or resumed run."""
+    model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, resume: bool, reporter: Reporter
+) -> tuple[nn.Module, Prepared, dict[str, Any] | None]:
+    """Prepare the data (or find it prepared) and build (or restore) the model.
+
+    A fresh run copies the SentencePiece model(s) of the preparation into the model directory;
+    a resumed run encodes with the copy it already has, so its shards are found again.
+    """
     model_dir = Path(train_cfg.output)
     model_dir.mkdir(parents=True, exist_ok=True)
     saved = checkpoint.load_training_state(model_dir) if resume else None
-    tokenizer = saved.tokenizer if saved is not None else None
+    data_dir = Path(data_cfg.data_dir) if data_cfg.data_dir else model_dir / "data"
+    tokenizer_dir = model_dir if saved is not None else None
     if saved is None and train_cfg.init_from:
-        tokenizer = finetune.copy_tokenizer(train_cfg.init_from, model_dir)
-    train_set, valid_set, tok, stats = load_corpora(data_cfg, model_dir, train_cfg.seed, tokenizer)
+        finetune.copy_tokenizer(train_cfg.init_from, model_dir)  # fine-tuning keeps its vocabulary
+        tokenizer_dir = model_dir
+    data = prepare_data(
+        data_cfg, data_dir, train_cfg.seed, train_cfg.threads, tokenizer_dir, reporter.preparing
+    )
+    if data.spm_dir is not None:
+        for name in sorted(set(spm_files(data_cfg.joint_vocab).values())):
+            copy_atomic(data.spm_dir / name, model_dir / name)
+    tok = data.tokenizer
     if saved is not None:
         model_cfg = saved.model_cfg
     else:
@@ -190,18 +204,25 @@ def prepare(
         model.load_state_dict(saved.state["model"])
     elif train_cfg.init_from:
         model.load_state_dict(finetune.weights(train_cfg.init_from))
-    return model, tok, train_set, valid_set, stats, saved.state if saved is not None else None
+    return model, data, saved.state if saved is not None else None
 
 
 def batches_from(
-    progress: Progress, data: ParallelSet, batch_tokens: int, seed: int, max_epochs: int
+    progress: Progress,
+    data: ShardSet,
+    weights: tuple[float, ...],
+    batch_tokens: int,
+    seed: int,
+    max_epochs: int,
 ) -> Iterator[Batch]:
-    """Batches from where `progress` stands on, across epochs, advancing it as they are taken."""
+    """Batches from where `progress` stands on, across epochs, advancing it as they are taken;
+    each gathered from the memory maps when it is needed."""
+    lengths = data.lengths()  # 4 bytes a pair: all that batching reads
     while progress.epoch < max_epochs:
-        order = epoch_batches(data, batch_tokens, seed, progress.epoch)
+        order = batching.epoch_batches(lengths, data.sizes, weights, batch_tokens, seed, progress.epoch)
         for i in range(progress.batch_in_epoch, len(order)):
             progress.batch_in_epoch = i + 1
-            yield collate([data.src_ids[j] for j in order[i]], [data.tgt_ids[j] for j in order[i]])
+            yield data.batch(order[i])
         progress.epoch += 1
         progress.batch_in_epoch = 0
 
@@ -240,7 +261,7 @@ def train(
     precision = resolve_precision(cfg.precision, device)
     if cfg.init_from and not resume:
         model_cfg, data_cfg = finetune.configs(cfg.init_from, model_cfg, data_cfg)
-    model, tok, train_set, valid_set, stats, state = prepare(model_cfg, data_cfg, cfg, resume)
+    model, data, state = prepare(model_cfg, data_cfg, cfg, resume, reporter)
     model.to(device).train()
     optimizer = make_optimizer(model, cfg.lr)
     scheduler = make_scheduler(optimizer, cfg.lr_schedule, cfg.warmup_steps)
@@ -263,11 +284,12 @@ def train(
             "parameters": n_params,
             "device": str(device),
             "precision": precision,
-            "train_pairs": stats.train_pairs,
-            "skipped_empty": stats.skipped_empty,
-            "dropped_long": stats.dropped_long,
-            "valid": stats.valid_source,
-            "valid_pairs": stats.valid_pairs,
+            "train_pairs": len(data.train),
+            "skipped_empty": sum(c.skipped_empty for c in data.corpora),
+            "dropped_long": sum(c.dropped_long for c in data.corpora),
+            "valid": data.valid_source,
+            "valid_pairs": len(data.valid),
+            "prepared": data,
             "vocab_size": model_cfg.vocab_size,
             "resumed_at_step": progress.step if state else None,
         }
@@ -284,7 +306,7 @@ def train(
         )
 
     def validate_and_save() -> None:
-        loss, bleu = validate(model, tok, valid_set, device, precision, cfg.valid_beam)
+        loss, bleu = validate(model, data.tokenizer, data, device, precision, cfg.valid_beam)
         is_best = bleu > progress.best_bleu
         if is_best:
             progress.best_bleu, progress.bad_validations = bleu, 0
@@ -303,7 +325,9 @@ def train(
         reporter.validation(v)
         save()
 
-    batches = batches_from(progress, train_set, data_cfg.batch_tokens, cfg.seed, cfg.max_epochs)
+    batches = batches_from(
+        progress, data.train, data.weights, data_cfg.batch_tokens, cfg.seed, cfg.max_epochs
+    )
     window_tokens, window_start = 0, time.monotonic()
     last_valid = progress.step if progress.history else -1
     stopped_by = budget_spent(cfg, progress, time.monotonic() - started)

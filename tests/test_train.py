@@ -14,8 +14,8 @@ from conftest import TOY_TRAIN_ARGS
 
 from nmt_cli.checkpoint import load_model, safe_load
 from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
-from nmt_cli.corpus import load_corpora
 from nmt_cli.precision import resolve_precision
+from nmt_cli.prepare import prepare_data
 from nmt_cli.train import train, validate
 
 
@@ -59,10 +59,11 @@ def test_best_checkpoint_follows_validation_bleu(toy_corpus, tmp_path):
     assert sum(v.is_best for v in result.history) >= 1
     # model.pt holds the weights that scored best: validating it again gives that BLEU.
     loaded = load_model(tmp_path / "m")
-    _, valid, _, _ = load_corpora(data_cfg, tmp_path / "m", run.seed, loaded.tokenizer)
+    prepared = prepare_data(data_cfg, tmp_path / "m" / "data", run.seed, tokenizer_dir=tmp_path / "m")
+    assert prepared.corpora[0].reused  # the run's own preparation, found again
     device = torch.device("cpu")
     _, bleu = validate(
-        loaded.model, loaded.tokenizer, valid, device, resolve_precision(run.precision, device), 1
+        loaded.model, loaded.tokenizer, prepared, device, resolve_precision(run.precision, device), 1
     )
     assert bleu == pytest.approx(best, abs=1e-9)
     if not result.history[-1].is_best:  # and not the last ones, which last.pt holds
@@ -97,3 +98,21 @@ def test_sigint_saves_state_and_the_same_command_resumes(toy_corpus, tmp_path):
     assert again.returncode == 0, again.stderr.decode()
     assert f"resuming at step {step}".encode() in again.stderr
     assert safe_load(out / "last.pt")["progress"]["step"] == step + 3
+
+
+def test_weighted_corpora_train_from_shards_that_a_resumed_run_reuses(toy_corpus, tmp_path):
+    from conftest import write_toy_corpus
+
+    other = tmp_path / "in-domain" / "train"
+    write_toy_corpus(other, 300, seed=5)
+    model, data, run = configs(toy_corpus, tmp_path / "m", 4)
+    data = dataclasses.replace(data, train=(str(toy_corpus), str(other)), train_weights=(1.0, 4.0))
+    assert train(model, data, run).steps == 4
+    prepared = sorted(p.name for p in (tmp_path / "m" / "data").iterdir())
+    assert len(prepared) == 3 and prepared[0].startswith("spm-")  # one vocabulary, a shard per corpus
+    assert prepared[2].startswith("train.in-domain.train-") and prepared[1].startswith("train.corpus")
+    stamps = {n: (tmp_path / "m" / "data" / n / "meta.json").stat().st_mtime_ns for n in prepared}
+    resumed = train(model, data, dataclasses.replace(run, max_steps=6), resume=True)
+    assert resumed.steps == 6
+    again = {n: (tmp_path / "m" / "data" / n / "meta.json").stat().st_mtime_ns for n in prepared}
+    assert again == stamps and sorted(p.name for p in (tmp_path / "m" / "data").iterdir()) == prepared
