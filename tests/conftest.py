@@ -38,7 +38,7 @@ def transformer_config(**kw) -> ModelConfig:
 
 @pytest.fixture(scope="session")
 def rnn_reverse():
-    return train_toy(rnn_config(attention="additive"), "reverse", steps=400)
+    return train_toy(rnn_config(attention="additive"), "reverse", steps=500)
 
 
 @pytest.fixture(scope="session")
