@@ -314,21 +314,37 @@ def write_config(
     )
 
 
+def rng_state() -> dict[str, torch.Tensor]:
+    """This process's random state: the CPU's, and the current GPU's when training on one."""
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
 def save_training_state(
-    path: Path, model: nn.Module, optimizer: Any, scheduler: Any, progress: dict[str, Any]
+    path: Path,
+    model: nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    scaler: Any,
+    progress: dict[str, Any],
+    rngs: list[dict[str, torch.Tensor]],
 ) -> None:
-    """last.pt: everything a resumed run needs to continue exactly, RNG state included."""
-    save_torch(
-        path,
-        {
-            "format_version": FORMAT_VERSION,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "progress": progress,
-        },
-    )
+    """last.pt: everything a resumed run needs to continue exactly, the random state of every
+    process (`rngs`, in rank order) included; `torch_rng` keeps process 0's for older readers."""
+    state = {
+        "format_version": FORMAT_VERSION,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "torch_rng": rngs[0]["cpu"],
+        "rank_rng": rngs,
+        "progress": progress,
+    }
+    if scaler.is_enabled():
+        state["scaler"] = scaler.state_dict()
+    save_torch(path, state)
 
 
 @dataclass
@@ -337,7 +353,7 @@ class TrainingState:
 
     model_cfg: ModelConfig  # from config.json, with the vocabulary sizes it was built with
     tokenizer: Tokenizer
-    state: dict[str, Any]  # last.pt: model, optimizer, scheduler, torch_rng, progress
+    state: dict[str, Any]  # last.pt: model, optimizer, scheduler, torch_rng, rank_rng, progress
 
 
 def load_training_state(model_dir: Path) -> TrainingState:

@@ -30,6 +30,7 @@ from nmt_cli.config import (
     Scoring,
     Span,
     TrainConfig,
+    TrainPrecision,
 )
 
 app = typer.Typer(
@@ -237,7 +238,7 @@ def run(debug: bool, action: Callable[[], Any]) -> Any:
         if debug:
             traceback.print_exc()
         err.print(
-            f"[red]error:[/] {type(e).__name__}: {e} (run with --debug for the traceback)",
+            f"[red]error:[/] {type(e).__name__}: {escape(str(e))} (run with --debug for the traceback)",
             soft_wrap=True,
         )
         raise typer.Exit(1) from None
@@ -349,9 +350,23 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed.")] = TrainConfig.seed,
     device: Device = TrainConfig.device,
     precision: Annotated[
-        Precision, typer.Option(help="auto (bf16 where the hardware has it), bf16 or fp32.")
+        TrainPrecision,
+        typer.Option(
+            help="auto (bf16 where the hardware has it; fp16 on GPUs without it), bf16, fp16 or fp32."
+        ),
     ] = TrainConfig.precision,
     threads: Threads = TrainConfig.threads,
+    log_every: Annotated[
+        int, typer.Option(min=1, help="Updates between progress reports.")
+    ] = TrainConfig.log_every,
+    dist_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Under torchrun: minutes a process waits for a hung peer before failing "
+            "(must exceed a validation).",
+        ),
+    ] = TrainConfig.dist_timeout,
     overwrite: Annotated[
         bool,
         typer.Option(help="Start afresh even if OUTPUT holds a run to resume (its prepared data/ is kept)."),
@@ -375,13 +390,17 @@ def train(
     ] = False,
     debug: Debug = False,
 ) -> None:
-    """Train a model; an interrupted run in OUTPUT resumes where it stopped."""
+    """Train a model; an interrupted run in OUTPUT resumes where it stopped.
+
+    Under torchrun (`torchrun --nproc-per-node N -m nmt_cli train ...`) the N processes train
+    one model together (DistributedDataParallel), each on its share of every update.
+    """
     given = options_given(ctx)
 
     def action() -> None:
         from dataclasses import replace
 
-        from nmt_cli import finetune
+        from nmt_cli import distributed, finetune
         from nmt_cli.config import DataConfig, model_config, train_config
         from nmt_cli.errors import NMTError
         from nmt_cli.render import RichReporter
@@ -408,6 +427,7 @@ def train(
             label_smoothing=label_smoothing, clip_norm=clip_norm, accumulate=accumulate,
             valid_every=valid_every, patience=patience, max_epochs=max_epochs, max_steps=max_steps,
             max_minutes=max_minutes, seed=seed, device=device, precision=precision, threads=threads,
+            log_every=log_every, dist_timeout=dist_timeout,
         )  # fmt: skip
         train_cfg = replace(
             train_cfg,
@@ -422,6 +442,10 @@ def train(
         result = train_or_resume(
             model_cfg, data_cfg, train_cfg, RichReporter(err), overwrite, options_given(ctx)
         )
+        main = distributed.is_main()
+        distributed.shutdown()
+        if not main:  # process 0 speaks for all
+            raise typer.Exit(130 if result.stopped_by == "interrupt" else 0)
         if result.stopped_by == "interrupt":
             err.print(f"interrupted at step {result.steps}: state saved; run the same command to resume")
             raise typer.Exit(130)

@@ -14,6 +14,7 @@ Scoring = Literal["dot", "general", "additive"]
 DecoderKind = Literal["luong", "bahdanau"]
 Span = Literal["global", "local-m", "local-p"]
 Precision = Literal["auto", "bf16", "fp32"]
+TrainPrecision = Literal["auto", "bf16", "fp16", "fp32"]
 Schedule = Literal["plateau", "inverse-sqrt"]
 Level = Literal["word", "subword"]
 Quantize = Literal["none", "int8"]
@@ -111,11 +112,13 @@ class TrainConfig:
     max_minutes: float = 0.0
     seed: int = 1
     device: str = "auto"
-    precision: Precision = "auto"
+    precision: TrainPrecision = "auto"
     threads: int = 0
     keep_checkpoints: int = 0  # keep the weights of the last N validations as ckpt.STEP.pt
     init_from: str | None = None  # fine-tune: start from this model directory
     continue_optimizer: bool = False  # with init_from: also its optimizer and schedule state
+    log_every: int = 20  # updates between progress reports and train.log.jsonl step records
+    dist_timeout: float = 30.0  # minutes a process waits for a hung peer under torchrun
 
 
 @dataclass(frozen=True)

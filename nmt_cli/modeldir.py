@@ -50,7 +50,7 @@ def owned(name: str) -> bool:
 # Settings a resumed run may change: budgets, validation rhythm, and where it runs.
 MAY_CHANGE = frozenset(
     {"max_epochs", "max_steps", "max_minutes", "valid_every", "valid_beam", "patience"}
-    | {"device", "precision", "threads", "output"}
+    | {"device", "precision", "threads", "output", "log_every", "dist_timeout"}
 )
 # Corpus paths may change (data moves between machines); a warning says so.
 MOVABLE = frozenset({"train", "valid"})

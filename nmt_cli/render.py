@@ -113,6 +113,7 @@ class RichReporter:
         c.print(
             f"[bold]{info['arch']}[/]: {info['parameters']:,} parameters, vocabulary {info['vocab_size']}, "
             f"{info['device']}, {info['precision']}"
+            + (f", {info['processes']} processes" if info.get("processes", 1) > 1 else "")
         )
         c.print(
             f"training pairs: {info['train_pairs']:,} (skipped {info['skipped_empty']} with an empty side, "

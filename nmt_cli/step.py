@@ -16,6 +16,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from nmt_cli import distributed
 from nmt_cli.config import Schedule
 from nmt_cli.data import Batch
 from nmt_cli.loss import loss_fn
@@ -25,8 +26,11 @@ from nmt_cli.precision import autocast
 
 @dataclass(frozen=True)
 class StepResult:
-    loss: float  # label-smoothed cross-entropy per target token
-    tokens: int  # source + target tokens of the update, for throughput
+    loss: float  # label-smoothed cross-entropy per target token (of every process, under torchrun)
+    tokens: int  # source + target tokens of the update (every process's), for throughput
+
+
+NO_SCALING = torch.amp.GradScaler("cpu", enabled=False)  # scale() and step() pass straight through
 
 
 def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -52,29 +56,37 @@ def train_step(
     clip_norm: float = 1.0,
     precision: str = "fp32",
     scheduler: Any = None,
-    accumulate: int = 0,
+    scaler: torch.amp.GradScaler = NO_SCALING,
 ) -> StepResult:
     """One update from `batches` (gradient accumulation over all of them): forward, loss,
     backward, clip, optimizer step, then `scheduler.step()` for a per-update schedule.
 
-    Each batch's loss is divided by its target tokens and by `accumulate` (default: the number
-    of batches), so an update is the mean of per-token means whatever the batch sizes.
+    The summed loss is divided by the target tokens of the whole update, counted over every
+    process under torchrun (whose `batches` are this process's share), so N processes with
+    batch B learn like one with batch N·B, as `--accumulate 2` learns like a batch twice as big.
+    Under DDP the gradients are exchanged once, after the last batch. `scaler` is fp16's loss
+    scaling.
     """
     device = next(model.parameters()).device
-    accumulate = accumulate or len(batches)
-    total, tokens, n_tgt = 0.0, 0, 0
-    for batch in batches:
+    n_tgt, tokens = distributed.all_reduce_sum(
+        [sum(b.n_tgt_tokens for b in batches), sum(b.n_src_tokens + b.n_tgt_tokens for b in batches)]
+    )
+    total = 0.0
+    for i, batch in enumerate(batches):
         batch = batch.to(device)
-        with autocast(device, precision):
-            logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
-        loss = loss_fn(logits, batch.tgt_out, label_smoothing)
-        (loss / (batch.n_tgt_tokens * accumulate)).backward()
+        with distributed.no_sync(model, sync=i == len(batches) - 1):
+            with autocast(device, precision):
+                logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
+            loss = loss_fn(logits, batch.tgt_out, label_smoothing)
+            # DDP averages the processes' gradients: times their number makes it their sum.
+            scaler.scale(loss * distributed.size() / max(n_tgt, 1)).backward()
         total += float(loss.detach())
-        n_tgt += batch.n_tgt_tokens
-        tokens += batch.n_src_tokens + batch.n_tgt_tokens
+    scaler.unscale_(optimizer)
     nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-    optimizer.step()
+    scaler.step(optimizer)
+    scaler.update()
     optimizer.zero_grad(set_to_none=True)
     if scheduler is not None:
         scheduler.step()
-    return StepResult(total / max(n_tgt, 1), tokens)
+    (total,) = distributed.all_reduce_sum([total])
+    return StepResult(total / max(n_tgt, 1), int(tokens))

@@ -14,20 +14,21 @@ def batches():
     return [collate([[5, 6, 7], [8]], [[9, 10], [11, 12, 13]]), collate([[6, 5]], [[14]])]
 
 
-def test_accumulation_averages_the_per_token_loss_of_each_batch():
+def test_accumulation_divides_the_summed_loss_by_the_target_tokens_of_the_update():
+    """As one batch holding both would (and as N processes under torchrun do)."""
     torch.manual_seed(0)
     model = build_model(rnn_config(embed_dim=16, hidden_dim=32))
     manual = build_model(rnn_config(embed_dim=16, hidden_dim=32))
     manual.load_state_dict(model.state_dict())
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     result = train_step(model, opt, batches(), label_smoothing=0.0, clip_norm=1e9)
-    # The same update by hand: (loss1 / tokens1 + loss2 / tokens2) / 2, one SGD step.
-    total, tokens = 0.0, 0
+    # The same update by hand: (loss1 + loss2) / (tokens1 + tokens2), one SGD step.
+    total, tokens = 0.0, sum(b.n_tgt_tokens for b in batches())
     for b in batches():
         logits, _ = manual(b.src, b.src_mask, b.tgt_in)
         loss = loss_fn(logits, b.tgt_out, 0.0)
-        (loss / (b.n_tgt_tokens * 2)).backward()
-        total, tokens = total + float(loss.detach()), tokens + b.n_tgt_tokens
+        (loss / tokens).backward()
+        total += float(loss.detach())
     with torch.no_grad():
         for p in manual.parameters():
             if p.grad is not None:

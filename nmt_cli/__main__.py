@@ -1,0 +1,6 @@
+"""`python -m nmt_cli`, the entry point torchrun needs: `torchrun --nproc-per-node 2 -m nmt_cli train ...`."""
+
+from nmt_cli.cli import app
+
+if __name__ == "__main__":
+    app(prog_name="nmt")
