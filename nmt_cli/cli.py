@@ -409,6 +409,8 @@ def train(
         if continue_optimizer and init_from is None:
             raise NMTError("--continue-optimizer goes with --init-from DIR")
         saved_arch = finetune.saved_config(init_from)["model"]["arch"] if init_from else None
+        if saved_arch is not None and "arch" in given and arch != saved_arch:
+            raise NMTError(f"--arch {arch} contradicts {init_from}, a {saved_arch} model: leave it out")
         model_cfg = model_config(
             saved_arch or arch, dropout=dropout, tie_embeddings=tie_embeddings, layers=layers,
             embed_dim=embed_dim, hidden_dim=hidden_dim, attention=attention, decoder=decoder,

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from nmt_cli.checkpoint import JOINT_SPM, LoadedModel
-from nmt_cli.config import ModelConfig
+from nmt_cli.config import DEFAULT_ATTENTION, AttentionChoice, ModelConfig
 from nmt_cli.errors import NMTError
 from nmt_cli.model import Seq2Seq
 
@@ -65,6 +65,20 @@ class Ensemble(nn.Module):
         """The first member's configuration (decoding batch budgets follow its architecture)."""
         return self.models[0].cfg
 
+    @property
+    def decode_budget(self) -> int:
+        """The smallest of the members' decoding budgets: all of them run on every batch."""
+        return min(m.decode_budget for m in self.models)
+
+    @property
+    def adam_betas(self) -> tuple[float, float]:
+        return self.models[0].adam_betas
+
+    def check_attention(self, choice: AttentionChoice) -> None:
+        """The chosen layer and head must exist in every member (their attention is averaged)."""
+        for m in self.models:
+            m.check_attention(choice)
+
     def encode(self, src: Tensor, src_mask: Tensor) -> EnsembleMemory:
         return EnsembleMemory(tuple(m.encode(src, src_mask) for m in self.models))
 
@@ -72,25 +86,35 @@ class Ensemble(nn.Module):
         return EnsembleState(tuple(m.init_state(mem) for m, mem in zip(self.models, memory.members)))
 
     def decode_step(
-        self, prev: Tensor, memory: EnsembleMemory, state: EnsembleState
+        self,
+        prev: Tensor,
+        memory: EnsembleMemory,
+        state: EnsembleState,
+        attention: AttentionChoice = DEFAULT_ATTENTION,
     ) -> tuple[Tensor, EnsembleState, Tensor]:
         """prev (N,) -> mean log-probabilities (N, V), next states, mean attention (N, S)."""
-        steps = [m.decode_step(prev, mem, s) for m, mem, s in zip(self.models, memory.members, state.members)]
-        attention = torch.stack([a.float() for _, _, a in steps]).mean(dim=0)
+        members = zip(self.models, memory.members, state.members)
+        steps = [m.decode_step(prev, mem, s, attention) for m, mem, s in members]
+        weights = torch.stack([a.float() for _, _, a in steps]).mean(dim=0)
         return (
             mean_log_probs([x for x, _, _ in steps]),
             EnsembleState(tuple(s for _, s, _ in steps)),
-            attention,
+            weights,
         )
 
     def forward(
-        self, src: Tensor, src_mask: Tensor, tgt_in: Tensor, need_attention: bool = False
+        self,
+        src: Tensor,
+        src_mask: Tensor,
+        tgt_in: Tensor,
+        need_attention: bool = False,
+        attention: AttentionChoice = DEFAULT_ATTENTION,
     ) -> tuple[Tensor, Tensor | None]:
         """Teacher-forced mean log-probabilities (B, T, V) and, when asked, mean attention (B, T, S)."""
-        outs = [m(src, src_mask, tgt_in, need_attention) for m in self.models]
+        outs = [m(src, src_mask, tgt_in, need_attention, attention) for m in self.models]
         maps = [a.float() for _, a in outs if a is not None]
-        attention = torch.stack(maps).mean(dim=0) if need_attention else None
-        return mean_log_probs([x for x, _ in outs]), attention
+        weights = torch.stack(maps).mean(dim=0) if need_attention else None
+        return mean_log_probs([x for x, _ in outs]), weights
 
 
 def spm_bytes(loaded: LoadedModel) -> tuple[bytes, bytes]:

@@ -166,6 +166,7 @@ def export_ctranslate2(
     a README and `nmt-export.json`. Everything is built in a temporary directory beside `out`
     and moved in at the end; an earlier export's files are replaced, nothing else is touched."""
     try:
+        import ctranslate2  # noqa: F401  (the package itself first: its submodules may be cached)
         from ctranslate2.converters.converter import Converter
     except ImportError:
         raise NMTError(INSTALL_HINT) from None

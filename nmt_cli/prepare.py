@@ -10,6 +10,7 @@ or another run sharing `--data-dir` starts without reading the text again.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Iterator
@@ -36,6 +37,8 @@ from nmt_cli.vocab import ensure_sentencepiece, tokenizer_digest, tokenizer_in
 
 CHUNK_PAIRS = 20_000
 BLEU_SUBSET_SEED = 0  # the validation BLEU subset is the same whatever the training seed
+
+log = logging.getLogger("nmt_cli")
 
 
 @dataclass
@@ -182,7 +185,18 @@ def prepare_corpus(
         if meta["train"]["pairs"] == 0:
             raise NMTError(f"no usable training pairs in {prefix}.{{{cfg.src_lang},{cfg.tgt_lang}}}")
         if holdout is not None:
-            triples = ((s, t, t) for s, t in held_pairs)
+            pairs: Iterator[tuple[str, str]] = iter(held_pairs)
+            if not held_pairs:
+                # Too small to hold out 10%: validating on training pairs beats failing after training.
+                log.warning(
+                    "%s has only %d usable pairs, too few to hold any out: validating on the training "
+                    "pairs (pass --valid PREFIX for a real validation set)",
+                    prefix,
+                    meta["train"]["pairs"],
+                )
+                pairs = stream_pairs(prefix, cfg.src_lang, cfg.tgt_lang, StreamCounts())
+                meta["valid_on_train"] = True
+            triples = ((s, t, t) for s, t in pairs)
             meta["valid"] = write_valid(tmp, tok, triples, cfg.valid_max_sentences, threads)
         return meta
 
@@ -321,10 +335,17 @@ def prepare_data(
         valid=ShardSet([Shard(valid.path, "valid")]),
         valid_src=valid_src,
         valid_ref=valid_ref,
-        valid_source=cfg.valid or f"{valid.meta['held_out']} pairs held out of {cfg.prefixes[0]}",
+        valid_source=cfg.valid or held_out_source(valid.meta, cfg.prefixes[0]),
         tokenizer=tok,
         spm_dir=spm_dir,
         corpora=corpora,
         valid_summary=summary(cfg.valid or cfg.prefixes[0], valid, "valid"),
         seconds=seconds,
     )
+
+
+def held_out_source(meta: dict[str, Any], prefix: str) -> str:
+    """Where validation comes from without --valid, in words for the training summary."""
+    if meta.get("valid_on_train"):
+        return f"the {meta['train']['pairs']} training pairs"
+    return f"{meta['held_out']} pairs held out of {prefix}"

@@ -14,9 +14,9 @@ from nmt_cli.checkpoint import load_model, safe_load, save_weights
 from nmt_cli.cli import app
 from nmt_cli.config import DataConfig, TrainConfig
 from nmt_cli.errors import NMTError
-from nmt_cli.loss import validation_loss
+from nmt_cli.loss import shard_loss
 from nmt_cli.model import build_model
-from nmt_cli.train import prepare
+from nmt_cli.train import LogReporter, prepare
 
 runner = CliRunner()
 TRANSLATE = "ein hund läuft\nder mann schläft im park\nklein katze\n"
@@ -94,11 +94,11 @@ def test_fine_tuning_starts_from_the_models_weights_and_loss(toy_model_dir, toy_
     data_cfg = DataConfig(train=str(toy_corpus), src_lang="de", tgt_lang="en", vocab_size=8000)
     train_cfg = TrainConfig(output=str(tmp_path / "ft"), init_from=str(toy_model_dir))
     model_cfg, data_cfg = finetune.configs(toy_model_dir, model_cfg, data_cfg)
-    model, tok, _, valid, *_ = prepare(model_cfg, data_cfg, train_cfg, resume=False)
+    model, data, _ = prepare(model_cfg, data_cfg, train_cfg, resume=False, reporter=LogReporter())
     original = load_model(toy_model_dir).model
     model.eval()
-    assert validation_loss(model, valid, torch.device("cpu"), "fp32") == pytest.approx(
-        validation_loss(original, valid, torch.device("cpu"), "fp32"), rel=1e-6
+    assert shard_loss(model, data.valid, torch.device("cpu"), "fp32") == pytest.approx(
+        shard_loss(original, data.valid, torch.device("cpu"), "fp32"), rel=1e-6
     )
     assert (tmp_path / "ft" / "spm.model").read_bytes() == (toy_model_dir / "spm.model").read_bytes()
 

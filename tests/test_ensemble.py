@@ -1,5 +1,6 @@
 """Ensembles: one more Seq2Seq, so every search and alignment drives it unchanged."""
 
+import random
 import shutil
 
 import pytest
@@ -91,7 +92,10 @@ def test_cli_ensemble_of_a_model_with_itself_translates_as_the_model(toy_model_d
 def test_models_with_different_vocabularies_are_refused(toy_model_dir, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(toy_model_dir, other)
-    train_sentencepiece(["ganz andere wörter hier"] * 50 + ["völlig neue sätze"] * 50, other / "spm", 40)
+    rng = random.Random(0)  # enough distinct text for a vocabulary as large as the model's (40)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyzäöüß") for _ in range(6)) for _ in range(300)]
+    lines = [" ".join(rng.sample(words, 8)) for _ in range(300)]
+    assert train_sentencepiece(lines, other / "spm", 40) == 40
     with pytest.raises(NMTError, match="SentencePiece models differ"):
         combine([load_model(toy_model_dir), load_model(other)])
     result = runner.invoke(app, ["translate", "-m", str(toy_model_dir), "-m", str(other)], input="ein hund\n")
