@@ -146,7 +146,8 @@ def interrupted_run(corpus, data, sig):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_an_interrupted_preparation_leaves_nothing_a_later_run_trusts(tmp_path, sig):
     big = tmp_path / "big" / "train"
-    write_toy_corpus(big, 60_000, seed=1)
+    pairs = 200_000  # preparation must outlast the poll: a quiet machine prepares 60,000 in 0.7 s
+    write_toy_corpus(big, pairs, seed=1)
     data = tmp_path / "data"
     code, stderr = interrupted_run(big, data, sig)
     assert code == (130 if sig == signal.SIGINT else -signal.SIGKILL), stderr
@@ -156,7 +157,7 @@ def test_an_interrupted_preparation_leaves_nothing_a_later_run_trusts(tmp_path, 
     if sig == signal.SIGINT:
         assert not list(data.glob(".tmp-*"))  # Ctrl-C cleans up after itself
     again = prepare_data(data_config(big, spm_sample=2000), data, seed=1, threads=1)
-    assert not again.corpora[0].reused and again.corpora[0].pairs + again.corpora[0].held_out == 60_000
+    assert not again.corpora[0].reused and again.corpora[0].pairs + again.corpora[0].held_out == pairs
     assert not list(data.glob(".tmp-*"))  # what a killed run left is gone
     lengths = again.train.lengths()
     assert len(lengths) == again.corpora[0].pairs and np.all(lengths > 1)
