@@ -131,7 +131,15 @@ def interrupted_run(corpus, data, sig):
     """Start `nmt prepare`, send `sig` once it is writing the training shard, return (code, stderr)."""
     cmd = [sys.executable, "-m", "nmt_cli.cli", "prepare", "--train", str(corpus), "-s", "de", "-t", "en"]
     cmd += ["--data-dir", str(data), "--vocab-size", "40", "--spm-sample", "2000", "--threads", "1"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A shell starts background jobs with SIGINT ignored, and children inherit that (a CI runner's
+    # may): give `nmt prepare` the disposition of a command typed at a terminal.
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if any(p.name.startswith(".tmp-train.") for p in data.glob(".tmp-*")):
