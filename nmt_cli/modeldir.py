@@ -146,6 +146,12 @@ def was_given(section: str, name: str, given: Collection[str] | None) -> bool:
     return name in given
 
 
+def as_json(value: Any) -> Any:
+    """A value as config.json gives it back (tuples become lists), so that stored and
+    requested settings compare equal when they are."""
+    return json.loads(json.dumps(value))
+
+
 def resume_settings(
     model_dir: Path, saved: Mapping[str, Any], requested: Mapping[str, Any], given: Collection[str] | None
 ) -> dict[str, Any]:
@@ -161,10 +167,11 @@ def resume_settings(
         stored = stored if isinstance(stored, dict) else {}
         updates = {}
         for name, value in dataclasses.asdict(cfg).items():
-            if name not in stored or stored[name] == value or (section == "model" and name in DERIVED):
+            if name not in stored or stored[name] == as_json(value) or (section == "model" and name in DERIVED):
                 continue
             if not was_given(section, name, given):
-                updates[name] = stored[name]
+                kept = stored[name]
+                updates[name] = tuple(kept) if isinstance(kept, list) else kept
             elif name in MOVABLE:
                 moved.append(f"{option(name)} {value} (the run began on {stored[name]})")
             elif name not in MAY_CHANGE:

@@ -37,6 +37,12 @@ def test_python_callers_must_repeat_every_setting_but_budgets(tmp_path):
         resume_settings(tmp_path, stored(lr=3e-3), requested(max_steps=9), given=None)
 
 
+def test_settings_read_back_from_config_json_equal_the_same_settings_typed_again(tmp_path):
+    saved = json.loads(json.dumps(stored(lr=3e-3)))  # tuples come back as lists
+    settled = resume_settings(tmp_path, saved, requested(lr=3e-3), given=None)
+    assert settled["data"] == requested()["data"]
+
+
 def test_log_keeps_records_up_to_the_saved_step_and_drops_a_cut_line(tmp_path):
     log = tmp_path / "train.log.jsonl"
     records = [{"event": "valid", "step": s} for s in (10, 20, 30)]
