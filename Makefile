@@ -35,8 +35,8 @@ demo: install
 
 bench: install
 	$(BIN)/nmt bench
-	$(BIN)/python -m nmt_cli.bench_ct2
-	$(BIN)/python -m nmt_cli.bench_ddp
+	$(BIN)/nmt bench --part ct2
+	$(BIN)/nmt bench --part ddp
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,18 +1,17 @@
 """`make bench`, CTranslate2 part: our decoder against CTranslate2 on the same exported weights.
 
-The reference Transformer (bench.py's, or --model) translates test_2016 with greedy search and
+The reference Transformer (bench.py's, or --ct2-model) translates test_2016 with greedy search and
 beam 5, by `nmt` (fp32, bf16 where the CPU has it, int8) and by CTranslate2 (float32, bfloat16
 where the CPU has it, int8), with the same threads and batch budget, runs alternating between
 engines so that a machine's drift hits both alike. Each figure is the median of `--runs`.
+`nmt bench --part ct2` runs it; render.ct2_table shows it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -125,54 +124,42 @@ def bench_ctranslate2(
     return figures
 
 
-def report(figures: Sequence[EngineFigures]) -> str:
-    """A plain table, with ours / CTranslate2 time for each precision pair."""
-    ct2 = {(f.precision, f.search): f.seconds for f in figures if f.engine == "ctranslate2"}
-    head = ("engine", "precision", "search", "seconds", "tok/s", "BLEU", "ours/CT2")
-    rows = ["{:<12} {:<9} {:<7} {:>8} {:>8} {:>6} {:>9}".format(*head)]
-    for f in figures:
-        ratio = ""
-        if f.engine == "nmt" and (PAIRS[f.precision], f.search) in ct2:
-            ratio = f"{f.seconds / ct2[PAIRS[f.precision], f.search]:.2f}x"
-        rows.append(
-            f"{f.engine:<12} {f.precision:<9} {f.search:<7} {f.seconds:>8.2f} {f.tokens_per_s:>8.0f} "
-            f"{f.bleu:>6.2f} {ratio:>9}"
-        )
-    return "\n".join(rows)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, help="A Transformer model directory (default: bench.py's).")
-    parser.add_argument("--threads", type=int, default=0, help="Threads for both engines (0: all cores).")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--src", type=Path, default=TEST_SRC, help="Source side (default: test_2016).")
-    parser.add_argument("--ref", type=Path, default=TEST_REF, help="Its reference translations.")
-    parser.add_argument("--sentences", type=int, default=0, help="Only the first N sentences (0: all).")
-    parser.add_argument("--train-minutes", type=float, default=5.0)
-    parser.add_argument("--output", type=Path, default=CACHE / "results_ct2.json")
-    args = parser.parse_args()
+def available() -> bool:
+    """Whether CTranslate2 is installed (an optional extra: without it the part is skipped)."""
     try:
         import ctranslate2  # noqa: F401
     except ImportError:
-        print("CTranslate2 part skipped: pip install -e '.[ctranslate2]'", file=sys.stderr)
-        return
-    model_dir = args.model or ensure_model("transformer", args.train_minutes)
-    threads = args.threads or os.cpu_count() or 1
-    figures = bench_ctranslate2(model_dir, threads, args.runs, args.sentences, args.src, args.ref)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+        return False
+    return True
+
+
+def run_ct2(
+    model_dir: Path | None = None,
+    threads: int = 0,
+    runs: int = 3,
+    sentences: int = 0,
+    src: Path | None = None,
+    ref: Path | None = None,
+    train_minutes: float = 5.0,
+    output: Path = CACHE / "results_ct2.json",
+) -> dict[str, Any] | None:
+    """The CTranslate2 part of `nmt bench` on `model_dir` (default: the reference Transformer,
+    trained for `train_minutes` if missing), also written to `output` as JSON; None when
+    CTranslate2 is not installed. `src`/`ref`: test_2016 by default; `threads` 0: all cores;
+    `sentences` 0: all of `src`."""
+    if not available():
+        return None
+    model_dir = model_dir or ensure_model("transformer", train_minutes)
+    threads = threads or os.cpu_count() or 1
+    src, ref = src or TEST_SRC, ref or TEST_REF
+    figures = bench_ctranslate2(model_dir, threads, runs, sentences, src, ref)
     results = {
-        "src": str(args.src),
+        "src": str(src),
         "model": str(model_dir),
         "threads": threads,
-        "runs": args.runs,
+        "runs": runs,
         "figures": [asdict(f) for f in figures],
     }
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"nmt vs CTranslate2 on {args.src}, {threads} thread(s), median of {args.runs}:")
-    print(report(figures))
-    print(f"written to {args.output}")
-
-
-if __name__ == "__main__":
-    main()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    return results

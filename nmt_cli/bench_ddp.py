@@ -3,20 +3,23 @@ processes with 1 thread each (torchrun, gloo), on Multi30k, at the same global b
 
 Both run the real `nmt train` end to end; the figure is the tokens/s that rank 0 logs over
 updates 2..N (the first update pays for allocation and oneDNN kernel compilation). Run it on a
-quiet machine: other processes on the cores distort both sides unevenly.
+quiet machine: other processes on the cores distort both sides unevenly. `nmt bench --part ddp`
+runs it; render.ddp_table shows it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from nmt_cli.bench import CACHE, ROOT, SIZES
 from nmt_cli.config import Arch
+from nmt_cli.errors import NMTError
 
 TRAIN = ROOT / "data" / "multi30k" / "train"
 VALID = ROOT / "data" / "multi30k" / "val"
@@ -59,30 +62,29 @@ def run_training(arch: Arch, processes: int, batch_tokens: int, steps: int, vali
     return float(next(r["tokens_per_s"] for r in records if r["event"] == "step" and r["step"] == steps))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=30, help="updates per run (the first is not timed)")
-    parser.add_argument("--batch-tokens", type=int, default=4096, help="global batch: split over processes")
-    parser.add_argument("--archs", nargs="+", default=["rnn", "transformer"], choices=sorted(SIZES))
-    parser.add_argument("--output", type=Path, default=CACHE / "ddp.json")
-    args = parser.parse_args()
+def run_ddp(
+    archs: Sequence[str] = ("rnn", "transformer"),
+    steps: int = 30,
+    batch_tokens: int = 4096,
+    output: Path = CACHE / "ddp.json",
+) -> dict[str, Any]:
+    """The data-parallel part of `nmt bench`: for each architecture, tokens/s of 1 process x 2
+    threads and of 2 processes x 1 thread at the global batch `batch_tokens`, also written to
+    `output` as JSON."""
+    for arch in archs:
+        if arch not in SIZES:
+            raise NMTError(f"--ddp-arch {arch}: the reference models are {' and '.join(SIZES)}")
     valid = tiny_valid(CACHE / "ddp")
-    results: dict = {
+    results: dict[str, Any] = {
         "cores": os.cpu_count(),
-        "steps": args.steps,
-        "batch_tokens": args.batch_tokens,
+        "steps": steps,
+        "batch_tokens": batch_tokens,
         "runs": {},
     }
-    print("training tokens/s at the same global batch (1 process x 2 threads vs 2 processes x 1 thread)")
-    for arch in args.archs:
-        one = run_training(arch, 1, args.batch_tokens, args.steps, valid)
-        two = run_training(arch, 2, args.batch_tokens // 2, args.steps, valid)
+    for arch in archs:
+        one = run_training(cast(Arch, arch), 1, batch_tokens, steps, valid)
+        two = run_training(cast(Arch, arch), 2, batch_tokens // 2, steps, valid)
         results["runs"][arch] = {"1x2": one, "2x1": two, "speedup": two / one}
-        print(f"{arch:12s} 1 process x 2 threads {one:9,.0f}   2 x 1 thread {two:9,.0f}   x{two / one:.2f}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {args.output}")
-
-
-if __name__ == "__main__":
-    main()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2) + "\n")
+    return results

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,16 @@ def model_config(init_dir: str | Path, overrides: dict[str, Any] | None = None) 
             )
     changes = {k: v for k, v in (overrides or {}).items() if k in NOT_ARCHITECTURE}
     return dataclasses.replace(saved, **changes)
+
+
+def overrides(given: Collection[str], cfg: ModelConfig, saved_arch: str | None) -> dict[str, Any]:
+    """The ModelConfig fields of the architecture options `given` (typed by the user), as `cfg`
+    has them, with --layers meaning the encoder and decoder layers of a saved Transformer."""
+    fields = set(cfg.to_dict())
+    names = {n for n in given if n in fields}
+    if "layers" in given and saved_arch == "transformer":
+        names = (names - {"layers"}) | {"enc_layers", "dec_layers"}
+    return {n: getattr(cfg, n) for n in names}
 
 
 def configs(

@@ -42,6 +42,16 @@ CHECKPOINT = re.compile(r"ckpt\.\d+\.pt")
 DATA = "data"
 
 
+def prepared_dir(model_dir: Path | None, data_dir: Path | None) -> Path:
+    """Where `nmt prepare` writes: --data-dir, else the model directory's data/, where `nmt
+    train -o DIR` without --data-dir finds it."""
+    if data_dir is not None:
+        return data_dir
+    if model_dir is not None:
+        return model_dir / DATA
+    raise NMTError("say where to prepare: -o MODEL_DIR (into MODEL_DIR/data) or --data-dir DIR")
+
+
 def owned(name: str) -> bool:
     """Whether `name` is a file nmt writes in a model directory."""
     return name in OWNED or CHECKPOINT.fullmatch(name) is not None
@@ -167,7 +177,11 @@ def resume_settings(
         stored = stored if isinstance(stored, dict) else {}
         updates = {}
         for name, value in dataclasses.asdict(cfg).items():
-            if name not in stored or stored[name] == as_json(value) or (section == "model" and name in DERIVED):
+            if (
+                name not in stored
+                or stored[name] == as_json(value)
+                or (section == "model" and name in DERIVED)
+            ):
                 continue
             if not was_given(section, name, given):
                 kept = stored[name]

@@ -454,3 +454,44 @@ def scale_tables(scale: dict[str, Any]) -> list[Table]:
             f"{b['memmap_batches_per_s']:,.0f} / {b['list_batches_per_s']:,.0f}",
         )
     return [prep, train]
+
+
+def ct2_table(results: dict[str, Any]) -> Table:
+    """nmt against CTranslate2 (nmt bench --part ct2), with ours / CTranslate2 time for each
+    precision pair (fp32 / float32, bf16 / bfloat16, int8 / int8)."""
+    from nmt_cli.bench_ct2 import PAIRS
+
+    figures = results["figures"]
+    title = (
+        f"nmt vs CTranslate2 on {results['src']}, {results['threads']} thread(s), median of {results['runs']}"
+    )
+    table = Table(title=title)
+    for col in ("engine", "precision", "search", "seconds", "tok/s", "BLEU", "ours/CT2"):
+        table.add_column(col, justify="left" if col in ("engine", "precision", "search") else "right")
+    ct2 = {(f["precision"], f["search"]): f["seconds"] for f in figures if f["engine"] == "ctranslate2"}
+    for f in figures:
+        theirs = ct2.get((PAIRS.get(f["precision"], ""), f["search"])) if f["engine"] == "nmt" else None
+        table.add_row(
+            f["engine"],
+            f["precision"],
+            f["search"],
+            f"{f['seconds']:.2f}",
+            f"{f['tokens_per_s']:,.0f}",
+            f"{f['bleu']:.2f}",
+            f"{f['seconds'] / theirs:.2f}x" if theirs else "",
+        )
+    return table
+
+
+def ddp_table(results: dict[str, Any]) -> Table:
+    """Training tokens/s of 1 process x 2 threads against 2 processes x 1 thread (nmt bench --part ddp)."""
+    table = Table(
+        title="Training tokens/s at the same global batch",
+        caption=f"{results['steps']} updates, {results['batch_tokens']} tokens per update, "
+        f"{results['cores']} cores",
+    )
+    for col in ("model", "1 process x 2 threads", "2 processes x 1 thread", "speed-up"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for arch, r in results["runs"].items():
+        table.add_row(arch, f"{r['1x2']:,.0f}", f"{r['2x1']:,.0f}", f"x{r['speedup']:.2f}")
+    return table

@@ -85,6 +85,12 @@ def write_toy_corpus(prefix: Path, n: int = 2000, seed: int = 0) -> None:
     Path(f"{prefix}.en").write_text("\n".join(tgt) + "\n", encoding="utf-8")
 
 
+def train_args(corpus: Path, out: Path, *extra: str) -> list[str]:
+    """`nmt train` on a toy corpus (de -> en) into `out`, with `extra` options: the command line
+    every CLI training test starts from."""
+    return ["train", "--train", str(corpus), "-s", "de", "-t", "en", "-o", str(out), *extra]
+
+
 TOY_TRAIN_ARGS = [
     "--vocab-size",
     "40",
@@ -119,21 +125,7 @@ def toy_model_dir(toy_corpus, tmp_path_factory) -> Path:
     from nmt_cli.cli import app
 
     out = tmp_path_factory.mktemp("model") / "toy"
-    args = [
-        "train",
-        "--train",
-        str(toy_corpus),
-        "-s",
-        "de",
-        "-t",
-        "en",
-        "-o",
-        str(out),
-        "--max-steps",
-        "200",
-        "--keep-checkpoints",
-        "1",
-    ]
+    args = train_args(toy_corpus, out, "--max-steps", "200", "--keep-checkpoints", "1")
     result = CliRunner().invoke(app, args + TOY_TRAIN_ARGS)
     assert result.exit_code == 0, result.output
     return out
@@ -173,7 +165,6 @@ def tiny_model_dir(tiny_corpus, tmp_path_factory) -> Path:
     from nmt_cli.cli import app
 
     out = tmp_path_factory.mktemp("tiny-model") / "tiny"
-    args = ["train", "--train", str(tiny_corpus), "-s", "de", "-t", "en", "-o", str(out), "--max-steps", "20"]
-    result = CliRunner().invoke(app, args + TINY_TRAIN_ARGS)
+    result = CliRunner().invoke(app, train_args(tiny_corpus, out, "--max-steps", "20", *TINY_TRAIN_ARGS))
     assert result.exit_code == 0, result.output
     return out

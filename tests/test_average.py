@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import rnn_config
+from conftest import rnn_config, train_args
 from typer.testing import CliRunner
 
 from nmt_cli import finetune
@@ -107,19 +107,7 @@ def test_fine_tuning_through_the_cli_reuses_spm_and_can_continue_the_optimizer(
     toy_model_dir, toy_corpus, tmp_path
 ):
     out = tmp_path / "ft"
-    args = [
-        "train",
-        "--train",
-        str(toy_corpus),
-        "-s",
-        "de",
-        "-t",
-        "en",
-        "-o",
-        str(out),
-        "--init-from",
-        str(toy_model_dir),
-    ]
+    args = train_args(toy_corpus, out, "--init-from", str(toy_model_dir))
     result = runner.invoke(
         app, [*args, "--max-steps", "10", "--valid-every", "10", "--threads", "1", "--continue-optimizer"]
     )
@@ -140,7 +128,7 @@ def test_fine_tuning_through_the_cli_reuses_spm_and_can_continue_the_optimizer(
 )
 def test_fine_tuning_refuses_contradicting_options_in_one_line(toy_model_dir, toy_corpus, tmp_path, option):
     out = tmp_path / "ft"
-    args = ["train", "--train", str(toy_corpus), "-s", "de", "-t", "en", "-o", str(out), *option]
+    args = train_args(toy_corpus, out, *option)
     if option != ["--continue-optimizer"]:
         args += ["--init-from", str(toy_model_dir)]
     result = runner.invoke(app, args)

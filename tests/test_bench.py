@@ -44,3 +44,18 @@ def test_profile_names_the_operators_of_an_update_and_their_shares(toy_model_dir
     assert len(ops) == 5 and all(op.name.startswith("aten::") for op in ops)
     assert [op.ms_per_update for op in ops] == sorted((op.ms_per_update for op in ops), reverse=True)
     assert 0 < sum(op.share for op in ops) <= 1
+
+
+def test_bench_parts_ct2_and_ddp_are_parts_of_nmt_bench():
+    from typer.testing import CliRunner
+
+    from nmt_cli.bench_ct2 import available
+    from nmt_cli.cli import app
+
+    runner = CliRunner()
+    if not available():  # without the optional package the part is skipped, and make bench goes on
+        result = runner.invoke(app, ["bench", "--part", "ct2"])
+        assert result.exit_code == 0 and "CTranslate2 part skipped" in result.output
+    result = runner.invoke(app, ["bench", "--part", "ddp", "--ddp-arch", "lstm"])
+    assert result.exit_code == 1 and "--ddp-arch lstm" in result.output
+    assert len(result.output.strip().splitlines()) == 1

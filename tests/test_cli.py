@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+from conftest import train_args
 from typer.testing import CliRunner
 
 from nmt_cli.cli import app
@@ -94,39 +95,13 @@ def test_foreign_checkpoint_is_rejected_cleanly(toy_model_dir, tmp_path):
 def test_mismatched_line_counts_name_both_files(tmp_path):
     (tmp_path / "c.de").write_text("a\nb\nc\n")
     (tmp_path / "c.en").write_text("a\nb\n")
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            "--train",
-            str(tmp_path / "c"),
-            "-s",
-            "de",
-            "-t",
-            "en",
-            "-o",
-            str(tmp_path / "m"),
-        ],
-    )
+    result = runner.invoke(app, train_args(tmp_path / "c", tmp_path / "m"))
     assert result.exit_code == 1
     assert "c.de has 3 lines" in result.output and "c.en has 2" in result.output
 
 
 def test_missing_corpus_is_one_line(tmp_path):
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            "--train",
-            str(tmp_path / "none"),
-            "-s",
-            "de",
-            "-t",
-            "en",
-            "-o",
-            str(tmp_path / "m"),
-        ],
-    )
+    result = runner.invoke(app, train_args(tmp_path / "none", tmp_path / "m"))
     assert result.exit_code == 1
     assert "corpus file not found" in result.output
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import train_args
 from typer.testing import CliRunner
 
 from nmt_cli.cli import app
@@ -62,7 +63,7 @@ def test_saved_training_state_resumes_with_its_vocabulary_and_history(arch, toy_
     out = tmp_path / "m"
     shutil.copytree(FIXTURES / f"legacy-{arch}", out)
     extra = ["--arch", arch] + (["--warmup-steps", "50"] if arch == "transformer" else [])
-    args = ["train", "--train", str(toy_corpus), "-s", "de", "-t", "en", "-o", str(out), *extra]
+    args = train_args(toy_corpus, out, *extra)
     args += ["--vocab-size", "40", "--batch-tokens", "600", "--valid-every", "10", "--max-steps", "90"]
     args += ["--lr", "3e-3", "--threads", "1", "--precision", "fp32"]
     before = torch.load(out / "last.pt", weights_only=True)

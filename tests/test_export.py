@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_toy_corpus
+from conftest import train_args, write_toy_corpus
 from typer.testing import CliRunner
 
 from nmt_cli.cli import app
@@ -48,7 +48,7 @@ TRANSFORMER_ARGS = [
 def transformer_dir(request, toy_corpus, tmp_path_factory) -> Path:
     """A small Transformer trained through the real CLI on the toy corpus, in both norm placements."""
     out = tmp_path_factory.mktemp("transformer") / request.param
-    args = ["train", "--train", str(toy_corpus), "-s", "de", "-t", "en", "-o", str(out), *TRANSFORMER_ARGS]
+    args = train_args(toy_corpus, out, *TRANSFORMER_ARGS)
     if request.param == "post-norm":
         args.append("--post-norm")
     result = runner.invoke(app, args)

@@ -11,6 +11,8 @@ from nmt_cli.render import (
     alignment_scores,
     alignment_view,
     bench_tables,
+    ct2_table,
+    ddp_table,
     score_table,
     write_alignments,
     write_translations,
@@ -94,3 +96,20 @@ def test_bench_tables_hold_every_model_and_figure():
     speed, models = (text_of(t, width=200) for t in bench_tables(results))
     assert "33.33" not in speed and "33.30" in speed and "5.0" in speed
     assert "1,234" in models and "9,000 (bf16)" in models and "400 / 420" in models
+
+
+def test_ct2_table_gives_our_time_over_ctranslate2s_for_each_precision_pair():
+    def figure(engine, precision, seconds):
+        return {"engine": engine, "precision": precision, "search": "greedy", "seconds": seconds}
+
+    figures = [figure("nmt", "fp32", 3.0), figure("ctranslate2", "float32", 2.0), figure("nmt", "bf16", 1.0)]
+    figures = [f | {"tokens_per_s": 1000.0, "bleu": 30.0} for f in figures]
+    text = text_of(ct2_table({"src": "t.de", "threads": 1, "runs": 3, "figures": figures}), width=200)
+    rows = [line for line in text.splitlines() if "greedy" in line]
+    assert "1.50x" in rows[0] and "x" not in rows[1].split()[-1] and "x" not in rows[2].split()[-1]
+
+
+def test_ddp_table_has_a_row_and_speedup_per_model():
+    runs = {"rnn": {"1x2": 1000.0, "2x1": 1500.0, "speedup": 1.5}}
+    text = text_of(ddp_table({"cores": 2, "steps": 30, "batch_tokens": 4096, "runs": runs}), width=200)
+    assert "1,000" in text and "1,500" in text and "x1.50" in text

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import TINY_TRAIN_ARGS
+from conftest import TINY_TRAIN_ARGS, train_args
 from typer.testing import CliRunner
 
 from nmt_cli.cli import app
@@ -36,8 +36,7 @@ def assert_refused(result, *words: str) -> str:
 
 def tiny_train(corpus: Path, out: Path, *extra: str) -> list[str]:
     """The command that trained `tiny_model_dir` (conftest), aimed at `out`."""
-    args = ["train", "--train", str(corpus), "-s", "de", "-t", "en", "-o", str(out), "--max-steps", "20"]
-    return [*args, *TINY_TRAIN_ARGS, *extra]
+    return train_args(corpus, out, "--max-steps", "20", *TINY_TRAIN_ARGS, *extra)
 
 
 def copy_model(tiny_model_dir: Path, tmp_path: Path) -> Path:
@@ -156,8 +155,7 @@ def test_resume_may_change_budgets_and_takes_the_stored_settings_not_given(
     assert result.exit_code == 0, result.output
     assert "done (max-steps) after 20 steps" in result.stderr
     # a shorter command resumes the stored run as it is: sizes and learning rate stay
-    short = ["train", "--train", str(tiny_corpus), "-s", "de", "-t", "en", "-o", str(model)]
-    result = runner.invoke(app, [*short, "--max-steps", "20", "--threads", "1"])
+    result = runner.invoke(app, train_args(tiny_corpus, model, "--max-steps", "20", "--threads", "1"))
     assert result.exit_code == 0, result.output
     config = json.loads((model / "config.json").read_text())
     assert config["model"]["hidden_dim"] == 32 and config["train"]["lr"] == 0.003
@@ -262,7 +260,7 @@ def test_tiny_corpus_trains_validating_on_its_training_pairs(tmp_path):
     (tmp_path / "c.de").write_text("ein hund\neine katze\nein mann\nzwei frauen\nein park\n")
     (tmp_path / "c.en").write_text("a dog\na cat\na man\ntwo women\na park\n")
     out = tmp_path / "m"
-    args = ["train", "--train", str(tmp_path / "c"), "-s", "de", "-t", "en", "-o", str(out)]
+    args = train_args(tmp_path / "c", out)
     args += ["--max-steps", "3", "--valid-every", "100", "--embed-dim", "16", "--hidden-dim", "32"]
     args += ["--vocab-size", "30", "--threads", "1"]
     result = runner.invoke(app, args)

@@ -1,0 +1,58 @@
+"""`nmt align` as one library call: the gold alignments, models and inputs it is given, read in
+the order that fails fastest (gold, then models), aligned lazily window by window (align.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from nmt_cli.config import DecodeConfig, Level, RuntimeConfig
+from nmt_cli.errors import NMTError
+
+if TYPE_CHECKING:
+    from nmt_cli.align import Alignment, GoldLinks, GoldOrder
+
+
+def check_choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
+    """Refuse a value outside `allowed` in one line (these options take plain strings)."""
+    if value not in allowed:
+        raise NMTError(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def align_files(
+    model_dir: Path | None,
+    input: Path | None,
+    ref: Path | None,
+    decode: DecodeConfig,
+    runtime: RuntimeConfig,
+    level: str = "word",
+    threshold: float | None = None,
+    reverse_model: Path | None = None,
+    gold: Path | None = None,
+    gold_order: str = "src-tgt",
+    window: int = 1000,
+) -> tuple[Iterator[Alignment], list[GoldLinks] | None]:
+    """The alignments of `input` (stdin for None) by the model's attention `decode.attention`,
+    of its translations or of the targets in `ref` or in `source ||| target` lines; with
+    `reverse_model`, only the links it agrees on. With `gold`, also its links, for
+    align.alignment_error, and alignments are checked against the pairs they score."""
+    from nmt_cli.align import align_corpus, read_gold, read_windows, within_gold_ranges
+    from nmt_cli.checkpoint import load_for_decoding
+
+    check_choice("--level", level, ("word", "subword"))
+    check_choice("--gold-order", gold_order, ("src-tgt", "tgt-src"))
+    if gold is not None and level != "word":
+        raise NMTError("--gold scores word alignments: use --level word")
+    gold_links = read_gold(gold, cast("GoldOrder", gold_order)) if gold is not None else None
+    loaded = load_for_decoding(model_dir, runtime)
+    loaded.model.check_attention(decode.attention)
+    reverse = load_for_decoding(reverse_model, runtime) if reverse_model is not None else None
+    back = (reverse.model, reverse.tokenizer) if reverse is not None else None
+    windows = read_windows(input, ref, window)
+    alignments = align_corpus(
+        loaded.model, loaded.tokenizer, windows, decode, cast(Level, level), threshold, back
+    )
+    if gold is not None and gold_links is not None:
+        alignments = within_gold_ranges(alignments, gold_links, gold)
+    return alignments, gold_links

@@ -1,0 +1,489 @@
+"""The options of the `nmt` commands as typer declares them: names, help texts and checks, each
+once, so that cli.py reads as which command takes which option with which default.
+
+Typer only (no rich, no torch). The decoding options and the many options of `nmt train` are
+tables that a decorator adds to a command and hands to it as config dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from nmt_cli.config import (
+    ARCH_DEFAULTS,
+    Arch,
+    DecodeConfig,
+    DecoderKind,
+    Precision,
+    RuntimeConfig,
+    Schedule,
+    Scoring,
+    Span,
+    TrainPrecision,
+)
+from nmt_cli.recipe import TrainRecipe
+
+RNN, TF = ARCH_DEFAULTS["rnn"], ARCH_DEFAULTS["transformer"]
+Command = Callable[..., None]
+
+# Shared by several commands.
+Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
+ModelDir = Annotated[
+    Path | None,
+    typer.Option("-m", "--model", help="Model directory (default: the shipped de-en model)."),
+]
+Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")]
+Device = Annotated[str, typer.Option(help="auto, cpu or cuda (auto picks CUDA when present).")]
+Threads = Annotated[int, typer.Option(min=0, help="CPU threads (0: all cores).")]
+TrainPrefixes = Annotated[
+    list[str],
+    typer.Option(
+        "--train",
+        metavar="PREFIX",
+        help="Training corpus prefix: reads PREFIX.SRC and PREFIX.TGT (or .gz). Repeat for several corpora.",
+    ),
+]
+SrcLang = Annotated[str, typer.Option("-s", "--src", help="Source language suffix, e.g. de.")]
+TgtLang = Annotated[str, typer.Option("-t", "--tgt", help="Target language suffix, e.g. en.")]
+ValidPrefix = Annotated[
+    str | None,
+    typer.Option(
+        help="Validation corpus prefix (default: hold out 500 pairs of the first corpus, at most 10%)."
+    ),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="Where prepared corpora are cached, to share between runs (default: OUTPUT/data)."),
+]
+SpmSample = Annotated[
+    int, typer.Option(min=1, help="Training pairs sampled (reservoir) to train SentencePiece on.")
+]
+ValidMaxSentences = Annotated[
+    int, typer.Option(min=1, help="Validation BLEU on at most this many pairs (a fixed subset); loss on all.")
+]
+VocabSize = Annotated[int, typer.Option(help="SentencePiece vocabulary size.")]
+JointVocab = Annotated[bool, typer.Option(help="One SentencePiece model for both languages.")]
+MaxLen = Annotated[int, typer.Option(help="Drop training pairs longer than this many subwords.")]
+
+
+def with_options(
+    added: dict[str, tuple[Any, Any]],
+    replaces: tuple[str, ...],
+    build: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Callable[[Command], Command]:
+    """Give a command the options `added` (name: (annotated type, default)) before its --debug,
+    in place of its parameters `replaces`, which `build` makes from those options' values."""
+
+    def wrap(command: Command) -> Command:
+        kw_only = inspect.Parameter.KEYWORD_ONLY
+        signature = inspect.signature(command, eval_str=True)
+        own = [p.replace(kind=kw_only) for p in signature.parameters.values() if p.name not in replaces]
+        new = [inspect.Parameter(n, kw_only, default=d, annotation=t) for n, (t, d) in added.items()]
+        params = [p for p in own if p.name != "debug"] + new + [p for p in own if p.name == "debug"]
+
+        @functools.wraps(command)
+        def with_configs(**kw: Any) -> None:
+            command(**build({n: kw.pop(n) for n in added}), **kw)
+
+        with_configs.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        return with_configs
+
+    return wrap
+
+
+def options_given(ctx: typer.Context) -> set[str]:
+    """The options typed on the command line (or set in the environment), not defaulted."""
+    typed = ("COMMANDLINE", "ENVIRONMENT")  # ParameterSource names (typer vendors click)
+    return {name for name in ctx.params if getattr(ctx.get_parameter_source(name), "name", "") in typed}
+
+
+# The decoding and runtime options of translate, evaluate and align, declared once: `decoding`
+# adds them to a command and hands it a DecodeConfig and a RuntimeConfig.
+DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "beam_size": (
+        Annotated[int, typer.Option("--beam-size", "-k", min=1, help="Beam size; 1 is greedy search.")],
+        DecodeConfig.beam_size,
+    ),
+    "length_penalty": (
+        Annotated[float, typer.Option(help="GNMT length penalty α: ((5+|y|)/6)^α; 0 turns it off.")],
+        DecodeConfig.length_penalty,
+    ),
+    "max_len_ratio": (
+        Annotated[float, typer.Option(help="Output length limit: ratio × source length + 10.")],
+        DecodeConfig.max_len_ratio,
+    ),
+    "nbest": (
+        Annotated[int, typer.Option(min=1, help="Print the N best as 'index ||| hypothesis ||| score'.")],
+        DecodeConfig.nbest,
+    ),
+    "no_repeat_ngram": (
+        Annotated[
+            int,
+            typer.Option(
+                min=0,
+                help="Never output the same n-gram of this size twice (beam, greedy, sampling; 0: off).",
+            ),
+        ],
+        DecodeConfig.no_repeat_ngram,
+    ),
+    "sampling": (
+        Annotated[
+            str | None,
+            typer.Option(
+                help="Sample instead of searching (e.g. for back-translation): topk:K, topp:P (nucleus) "
+                "or full. One sample per line, or --nbest N samples; --beam-size is then unused.",
+            ),
+        ],
+        DecodeConfig.sampling,
+    ),
+    "temperature": (
+        Annotated[float, typer.Option(help="Sampling: divide the logits by T (>1 flatter, <1 sharper).")],
+        DecodeConfig.temperature,
+    ),
+    "seed": (
+        Annotated[int, typer.Option(help="Sampling: random seed; the same seed repeats the same samples.")],
+        DecodeConfig.seed,
+    ),
+    "batch_size": (
+        Annotated[int, typer.Option(min=1, help="Most sentences per batch (sorted by length).")],
+        DecodeConfig.batch_size,
+    ),
+    "batch_tokens": (
+        Annotated[
+            int,
+            typer.Option(
+                min=0,
+                help="Most source subwords × beam size per batch: the search's working set "
+                f"(0: {RNN.decode_batch_tokens} for rnn, {TF.decode_batch_tokens} for transformer).",
+            ),
+        ],
+        DecodeConfig.batch_tokens,
+    ),
+}
+RUNTIME_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "device": (Device, RuntimeConfig.device),
+    "precision": (
+        Annotated[
+            Precision,
+            typer.Option(
+                help="Weights for decoding: fp32, bf16, or auto (bf16 where the CPU/GPU runs it natively)."
+            ),
+        ],
+        RuntimeConfig.precision,
+    ),
+    "quantize": (
+        Annotated[
+            Literal["none", "int8"],
+            typer.Option(help="int8: dynamic int8 quantisation of linear and LSTM layers (CPU only)."),
+        ],
+        RuntimeConfig.quantize,
+    ),
+    "threads": (Threads, RuntimeConfig.threads),
+}
+
+
+def decoding(precision: Precision = "auto", nbest: bool = False) -> Callable[[Command], Command]:
+    """Add the decoding and runtime options to a command (before --debug), and call it with
+    `decode: DecodeConfig` and `runtime: RuntimeConfig` built from them."""
+    decode_names = [n for n in DECODE_OPTIONS if nbest or n != "nbest"]
+    options = {**{n: DECODE_OPTIONS[n] for n in decode_names}, **RUNTIME_OPTIONS}
+    options["precision"] = (options["precision"][0], precision)
+
+    def build(values: dict[str, Any]) -> dict[str, Any]:
+        decode = DecodeConfig(**{n: values[n] for n in decode_names})
+        return {"decode": decode, "runtime": RuntimeConfig(**{n: values[n] for n in RUNTIME_OPTIONS})}
+
+    return with_options(options, ("decode", "runtime"), build)
+
+
+# Every option of `nmt train`, in --help order; the defaults are TrainRecipe's.
+TRAIN_OPTIONS: dict[str, Any] = {
+    "train": TrainPrefixes,
+    "src_lang": SrcLang,
+    "tgt_lang": TgtLang,
+    "output": Annotated[Path, typer.Option("-o", "--output", help="Model directory to write.")],
+    "valid": ValidPrefix,
+    "train_weights": Annotated[
+        list[float] | None,
+        typer.Option(
+            "--train-weights",
+            metavar="W",
+            help="Times each --train corpus is visited per epoch, "
+            "one per --train in the same order (default 1).",
+        ),
+    ],
+    "data_dir": DataDir,
+    "spm_sample": SpmSample,
+    "valid_max_sentences": ValidMaxSentences,
+    "arch": Annotated[Arch, typer.Option(help="rnn (attentional BiLSTM) or transformer.")],
+    "attention": Annotated[Scoring, typer.Option(help="RNN attention scoring: dot, general or additive.")],
+    "decoder": Annotated[DecoderKind, typer.Option(help="RNN decoder: luong (input feeding) or bahdanau.")],
+    "attention_span": Annotated[Span, typer.Option(help="RNN attention span: global, local-m or local-p.")],
+    "window": Annotated[int, typer.Option(help="Half-width D of local attention windows.")],
+    "layers": Annotated[
+        int | None,
+        typer.Option(help=f"Layers (RNN: {RNN.layers}; Transformer: encoder and decoder, {TF.layers})."),
+    ],
+    "embed_dim": Annotated[int, typer.Option(help="RNN embedding size.")],
+    "hidden_dim": Annotated[int, typer.Option(help="RNN decoder size (each encoder direction has half).")],
+    "d_model": Annotated[int, typer.Option(help="Transformer model size.")],
+    "heads": Annotated[int, typer.Option(help="Transformer attention heads.")],
+    "ff_dim": Annotated[int, typer.Option(help="Transformer feed-forward size.")],
+    "enc_layers": Annotated[int | None, typer.Option(help="Transformer encoder layers.")],
+    "dec_layers": Annotated[int | None, typer.Option(help="Transformer decoder layers.")],
+    "post_norm": Annotated[bool, typer.Option(help="Transformer: post-norm as in the original paper.")],
+    "attn_dropout": Annotated[float, typer.Option(help="Transformer attention dropout.")],
+    "align_layer": Annotated[
+        int,
+        typer.Option(
+            help="Transformer decoder layer whose cross-attention gives alignments (-2: penultimate)."
+        ),
+    ],
+    "dropout": Annotated[
+        float | None, typer.Option(help=f"Dropout (RNN: {RNN.dropout}, Transformer: {TF.dropout}).")
+    ],
+    "tie_embeddings": Annotated[bool, typer.Option(help="Tie embeddings and output layer.")],
+    "vocab_size": VocabSize,
+    "joint_vocab": JointVocab,
+    "max_len": MaxLen,
+    "batch_tokens": Annotated[int, typer.Option(help="Padded tokens per batch.")],
+    "lr": Annotated[float, typer.Option(help="Learning rate (the peak for inverse-sqrt).")],
+    "lr_schedule": Annotated[
+        Schedule | None,
+        typer.Option(help="plateau (RNN default) or inverse-sqrt (Transformer default)."),
+    ],
+    "warmup_steps": Annotated[int, typer.Option(help="Linear warmup steps for inverse-sqrt.")],
+    "label_smoothing": Annotated[float, typer.Option(help="Label smoothing.")],
+    "clip_norm": Annotated[float, typer.Option(help="Gradient-norm clipping.")],
+    "accumulate": Annotated[int, typer.Option(min=1, help="Batches per optimizer update.")],
+    "valid_every": Annotated[int, typer.Option(min=1, help="Validate every N updates.")],
+    "patience": Annotated[int, typer.Option(help="Stop after N validations without a better BLEU.")],
+    "max_epochs": Annotated[int, typer.Option(help="Epoch budget.")],
+    "max_steps": Annotated[int, typer.Option(help="Update budget (0: none).")],
+    "max_minutes": Annotated[float, typer.Option(help="Wall-clock budget in minutes (0: none).")],
+    "seed": Annotated[int, typer.Option(help="Random seed.")],
+    "device": Device,
+    "precision": Annotated[
+        TrainPrecision,
+        typer.Option(
+            help="auto (bf16 where the hardware has it; fp16 on GPUs without it), bf16, fp16 or fp32."
+        ),
+    ],
+    "threads": Threads,
+    "log_every": Annotated[int, typer.Option(min=1, help="Updates between progress reports.")],
+    "dist_timeout": Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Under torchrun: minutes a process waits for a hung peer before failing "
+            "(must exceed a validation).",
+        ),
+    ],
+    "overwrite": Annotated[
+        bool,
+        typer.Option(help="Start afresh even if OUTPUT holds a run to resume (its prepared data/ is kept)."),
+    ],
+    "keep_checkpoints": Annotated[
+        int,
+        typer.Option(
+            min=0, help="Keep the weights of the last N validations as OUTPUT/ckpt.STEP.pt (for nmt average)."
+        ),
+    ],
+    "init_from": Annotated[
+        Path | None,
+        typer.Option(
+            help="Fine-tune: start from this model directory's weights, SentencePiece model and "
+            "architecture (architecture options that contradict it are refused)."
+        ),
+    ],
+    "continue_optimizer": Annotated[
+        bool,
+        typer.Option(help="With --init-from: continue its optimizer and LR schedule (from its last.pt)."),
+    ],
+}
+
+
+def training(command: Command) -> Command:
+    """Add every `nmt train` option to a command (before --debug), and call it with
+    `recipe: TrainRecipe` built from them (repeated options as tuples)."""
+    required = inspect.Parameter.empty
+    options = {
+        f.name: (TRAIN_OPTIONS[f.name], required if f.default is dataclasses.MISSING else f.default)
+        for f in dataclasses.fields(TrainRecipe)
+    }
+
+    def build(values: dict[str, Any]) -> dict[str, Any]:
+        tuples: dict[str, Any] = {n: tuple(v) if isinstance(v, list) else v for n, v in values.items()}
+        return {"recipe": TrainRecipe(**tuples)}
+
+    return with_options(options, ("recipe",), build)(command)
+
+
+# translate
+TranslateModels = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "-m",
+        "--model",
+        help="Model directory (default: the shipped de-en model). Repeat it to decode with an "
+        "ensemble (mean of log-probabilities) of models that share their SentencePiece models.",
+    ),
+]
+TranslateInput = Annotated[Path | None, typer.Option("-i", "--input", help="Input file (default: stdin).")]
+
+# evaluate
+EvalRefs = Annotated[
+    list[Path], typer.Option("--ref", "-r", help="Reference file (or .gz); repeat for multi-reference.")
+]
+EvalHyp = Annotated[Path | None, typer.Option("--hyp", help="Translations to score (no model needed).")]
+EvalSrc = Annotated[Path | None, typer.Option("--src", help="Source file to translate with the model.")]
+Metrics = Annotated[str, typer.Option(help="Comma-separated: bleu, chrf, ter.")]
+JsonOutput = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+SaveHyp = Annotated[Path | None, typer.Option("--save-hyp", help="Write the model's translations here.")]
+
+# align
+AlignInput = Annotated[
+    Path | None,
+    typer.Option("-i", "--input", help="Source lines, or 'source ||| target' lines (default: stdin)."),
+]
+AlignRef = Annotated[
+    Path | None,
+    typer.Option(
+        "--ref", help="Targets, line-aligned with the input: force-decode them instead of translating."
+    ),
+]
+AlignFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table (heatmap), pharaoh ('i-j': source i, target j, 0-based) or json. "
+        "Default: table on a terminal, else pharaoh.",
+    ),
+]
+AlignLevel = Annotated[str, typer.Option(help="word (merge subword pieces into words) or subword.")]
+Threshold = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Hard links: every weight ≥ T (a fraction; the table shows percent) "
+        "instead of the argmax per target word.",
+    ),
+]
+ReverseModel = Annotated[
+    Path | None,
+    typer.Option(help="A target-to-source model: keep only the links it agrees on (intersection)."),
+]
+Layer = Annotated[
+    int | None,
+    typer.Option(
+        help="Transformer: decoder layer whose cross-attention is read "
+        "(default: the model's align layer; negative counts from the end)."
+    ),
+]
+Head = Annotated[
+    int | None, typer.Option(help="Transformer: attention head, from 0 (default: the mean over heads).")
+]
+Gold = Annotated[
+    Path | None,
+    typer.Option(
+        help="Gold alignments, a line per pair: 'i-j' sure, 'i?j' possible (also i-j-S, i-j-P); "
+        "i source, j target word, 0-based. Prints AER, precision and recall; "
+        "alignments are then written only with -o."
+    ),
+]
+GoldOrder = Annotated[str, typer.Option(help="Index order in --gold: src-tgt (as Pharaoh) or tgt-src.")]
+NoColor = Annotated[
+    bool, typer.Option("--no-color", help="Table without colours (also when NO_COLOR is set).")
+]
+
+# bench
+Runs = Annotated[int, typer.Option(min=1, help="Runs per figure (the median is reported).")]
+Batch1Sentences = Annotated[int, typer.Option(help="Sentences translated at batch size 1.")]
+TrainMinutes = Annotated[float, typer.Option(help="Training time of a missing reference model.")]
+TrainSteps = Annotated[int, typer.Option(help="Updates timed for training speed.")]
+Profile = Annotated[
+    bool, typer.Option(help="Only profile one training update of each reference model, by operator.")
+]
+BenchOutput = Annotated[
+    Path | None, typer.Option(help="Results as JSON (default: .cache/bench/results.json).")
+]
+Part = Annotated[
+    Literal["all", "speed", "scale", "ct2", "ddp"],
+    typer.Option(
+        help="speed, scale (large corpora), all (both), ct2 (against CTranslate2) or ddp (1 against "
+        "2 processes); scale, ct2 and ddp write scale.json, results_ct2.json and ddp.json beside --output."
+    ),
+]
+ScalePairs = Annotated[
+    list[int] | None,
+    typer.Option(help="Synthetic corpus size for the scale part; repeat (default 100000 and 1000000)."),
+]
+ScaleThreads = Annotated[int, typer.Option(help="Threads for the scale part (0: all cores).")]
+ScaleSteps = Annotated[int, typer.Option(help="Updates timed on each prepared corpus.")]
+ScaleArch = Annotated[Arch, typer.Option(help="Model trained in the scale part.")]
+ScaleInMemoryMax = Annotated[
+    int, typer.Option(help="Largest corpus also prepared the in-memory way (it needs the memory).")
+]
+Ct2Model = Annotated[
+    Path | None,
+    typer.Option(help="A Transformer model directory for the ct2 part (default: the reference one)."),
+]
+Ct2Threads = Annotated[int, typer.Option(help="Threads of both engines in the ct2 part (0: all cores).")]
+Ct2Src = Annotated[Path | None, typer.Option(help="Source side for the ct2 part (default: test_2016).")]
+Ct2Ref = Annotated[
+    Path | None, typer.Option(help="Reference translations of --ct2-src (default: test_2016's).")
+]
+Ct2Sentences = Annotated[
+    int, typer.Option(min=0, help="Only the first N sentences in the ct2 part (0: all).")
+]
+DdpSteps = Annotated[int, typer.Option(help="Updates per run of the ddp part (the first is not timed).")]
+DdpBatchTokens = Annotated[int, typer.Option(help="Global batch of the ddp part, split over the processes.")]
+DdpArch = Annotated[
+    list[str] | None,
+    typer.Option(help="Model timed in the ddp part, rnn or transformer; repeat (default both)."),
+]
+
+# prepare
+PrepareOutput = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Model directory: prepare into OUTPUT/data.")
+]
+PrepareSeed = Annotated[int, typer.Option(help="Random seed (the SentencePiece sample, the held-out pairs).")]
+
+# export
+ExportOutput = Annotated[
+    Path, typer.Option("-o", "--output", help="Directory to write (new, or an earlier export).")
+]
+ExportFormat = Annotated[Literal["ctranslate2"], typer.Option(help="Target engine.")]
+Quantization = Annotated[
+    Literal["int8", "int16", "float16", "bfloat16", "float32"],
+    typer.Option(help="Weight type stored in the export."),
+]
+
+# average
+AverageModel = Annotated[
+    Path, typer.Option("-m", "--model", help="Model directory the checkpoints belong to.")
+]
+AverageOutput = Annotated[Path, typer.Option("-o", "--output", help="New model directory to write.")]
+Last = Annotated[
+    int | None,
+    typer.Option(min=1, help="Average the last N checkpoints kept by train --keep-checkpoints."),
+]
+Checkpoints = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Average these checkpoint files (paths, or names inside --model): --checkpoints A B C."
+    ),
+]
+MoreFiles = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="FILES", help="Further checkpoint files.", show_default=False),
+]

@@ -1,0 +1,37 @@
+"""`nmt train`'s options as a TrainRecipe: every option a field, the configs it makes."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from nmt_cli.errors import NMTError
+from nmt_cli.options import TRAIN_OPTIONS
+from nmt_cli.recipe import TrainRecipe, changed, configs
+
+
+def recipe(**kw) -> TrainRecipe:
+    return TrainRecipe(train=("data/x",), src_lang="de", tgt_lang="en", output=Path("out"), **kw)
+
+
+def test_every_train_option_is_a_recipe_field_in_help_order():
+    assert list(TRAIN_OPTIONS) == [f.name for f in dataclasses.fields(TrainRecipe)]
+
+
+def test_what_is_left_out_takes_the_architectures_defaults():
+    model, data, train = configs(recipe(arch="transformer", train_weights=(1.0,)))
+    assert (model.enc_layers, model.dec_layers, model.dropout) == (3, 3, 0.1)
+    assert train.lr_schedule == "inverse-sqrt" and train.output == "out" and train.init_from is None
+    assert data.prefixes == ("data/x",) and data.weights == (1.0,) and data.data_dir is None
+    model, _, train = configs(recipe(layers=2, dropout=0.2, lr_schedule="inverse-sqrt", keep_checkpoints=3))
+    assert (model.arch, model.layers, model.dropout) == ("rnn", 2, 0.2)
+    assert train.lr_schedule == "inverse-sqrt" and train.keep_checkpoints == 3
+
+
+def test_changed_names_what_a_python_caller_set():
+    assert changed(recipe(lr=0.5, arch="rnn")) == {"train", "src_lang", "tgt_lang", "output", "lr"}
+
+
+def test_continue_optimizer_without_init_from_is_refused():
+    with pytest.raises(NMTError, match="--continue-optimizer goes with --init-from"):
+        configs(recipe(continue_optimizer=True))
