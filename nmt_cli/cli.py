@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from nmt_cli import options as opt
+from nmt_cli import train_options as topt
 from nmt_cli.config import AttentionChoice, DataConfig, DecodeConfig, RuntimeConfig
 from nmt_cli.recipe import TrainRecipe
 
@@ -77,7 +78,7 @@ def interactive(input: Path | None) -> bool:
 
 
 @app.command()
-@opt.training
+@topt.training
 def train(ctx: typer.Context, recipe: TrainRecipe, debug: opt.Debug = False) -> None:
     """Train a model; an interrupted run in OUTPUT resumes where it stopped.
 
@@ -224,26 +225,26 @@ def align(
 
 @app.command(hidden=True)
 def bench(
-    runs: opt.Runs = 3,
-    batch1_sentences: opt.Batch1Sentences = 200,
-    train_minutes: opt.TrainMinutes = 5.0,
-    train_steps: opt.TrainSteps = 20,
-    profile: opt.Profile = False,
-    output: opt.BenchOutput = None,
-    part: opt.Part = "all",
-    scale_pairs: opt.ScalePairs = None,
-    scale_threads: opt.ScaleThreads = 0,
-    scale_steps: opt.ScaleSteps = 50,
-    scale_arch: opt.ScaleArch = "transformer",
-    scale_in_memory_max: opt.ScaleInMemoryMax = 1_000_000,
-    ct2_model: opt.Ct2Model = None,
-    ct2_threads: opt.Ct2Threads = 0,
-    ct2_src: opt.Ct2Src = None,
-    ct2_ref: opt.Ct2Ref = None,
-    ct2_sentences: opt.Ct2Sentences = 0,
-    ddp_steps: opt.DdpSteps = 30,
-    ddp_batch_tokens: opt.DdpBatchTokens = 4096,
-    ddp_arch: opt.DdpArch = None,
+    runs: topt.Runs = 3,
+    batch1_sentences: topt.Batch1Sentences = 200,
+    train_minutes: topt.TrainMinutes = 5.0,
+    train_steps: topt.TrainSteps = 20,
+    profile: topt.Profile = False,
+    output: topt.BenchOutput = None,
+    part: topt.Part = "all",
+    scale_pairs: topt.ScalePairs = None,
+    scale_threads: topt.ScaleThreads = 0,
+    scale_steps: topt.ScaleSteps = 50,
+    scale_arch: topt.ScaleArch = "transformer",
+    scale_in_memory_max: topt.ScaleInMemoryMax = 1_000_000,
+    ct2_model: topt.Ct2Model = None,
+    ct2_threads: topt.Ct2Threads = 0,
+    ct2_src: topt.Ct2Src = None,
+    ct2_ref: topt.Ct2Ref = None,
+    ct2_sentences: topt.Ct2Sentences = 0,
+    ddp_steps: topt.DdpSteps = 30,
+    ddp_batch_tokens: topt.DdpBatchTokens = 4096,
+    ddp_arch: topt.DdpArch = None,
     debug: opt.Debug = False,
 ) -> None:
     """Benchmark translation and training speed, start-up, load time and memory (`make bench`)."""
@@ -298,18 +299,18 @@ def bench(
 
 @app.command()
 def prepare(
-    train: opt.TrainPrefixes,
-    src_lang: opt.SrcLang,
-    tgt_lang: opt.TgtLang,
-    output: opt.PrepareOutput = None,
-    data_dir: opt.DataDir = None,
-    valid: opt.ValidPrefix = None,
-    vocab_size: opt.VocabSize = DataConfig.vocab_size,
-    joint_vocab: opt.JointVocab = DataConfig.joint_vocab,
-    max_len: opt.MaxLen = DataConfig.max_len,
-    spm_sample: opt.SpmSample = DataConfig.spm_sample,
-    valid_max_sentences: opt.ValidMaxSentences = DataConfig.valid_max_sentences,
-    seed: opt.PrepareSeed = 1,
+    train: topt.TrainPrefixes,
+    src_lang: topt.SrcLang,
+    tgt_lang: topt.TgtLang,
+    output: topt.PrepareOutput = None,
+    data_dir: topt.DataDir = None,
+    valid: topt.ValidPrefix = None,
+    vocab_size: topt.VocabSize = DataConfig.vocab_size,
+    joint_vocab: topt.JointVocab = DataConfig.joint_vocab,
+    max_len: topt.MaxLen = DataConfig.max_len,
+    spm_sample: topt.SpmSample = DataConfig.spm_sample,
+    valid_max_sentences: topt.ValidMaxSentences = DataConfig.valid_max_sentences,
+    seed: topt.PrepareSeed = 1,
     threads: opt.Threads = 0,
     debug: opt.Debug = False,
 ) -> None:

@@ -1,13 +1,13 @@
 """The options of the `nmt` commands as typer declares them: names, help texts and checks, each
 once, so that cli.py reads as which command takes which option with which default.
 
-Typer only (no rich, no torch). The decoding options and the many options of `nmt train` are
-tables that a decorator adds to a command and hands to it as config dataclasses.
+Typer only (no rich, no torch). The decoding options are a table that a decorator adds to a
+command and hands to it as config dataclasses; train's, prepare's and bench's options are in
+train_options.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
@@ -18,17 +18,10 @@ import typer
 
 from nmt_cli.config import (
     ARCH_DEFAULTS,
-    Arch,
     DecodeConfig,
-    DecoderKind,
     Precision,
     RuntimeConfig,
-    Schedule,
-    Scoring,
-    Span,
-    TrainPrecision,
 )
-from nmt_cli.recipe import TrainRecipe
 
 RNN, TF = ARCH_DEFAULTS["rnn"], ARCH_DEFAULTS["transformer"]
 Command = Callable[..., None]
@@ -42,35 +35,6 @@ ModelDir = Annotated[
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda (auto picks CUDA when present).")]
 Threads = Annotated[int, typer.Option(min=0, help="CPU threads (0: all cores).")]
-TrainPrefixes = Annotated[
-    list[str],
-    typer.Option(
-        "--train",
-        metavar="PREFIX",
-        help="Training corpus prefix: reads PREFIX.SRC and PREFIX.TGT (or .gz). Repeat for several corpora.",
-    ),
-]
-SrcLang = Annotated[str, typer.Option("-s", "--src", help="Source language suffix, e.g. de.")]
-TgtLang = Annotated[str, typer.Option("-t", "--tgt", help="Target language suffix, e.g. en.")]
-ValidPrefix = Annotated[
-    str | None,
-    typer.Option(
-        help="Validation corpus prefix (default: hold out 500 pairs of the first corpus, at most 10%)."
-    ),
-]
-DataDir = Annotated[
-    Path | None,
-    typer.Option(help="Where prepared corpora are cached, to share between runs (default: OUTPUT/data)."),
-]
-SpmSample = Annotated[
-    int, typer.Option(min=1, help="Training pairs sampled (reservoir) to train SentencePiece on.")
-]
-ValidMaxSentences = Annotated[
-    int, typer.Option(min=1, help="Validation BLEU on at most this many pairs (a fixed subset); loss on all.")
-]
-VocabSize = Annotated[int, typer.Option(help="SentencePiece vocabulary size.")]
-JointVocab = Annotated[bool, typer.Option(help="One SentencePiece model for both languages.")]
-MaxLen = Annotated[int, typer.Option(help="Drop training pairs longer than this many subwords.")]
 
 
 def with_options(
@@ -203,129 +167,6 @@ def decoding(precision: Precision = "auto", nbest: bool = False) -> Callable[[Co
     return with_options(options, ("decode", "runtime"), build)
 
 
-# Every option of `nmt train`, in --help order; the defaults are TrainRecipe's.
-TRAIN_OPTIONS: dict[str, Any] = {
-    "train": TrainPrefixes,
-    "src_lang": SrcLang,
-    "tgt_lang": TgtLang,
-    "output": Annotated[Path, typer.Option("-o", "--output", help="Model directory to write.")],
-    "valid": ValidPrefix,
-    "train_weights": Annotated[
-        list[float] | None,
-        typer.Option(
-            "--train-weights",
-            metavar="W",
-            help="Times each --train corpus is visited per epoch, "
-            "one per --train in the same order (default 1).",
-        ),
-    ],
-    "data_dir": DataDir,
-    "spm_sample": SpmSample,
-    "valid_max_sentences": ValidMaxSentences,
-    "arch": Annotated[Arch, typer.Option(help="rnn (attentional BiLSTM) or transformer.")],
-    "attention": Annotated[Scoring, typer.Option(help="RNN attention scoring: dot, general or additive.")],
-    "decoder": Annotated[DecoderKind, typer.Option(help="RNN decoder: luong (input feeding) or bahdanau.")],
-    "attention_span": Annotated[Span, typer.Option(help="RNN attention span: global, local-m or local-p.")],
-    "window": Annotated[int, typer.Option(help="Half-width D of local attention windows.")],
-    "layers": Annotated[
-        int | None,
-        typer.Option(help=f"Layers (RNN: {RNN.layers}; Transformer: encoder and decoder, {TF.layers})."),
-    ],
-    "embed_dim": Annotated[int, typer.Option(help="RNN embedding size.")],
-    "hidden_dim": Annotated[int, typer.Option(help="RNN decoder size (each encoder direction has half).")],
-    "d_model": Annotated[int, typer.Option(help="Transformer model size.")],
-    "heads": Annotated[int, typer.Option(help="Transformer attention heads.")],
-    "ff_dim": Annotated[int, typer.Option(help="Transformer feed-forward size.")],
-    "enc_layers": Annotated[int | None, typer.Option(help="Transformer encoder layers.")],
-    "dec_layers": Annotated[int | None, typer.Option(help="Transformer decoder layers.")],
-    "post_norm": Annotated[bool, typer.Option(help="Transformer: post-norm as in the original paper.")],
-    "attn_dropout": Annotated[float, typer.Option(help="Transformer attention dropout.")],
-    "align_layer": Annotated[
-        int,
-        typer.Option(
-            help="Transformer decoder layer whose cross-attention gives alignments (-2: penultimate)."
-        ),
-    ],
-    "dropout": Annotated[
-        float | None, typer.Option(help=f"Dropout (RNN: {RNN.dropout}, Transformer: {TF.dropout}).")
-    ],
-    "tie_embeddings": Annotated[bool, typer.Option(help="Tie embeddings and output layer.")],
-    "vocab_size": VocabSize,
-    "joint_vocab": JointVocab,
-    "max_len": MaxLen,
-    "batch_tokens": Annotated[int, typer.Option(help="Padded tokens per batch.")],
-    "lr": Annotated[float, typer.Option(help="Learning rate (the peak for inverse-sqrt).")],
-    "lr_schedule": Annotated[
-        Schedule | None,
-        typer.Option(help="plateau (RNN default) or inverse-sqrt (Transformer default)."),
-    ],
-    "warmup_steps": Annotated[int, typer.Option(help="Linear warmup steps for inverse-sqrt.")],
-    "label_smoothing": Annotated[float, typer.Option(help="Label smoothing.")],
-    "clip_norm": Annotated[float, typer.Option(help="Gradient-norm clipping.")],
-    "accumulate": Annotated[int, typer.Option(min=1, help="Batches per optimizer update.")],
-    "valid_every": Annotated[int, typer.Option(min=1, help="Validate every N updates.")],
-    "patience": Annotated[int, typer.Option(help="Stop after N validations without a better BLEU.")],
-    "max_epochs": Annotated[int, typer.Option(help="Epoch budget.")],
-    "max_steps": Annotated[int, typer.Option(help="Update budget (0: none).")],
-    "max_minutes": Annotated[float, typer.Option(help="Wall-clock budget in minutes (0: none).")],
-    "seed": Annotated[int, typer.Option(help="Random seed.")],
-    "device": Device,
-    "precision": Annotated[
-        TrainPrecision,
-        typer.Option(
-            help="auto (bf16 where the hardware has it; fp16 on GPUs without it), bf16, fp16 or fp32."
-        ),
-    ],
-    "threads": Threads,
-    "log_every": Annotated[int, typer.Option(min=1, help="Updates between progress reports.")],
-    "dist_timeout": Annotated[
-        float,
-        typer.Option(
-            min=0.1,
-            help="Under torchrun: minutes a process waits for a hung peer before failing "
-            "(must exceed a validation).",
-        ),
-    ],
-    "overwrite": Annotated[
-        bool,
-        typer.Option(help="Start afresh even if OUTPUT holds a run to resume (its prepared data/ is kept)."),
-    ],
-    "keep_checkpoints": Annotated[
-        int,
-        typer.Option(
-            min=0, help="Keep the weights of the last N validations as OUTPUT/ckpt.STEP.pt (for nmt average)."
-        ),
-    ],
-    "init_from": Annotated[
-        Path | None,
-        typer.Option(
-            help="Fine-tune: start from this model directory's weights, SentencePiece model and "
-            "architecture (architecture options that contradict it are refused)."
-        ),
-    ],
-    "continue_optimizer": Annotated[
-        bool,
-        typer.Option(help="With --init-from: continue its optimizer and LR schedule (from its last.pt)."),
-    ],
-}
-
-
-def training(command: Command) -> Command:
-    """Add every `nmt train` option to a command (before --debug), and call it with
-    `recipe: TrainRecipe` built from them (repeated options as tuples)."""
-    required = inspect.Parameter.empty
-    options = {
-        f.name: (TRAIN_OPTIONS[f.name], required if f.default is dataclasses.MISSING else f.default)
-        for f in dataclasses.fields(TrainRecipe)
-    }
-
-    def build(values: dict[str, Any]) -> dict[str, Any]:
-        tuples: dict[str, Any] = {n: tuple(v) if isinstance(v, list) else v for n, v in values.items()}
-        return {"recipe": TrainRecipe(**tuples)}
-
-    return with_options(options, ("recipe",), build)(command)
-
-
 # translate
 TranslateModels = Annotated[
     list[Path] | None,
@@ -404,59 +245,6 @@ GoldOrder = Annotated[str, typer.Option(help="Index order in --gold: src-tgt (as
 NoColor = Annotated[
     bool, typer.Option("--no-color", help="Table without colours (also when NO_COLOR is set).")
 ]
-
-# bench
-Runs = Annotated[int, typer.Option(min=1, help="Runs per figure (the median is reported).")]
-Batch1Sentences = Annotated[int, typer.Option(help="Sentences translated at batch size 1.")]
-TrainMinutes = Annotated[float, typer.Option(help="Training time of a missing reference model.")]
-TrainSteps = Annotated[int, typer.Option(help="Updates timed for training speed.")]
-Profile = Annotated[
-    bool, typer.Option(help="Only profile one training update of each reference model, by operator.")
-]
-BenchOutput = Annotated[
-    Path | None, typer.Option(help="Results as JSON (default: .cache/bench/results.json).")
-]
-Part = Annotated[
-    Literal["all", "speed", "scale", "ct2", "ddp"],
-    typer.Option(
-        help="speed, scale (large corpora), all (both), ct2 (against CTranslate2) or ddp (1 against "
-        "2 processes); scale, ct2 and ddp write scale.json, results_ct2.json and ddp.json beside --output."
-    ),
-]
-ScalePairs = Annotated[
-    list[int] | None,
-    typer.Option(help="Synthetic corpus size for the scale part; repeat (default 100000 and 1000000)."),
-]
-ScaleThreads = Annotated[int, typer.Option(help="Threads for the scale part (0: all cores).")]
-ScaleSteps = Annotated[int, typer.Option(help="Updates timed on each prepared corpus.")]
-ScaleArch = Annotated[Arch, typer.Option(help="Model trained in the scale part.")]
-ScaleInMemoryMax = Annotated[
-    int, typer.Option(help="Largest corpus also prepared the in-memory way (it needs the memory).")
-]
-Ct2Model = Annotated[
-    Path | None,
-    typer.Option(help="A Transformer model directory for the ct2 part (default: the reference one)."),
-]
-Ct2Threads = Annotated[int, typer.Option(help="Threads of both engines in the ct2 part (0: all cores).")]
-Ct2Src = Annotated[Path | None, typer.Option(help="Source side for the ct2 part (default: test_2016).")]
-Ct2Ref = Annotated[
-    Path | None, typer.Option(help="Reference translations of --ct2-src (default: test_2016's).")
-]
-Ct2Sentences = Annotated[
-    int, typer.Option(min=0, help="Only the first N sentences in the ct2 part (0: all).")
-]
-DdpSteps = Annotated[int, typer.Option(help="Updates per run of the ddp part (the first is not timed).")]
-DdpBatchTokens = Annotated[int, typer.Option(help="Global batch of the ddp part, split over the processes.")]
-DdpArch = Annotated[
-    list[str] | None,
-    typer.Option(help="Model timed in the ddp part, rnn or transformer; repeat (default both)."),
-]
-
-# prepare
-PrepareOutput = Annotated[
-    Path | None, typer.Option("-o", "--output", help="Model directory: prepare into OUTPUT/data.")
-]
-PrepareSeed = Annotated[int, typer.Option(help="Random seed (the SentencePiece sample, the held-out pairs).")]
 
 # export
 ExportOutput = Annotated[

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from nmt_cli.errors import NMTError
-from nmt_cli.options import TRAIN_OPTIONS
 from nmt_cli.recipe import TrainRecipe, changed, configs
+from nmt_cli.train_options import TRAIN_OPTIONS
 
 
 def recipe(**kw) -> TrainRecipe:
