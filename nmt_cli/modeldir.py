@@ -167,7 +167,11 @@ def resume_settings(
         stored = stored if isinstance(stored, dict) else {}
         updates = {}
         for name, value in dataclasses.asdict(cfg).items():
-            if name not in stored or stored[name] == as_json(value) or (section == "model" and name in DERIVED):
+            if (
+                name not in stored
+                or stored[name] == as_json(value)
+                or (section == "model" and name in DERIVED)
+            ):
                 continue
             if not was_given(section, name, given):
                 kept = stored[name]
