@@ -24,13 +24,14 @@ from nmt_cli.corpus import (
     OnProgress,
     Reservoir,
     StreamCounts,
+    clean_pairs,
     holdout_indices,
     input_bytes,
     input_signature,
     stream_pairs,
     stream_raw_pairs,
 )
-from nmt_cli.data import NORMALIZATION, Tokenizer, normalize
+from nmt_cli.data import NORMALIZATION, Tokenizer
 from nmt_cli.errors import NMTError
 from nmt_cli.shards import Shard, ShardSet, ShardWriter, token_dtype
 from nmt_cli.vocab import ensure_sentencepiece, tokenizer_digest, tokenizer_in
@@ -248,16 +249,8 @@ def prepare_valid(
 
     def make(tmp: Path) -> dict[str, Any]:
         counts = StreamCounts()
-
-        def triples() -> Iterator[tuple[str, str, str]]:
-            for src, ref in stream_raw_pairs(prefix, cfg.src_lang, cfg.tgt_lang, counts):
-                s, t = normalize(src), normalize(ref)
-                if s and t:
-                    yield s, t, ref
-                else:
-                    counts.skipped_empty += 1
-
-        meta = write_valid(tmp, tok, triples(), cfg.valid_max_sentences, threads)
+        triples = clean_pairs(stream_raw_pairs(prefix, cfg.src_lang, cfg.tgt_lang, counts), counts)
+        meta = write_valid(tmp, tok, triples, cfg.valid_max_sentences, threads)
         return {"prefix": prefix, "valid": meta, "skipped_empty": counts.skipped_empty}
 
     return cache.build(data_dir, name, key, make)
