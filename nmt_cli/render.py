@@ -19,7 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:  # annotations only: rendering scores must not import torch
-    from nmt_cli.align import Alignment, AlignmentScores, Link
+    from nmt_cli.aer import AlignmentScores, Link
+    from nmt_cli.align import Alignment
     from nmt_cli.evaluate import Scores
     from nmt_cli.prepare import Prepared
     from nmt_cli.search import Translation

@@ -5,7 +5,8 @@ import json
 
 from rich.console import Console
 
-from nmt_cli.align import Alignment, AlignmentScores
+from nmt_cli.aer import AlignmentScores
+from nmt_cli.align import Alignment
 from nmt_cli.evaluate import Perplexity, Score, Scores
 from nmt_cli.render import (
     alignment_scores,
