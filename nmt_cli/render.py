@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # annotations only: rendering scores must not import torch
     from nmt_cli.align import Alignment
     from nmt_cli.evaluate import Scores
     from nmt_cli.prepare import Prepared
+    from nmt_cli.report import StepStats, Validation
     from nmt_cli.search import Translation
-    from nmt_cli.train import StepStats, Validation
 
 
 def write_translations(
