@@ -1,31 +1,34 @@
-"""Attention as word alignment: soft matrices, subword-to-word merging, hard links, Pharaoh I/O
-and the alignment error rate (AER) of Och & Ney (2003).
+"""Attention as word alignment: soft matrices, subword-to-word merging, hard links, the
+intersection of two directions, and the windows of input `nmt align` reads.
 
 The weights a model attends with while it emits a target token are a soft alignment of that
 token to the source (Bahdanau et al., 2015); their argmax per target word is a hard alignment.
+Alignments are written as Pharaoh links or JSON; gold alignments and AER are in aer.py.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from itertools import islice
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import Tensor
 
+from nmt_cli.aer import GoldLinks, Link
+
+# Re-exported: the code of `nmt align` (cli.py) imports these three from here.
+from nmt_cli.aer import GoldOrder as GoldOrder
+from nmt_cli.aer import alignment_error as alignment_error
+from nmt_cli.aer import read_gold as read_gold
 from nmt_cli.config import DEFAULT_ATTENTION, PAD_ID, AttentionChoice, DecodeConfig, Level
-from nmt_cli.data import Tokenizer, collate, input_lines, normalize, read_lines, windows
+from nmt_cli.data import Tokenizer, collate, input_lines, normalize, windows
 from nmt_cli.errors import NMTError
 from nmt_cli.model import Seq2Seq
 from nmt_cli.search import translate
 
-GoldOrder = Literal["src-tgt", "tgt-src"]
-Link = tuple[int, int]  # (source index, target index), 0-based, the Pharaoh order
 WORD_MARK = "▁"  # SentencePiece marks the first piece of every word with it
 
 
@@ -41,27 +44,6 @@ class Alignment:
     eos_mass: list[float]  # (T,) share of each row's attention on the source EOS, removed
     links: list[Link]  # hard alignment, sorted
     score: float | None  # log-probability of the target (see align_pairs); None: nothing decoded
-
-
-@dataclass
-class GoldLinks:
-    """A reference alignment of one sentence pair."""
-
-    sure: set[Link]
-    possible: set[Link]  # includes the sure links (S ⊆ P)
-
-
-@dataclass
-class AlignmentScores:
-    """Corpus-level alignment quality; the rates are fractions in [0, 1]."""
-
-    aer: float
-    precision: float
-    recall: float
-    sentences: int
-    links: int  # |A|
-    sure: int  # |S|
-    possible: int  # |P|
 
 
 def drop_eos(attention: Tensor) -> tuple[Tensor, Tensor]:
@@ -317,37 +299,6 @@ def to_json(alignment: Alignment, digits: int = 4) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-_GOLD_LINK = re.compile(r"(\d+)([-?])(\d+)(?:-([SsPp]))?")
-
-
-def parse_gold(line: str, order: GoldOrder = "src-tgt") -> GoldLinks:
-    """Links of one line: `i-j` or `i-j-S` sure, `i?j` or `i-j-P` possible; indices are 0-based
-    source-target (the Pharaoh order) unless `order` is tgt-src."""
-    sure: set[Link] = set()
-    possible: set[Link] = set()
-    for item in line.split():
-        m = _GOLD_LINK.fullmatch(item)
-        if m is None:
-            raise ValueError(f"not an alignment link: {item!r}")
-        a, sep, b, kind = m.groups()
-        link = (int(a), int(b)) if order == "src-tgt" else (int(b), int(a))
-        possible.add(link)
-        if sep == "-" and kind not in ("P", "p"):
-            sure.add(link)
-    return GoldLinks(sure, possible)
-
-
-def read_gold(path: str | Path, order: GoldOrder = "src-tgt") -> list[GoldLinks]:
-    """One GoldLinks per line of a gold alignment file."""
-    gold = []
-    for n, line in enumerate(read_lines(path), 1):
-        try:
-            gold.append(parse_gold(line, order))
-        except ValueError as e:
-            raise NMTError(f"{path}: line {n}: {e}") from e
-    return gold
-
-
 def check_gold_range(gold: GoldLinks, alignment: Alignment, path: str | Path, line: int) -> None:
     """Refuse gold links outside the sentence pair they score: a typo, not a missed link."""
     n_src, n_tgt = len(alignment.src_tokens), len(alignment.tgt_tokens)
@@ -367,17 +318,3 @@ def within_gold_ranges(
         if i < len(gold):
             check_gold_range(gold[i], a, path, i + 1)
         yield a
-
-
-def alignment_error(predicted: Sequence[Collection[Link]], gold: Sequence[GoldLinks]) -> AlignmentScores:
-    """AER = 1 − (|A∩S| + |A∩P|) / (|A| + |S|), precision |A∩P| / |A|, recall |A∩S| / |S|,
-    with counts summed over the corpus (Och & Ney, 2003)."""
-    if len(predicted) != len(gold):
-        raise NMTError(f"{len(predicted)} aligned sentences but {len(gold)} gold alignments")
-    a = s = p = a_s = a_p = 0
-    for links, g in zip(predicted, gold, strict=True):
-        found = set(links)
-        a, s, p = a + len(found), s + len(g.sure), p + len(g.possible)
-        a_s, a_p = a_s + len(found & g.sure), a_p + len(found & g.possible)
-    aer = 1.0 - (a_s + a_p) / (a + s) if a + s else 0.0
-    return AlignmentScores(aer, a_p / a if a else 0.0, a_s / s if s else 0.0, len(gold), a, s, p)

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from nmt_cli import checkpoint
+from nmt_cli.atomic import save_json, save_torch
 from nmt_cli.config import ModelConfig
 from nmt_cli.errors import NMTError
 
@@ -123,7 +124,7 @@ def average(
     for name in sorted(set(spm.values())):
         shutil.copyfile(model_dir / name, output / name)
     config["averaged_from"] = [str(p) for p in paths]
-    checkpoint.save_json(output / checkpoint.CONFIG, config)
+    save_json(output / checkpoint.CONFIG, config)
     weights = {"format_version": checkpoint.FORMAT_VERSION, "model_config": model_cfg, "state_dict": state}
-    checkpoint.save_torch(output / checkpoint.WEIGHTS, weights)
+    save_torch(output / checkpoint.WEIGHTS, weights)
     return output

@@ -1,7 +1,8 @@
 """Token-count batching in NumPy over a lengths array, as fairseq's batch_by_size.
 
 An epoch is a global list of index arrays and a pure function of (seed, epoch): a resumed run
-replays it batch for batch, and data-parallel ranks can each take their slice of the same list.
+replays it batch for batch, and data-parallel ranks deal themselves micro-batches from the same
+list (distributed.share).
 No Python object is made per example; the loops run once per batch.
 """
 
@@ -92,10 +93,3 @@ def epoch_batches(
     per (seed, epoch), so a resumed run replays the same order."""
     rng = epoch_rng(seed, epoch)
     return token_batches(epoch_examples(sizes, weights, rng), lengths, batch_tokens, rng)
-
-
-def for_rank(batches: Sequence[np.ndarray], rank: int, world_size: int) -> list[np.ndarray]:
-    """This rank's share of a global batch list: every world_size-th batch, and the same number
-    of batches on every rank (the last incomplete round is left out), so updates stay in step."""
-    usable = len(batches) - len(batches) % world_size
-    return list(batches[rank:usable:world_size])

@@ -105,16 +105,15 @@ def in_memory(prefix: str, threads: int) -> dict[str, Any]:
     import tempfile
     import time
 
-    from nmt_cli.corpus import build_tokenizer, encode_set, split_holdout
-    from nmt_cli.data import normalize, read_parallel
+    from nmt_cli.corpus import StreamCounts, build_tokenizer, clean_pairs, encode_set, split_holdout
+    from nmt_cli.data import read_parallel
 
     cfg, s = data_config(prefix), {}
     t = time.perf_counter()
     src, tgt = read_parallel(prefix, "de", "en")
     s["read"], t = time.perf_counter() - t, time.perf_counter()
-    src, tgt = [normalize(x) for x in src], [normalize(x) for x in tgt]
-    keep = [i for i in range(len(src)) if src[i] and tgt[i]]
-    src, tgt, _, _ = split_holdout([src[i] for i in keep], [tgt[i] for i in keep], cfg.valid_holdout, 1)
+    kept = list(clean_pairs(zip(src, tgt), StreamCounts()))
+    src, tgt, _, _ = split_holdout([p[0] for p in kept], [p[1] for p in kept], cfg.valid_holdout, 1)
     s["normalise"], t = time.perf_counter() - t, time.perf_counter()
     tok = build_tokenizer(Path(tempfile.mkdtemp()), src, tgt, cfg, 1)
     s["sentencepiece"], t = time.perf_counter() - t, time.perf_counter()
@@ -122,7 +121,7 @@ def in_memory(prefix: str, threads: int) -> dict[str, Any]:
     data = data.subset([i for i, n in enumerate(data.lengths()) if n - 1 <= cfg.max_len])
     s["encode"] = time.perf_counter() - t
     s["total"] = sum(s.values())
-    return {"seconds": s, "shares": shares(s), "pairs": len(data), "pairs_per_s": len(keep) / s["total"]}
+    return {"seconds": s, "shares": shares(s), "pairs": len(data), "pairs_per_s": len(kept) / s["total"]}
 
 
 class StepClock:

@@ -103,6 +103,11 @@ def build(data_dir: Path, name: str, key: str, make: Callable[[Path], dict[str, 
         raise
 
 
+def get_or_build(data_dir: Path, name: str, key: str, make: Callable[[Path], dict[str, Any]]) -> Entry:
+    """The entry for `key`: found complete, or built now by `make` (see build)."""
+    return lookup(data_dir, name, key) or build(data_dir, name, key, make)
+
+
 def remove_leftovers(data_dir: Path) -> None:
     """Delete temporary directories left by preparations that were killed (their process is gone)."""
     for path in data_dir.glob(f"{TMP_PREFIX}*"):

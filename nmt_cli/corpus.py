@@ -1,5 +1,7 @@
-"""Turning raw parallel text into clean pairs: in memory (small corpora, evaluation) or as a
-stream whose memory does not grow with the corpus (preparation, see prepare.py).
+"""Turning raw parallel text into clean pairs, by one rule (`clean_pairs`): as a stream whose
+memory does not grow with the corpus (preparation, see prepare.py and binarize.py), or in memory
+(`load_corpora`: the path preparation replaced, kept as the baseline of `nmt bench --part scale`
+and as the reference the streamed path is tested against).
 """
 
 from __future__ import annotations
@@ -98,16 +100,24 @@ def stream_raw_pairs(
     counts.bytes_read = src_path.stat().st_size + tgt_path.stat().st_size
 
 
+def clean_pairs(pairs: Iterable[tuple[str, str]], counts: StreamCounts) -> Iterator[tuple[str, str, str]]:
+    """The cleaning rule: both sides normalised, and a pair with a side left empty skipped (and
+    counted), since it teaches nothing. Each kept pair comes with its raw target, which a
+    validation set keeps as the BLEU reference (scored as written)."""
+    for src, tgt in pairs:
+        s, t = normalize(src), normalize(tgt)
+        if s and t:
+            yield s, t, tgt
+        else:
+            counts.skipped_empty += 1
+
+
 def stream_pairs(
     prefix: str, src_lang: str, tgt_lang: str, counts: StreamCounts
 ) -> Iterator[tuple[str, str]]:
     """Normalised pairs with both sides non-empty, in corpus order; the rest are counted as skipped."""
-    for src, tgt in stream_raw_pairs(prefix, src_lang, tgt_lang, counts):
-        src, tgt = normalize(src), normalize(tgt)
-        if src and tgt:
-            yield src, tgt
-        else:
-            counts.skipped_empty += 1
+    for src, tgt, _ in clean_pairs(stream_raw_pairs(prefix, src_lang, tgt_lang, counts), counts):
+        yield src, tgt
 
 
 class Reservoir:
@@ -194,12 +204,10 @@ def encode_set(tok: Tokenizer, src: list[str], tgt: list[str]) -> ParallelSet:
 def load_corpora(
     cfg: DataConfig, model_dir: Path, seed: int, tokenizer: Tokenizer | None = None
 ) -> tuple[ParallelSet, ParallelSet, Tokenizer, CorpusStats]:
-    """Read, clean, split, (train SentencePiece unless given a tokenizer) and encode."""
-    src, tgt = read_parallel(cfg.prefixes[0], cfg.src_lang, cfg.tgt_lang)
-    src, tgt = [normalize(s) for s in src], [normalize(t) for t in tgt]
-    keep = [i for i in range(len(src)) if src[i] and tgt[i]]
-    skipped = len(src) - len(keep)
-    src, tgt = [src[i] for i in keep], [tgt[i] for i in keep]
+    """Read, clean, split, (train SentencePiece unless given a tokenizer) and encode, all in memory."""
+    counts = StreamCounts()
+    kept = list(clean_pairs(zip(*read_parallel(cfg.prefixes[0], cfg.src_lang, cfg.tgt_lang)), counts))
+    src, tgt, skipped = [p[0] for p in kept], [p[1] for p in kept], counts.skipped_empty
     if cfg.valid:
         v_src, v_tgt = read_parallel(cfg.valid, cfg.src_lang, cfg.tgt_lang)
         valid_source = cfg.valid
@@ -222,10 +230,10 @@ def load_corpora(
     fits = [i for i in range(len(train)) if max(len(train.src_ids[i]), len(train.tgt_ids[i])) <= cfg.max_len]
     dropped = len(train) - len(fits)
     train = train.subset(fits)
-    v_keep = [i for i in range(len(v_src)) if v_src[i].strip() and v_tgt[i].strip()]
-    if not v_keep:
+    v_kept = list(clean_pairs(zip(v_src, v_tgt), StreamCounts()))
+    if not v_kept:
         raise NMTError(f"no usable validation pairs in {valid_source}: every pair has an empty side")
-    valid = encode_set(tok, [normalize(v_src[i]) for i in v_keep], [v_tgt[i] for i in v_keep])
+    valid = encode_set(tok, [p[0] for p in v_kept], [p[2] for p in v_kept])
     stats = CorpusStats(len(train), skipped, dropped, len(valid), valid_source)
     return train, valid, tok, stats
 

@@ -139,27 +139,20 @@ def perplexity(
     device: torch.device,
 ) -> Perplexity:
     """How well the model predicts the reference given the source, measured as in validation."""
-    from nmt_cli.corpus import ParallelSet, encode_set
-    from nmt_cli.loss import validation_loss
+    from nmt_cli.loss import pairs_loss
     from nmt_cli.search import MAX_SRC_TOKENS
 
-    pairs = encode_set(tokenizer, list(src), list(ref))
     # Empty sides have nothing to attend to or predict; over-long ones exceed what decoding accepts.
-    keep = [
-        i
-        for i, (s, t) in enumerate(zip(pairs.src_ids, pairs.tgt_ids, strict=True))
+    kept = [
+        (s, t)
+        for s, t in zip(tokenizer.encode_src(src), tokenizer.encode_tgt(ref), strict=True)
         if s and t and max(len(s), len(t)) <= MAX_SRC_TOKENS
     ]
-    if not keep:
+    if not kept:
         raise NMTError("no pair with a non-empty source and reference to compute perplexity on")
-    kept = ParallelSet(
-        [pairs.src_lines[i] for i in keep],
-        [pairs.tgt_lines[i] for i in keep],
-        [pairs.src_ids[i] for i in keep],
-        [pairs.tgt_ids[i] for i in keep],
-    )
-    loss = validation_loss(model, kept, device, "fp32")  # the weights' own precision, no autocast
-    return Perplexity(loss, math.exp(loss), len(keep))
+    src_ids, tgt_ids = [s for s, _ in kept], [t for _, t in kept]
+    loss = pairs_loss(model, src_ids, tgt_ids, device, "fp32")  # the weights' own precision, no autocast
+    return Perplexity(loss, math.exp(loss), len(kept))
 
 
 def evaluate(

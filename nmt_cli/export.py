@@ -51,30 +51,31 @@ def spec_table(cfg: ModelConfig) -> dict[str, list[str]]:
     def norm(ct2: str, ours: str) -> None:
         table[f"{ct2}.gamma"], table[f"{ct2}.beta"] = [f"{ours}.weight"], [f"{ours}.bias"]
 
+    def attention(ct2: str, ours: str, residual: str, *inputs: tuple[str, ...]) -> None:
+        """An attention sublayer: its input projections (each concatenating `inputs[k]`), its
+        output projection, and the norm of its residual connection."""
+        for k, projections in enumerate(inputs):
+            linear(f"{ct2}.linear.{k}", *(f"{ours}.{p}" for p in projections))
+        linear(f"{ct2}.linear.{len(inputs)}", f"{ours}.out_proj")
+        norm(f"{ct2}.layer_norm", f"{residual}.norm")
+
+    def layer(ct2: str, ours: str, cross: bool) -> None:
+        """Self-attention (Q|K|V), in a decoder cross-attention (Q, then K|V), then the FFN."""
+        attention(f"{ct2}.self_attention", f"{ours}.self_attn", f"{ours}.res1", ("q_proj", "kv_proj"))
+        if cross:
+            attention(f"{ct2}.attention", f"{ours}.cross_attn", f"{ours}.res2", ("q_proj",), ("kv_proj",))
+        linear(f"{ct2}.ffn.linear_0", f"{ours}.ff.net.0")
+        linear(f"{ct2}.ffn.linear_1", f"{ours}.ff.net.3")
+        norm(f"{ct2}.ffn.layer_norm", f"{ours}.res{3 if cross else 2}.norm")
+
     table["encoder.embeddings.0.weight"] = ["src_embed.weight"]
     table["encoder.position_encodings.encodings"] = ["positions"]
     for i in range(cfg.enc_layers):
-        ct2, ours = f"encoder.layer.{i}", f"encoder.{i}"
-        linear(f"{ct2}.self_attention.linear.0", f"{ours}.self_attn.q_proj", f"{ours}.self_attn.kv_proj")
-        linear(f"{ct2}.self_attention.linear.1", f"{ours}.self_attn.out_proj")
-        norm(f"{ct2}.self_attention.layer_norm", f"{ours}.res1.norm")
-        linear(f"{ct2}.ffn.linear_0", f"{ours}.ff.net.0")
-        linear(f"{ct2}.ffn.linear_1", f"{ours}.ff.net.3")
-        norm(f"{ct2}.ffn.layer_norm", f"{ours}.res2.norm")
+        layer(f"encoder.layer.{i}", f"encoder.{i}", cross=False)
     table["decoder.embeddings.weight"] = ["tgt_embed.weight"]
     table["decoder.position_encodings.encodings"] = ["positions"]
     for i in range(cfg.dec_layers):
-        ct2, ours = f"decoder.layer.{i}", f"decoder.{i}"
-        linear(f"{ct2}.self_attention.linear.0", f"{ours}.self_attn.q_proj", f"{ours}.self_attn.kv_proj")
-        linear(f"{ct2}.self_attention.linear.1", f"{ours}.self_attn.out_proj")
-        norm(f"{ct2}.self_attention.layer_norm", f"{ours}.res1.norm")
-        linear(f"{ct2}.attention.linear.0", f"{ours}.cross_attn.q_proj")
-        linear(f"{ct2}.attention.linear.1", f"{ours}.cross_attn.kv_proj")
-        linear(f"{ct2}.attention.linear.2", f"{ours}.cross_attn.out_proj")
-        norm(f"{ct2}.attention.layer_norm", f"{ours}.res2.norm")
-        linear(f"{ct2}.ffn.linear_0", f"{ours}.ff.net.0")
-        linear(f"{ct2}.ffn.linear_1", f"{ours}.ff.net.3")
-        norm(f"{ct2}.ffn.layer_norm", f"{ours}.res3.norm")
+        layer(f"decoder.layer.{i}", f"decoder.{i}", cross=True)
     linear("decoder.projection", "output", bias=False)
     if not cfg.post_norm:
         norm("encoder.layer_norm", "enc_norm")

@@ -13,7 +13,7 @@ the largest tensors of a training step, of which torch's cross_entropy makes thr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,6 @@ from torch import Tensor, nn
 
 from nmt_cli import batching
 from nmt_cli.config import PAD_ID
-from nmt_cli.corpus import ParallelSet
 from nmt_cli.data import Batch, collate, token_batches
 from nmt_cli.precision import autocast
 from nmt_cli.shards import ShardSet
@@ -80,10 +79,18 @@ def smoothed_cross_entropy(logits: Tensor, target: Tensor, smoothing: float, ign
     return _SmoothedCrossEntropy.apply(flat, target.reshape(-1), smoothing, ignore_index)
 
 
-def validation_loss(model: nn.Module, data: ParallelSet, device: torch.device, precision: str) -> float:
-    """Per-token cross-entropy (no smoothing) of in-memory `data` under teacher forcing."""
-    order = token_batches(data.lengths(), 4096)
-    batches = (collate([data.src_ids[i] for i in idx], [data.tgt_ids[i] for i in idx]) for idx in order)
+def pairs_loss(
+    model: nn.Module,
+    src_ids: Sequence[Sequence[int]],
+    tgt_ids: Sequence[Sequence[int]],
+    device: torch.device,
+    precision: str,
+) -> float:
+    """Per-token cross-entropy (no smoothing) of pairs of id lists in memory under teacher
+    forcing, in length-sorted batches (`nmt evaluate`'s perplexity)."""
+    lengths = [max(len(s), len(t)) + 1 for s, t in zip(src_ids, tgt_ids, strict=True)]
+    order = token_batches(lengths, 4096)
+    batches = (collate([src_ids[i] for i in idx], [tgt_ids[i] for i in idx]) for idx in order)
     return mean_loss(model, batches, device, precision)
 
 

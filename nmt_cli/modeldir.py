@@ -70,7 +70,7 @@ OPTION_NAMES = {"src_lang": "--src", "tgt_lang": "--tgt"}
 
 
 def is_temporary(name: str) -> bool:
-    """A half-written `.NAME.xxxx.tmp` of checkpoint.atomic_write, left by a killed process."""
+    """A half-written `.NAME.xxxx.tmp` of atomic.atomic_write, left by a killed process."""
     if not (name.startswith(".") and name.endswith(".tmp")):
         return False
     return owned(name[1:-4].rsplit(".", 1)[0])
@@ -236,7 +236,7 @@ def claim(
 def trim_log(path: Path, step: int) -> None:
     """Keep the training log's records up to `step` (the state a run resumes from), so that
     steps a killed run logged after its last save are not logged twice."""
-    from nmt_cli.checkpoint import save_json_lines
+    from nmt_cli.atomic import save_json_lines
 
     if not path.is_file():
         return

@@ -1,5 +1,7 @@
 """Preparation, once per input: stream the corpora, train SentencePiece on a bounded random
-sample, encode in chunks into memory-mapped shards (fairseq's preprocess, in a few functions).
+sample (vocab.py), encode in chunks into memory-mapped shards (binarize.py): fairseq's
+preprocess, in a few functions. This module runs the stages for every corpus of a run and
+says what they did.
 
 Each stage bounds memory by something other than the corpus: the sample by `spm_sample`
 pairs, encoding by CHUNK_PAIRS, the BLEU subset of validation by `valid_max_sentences`.
@@ -9,36 +11,19 @@ or another run sharing `--data-dir` starts without reading the text again.
 
 from __future__ import annotations
 
-import json
-import logging
-import random
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nmt_cli import cache
+from nmt_cli.binarize import prepare_corpus, prepare_valid, read_bleu_subset
 from nmt_cli.config import DataConfig
-from nmt_cli.corpus import (
-    OnProgress,
-    Reservoir,
-    StreamCounts,
-    holdout_indices,
-    input_bytes,
-    input_signature,
-    stream_pairs,
-    stream_raw_pairs,
-)
-from nmt_cli.data import NORMALIZATION, Tokenizer, normalize
+from nmt_cli.corpus import OnProgress
+from nmt_cli.data import Tokenizer
 from nmt_cli.errors import NMTError
-from nmt_cli.shards import Shard, ShardSet, ShardWriter, token_dtype
+from nmt_cli.shards import Shard, ShardSet
 from nmt_cli.vocab import ensure_sentencepiece, tokenizer_digest, tokenizer_in
-
-CHUNK_PAIRS = 20_000
-BLEU_SUBSET_SEED = 0  # the validation BLEU subset is the same whatever the training seed
-
-log = logging.getLogger("nmt_cli")
 
 
 @dataclass
@@ -73,197 +58,13 @@ class Prepared:
     seconds: dict[str, float] = field(default_factory=dict)  # per stage, for `make bench`
 
 
-def chunks(pairs: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    chunk: list[tuple[str, str]] = []
-    for pair in pairs:
-        chunk.append(pair)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def encode(
-    tok: Tokenizer, pairs: list[tuple[str, str]], threads: int
-) -> tuple[list[list[int]], list[list[int]]]:
-    """Subword ids of a chunk of normalised pairs, in SentencePiece's own threads."""
-    n = threads if threads > 0 else -1
-    src = tok.src.encode([p[0] for p in pairs], num_threads=n)
-    tgt = tok.tgt.encode([p[1] for p in pairs], num_threads=n)
-    return src, tgt
-
-
 def directory_bytes(directory: Path) -> int:
+    """What a cache entry takes on disk (its files, not subdirectories)."""
     return sum(f.stat().st_size for f in directory.iterdir() if f.is_file())
 
 
-def write_bleu_subset(directory: Path, src: list[str], ref: list[str]) -> None:
-    text = json.dumps({"src": src, "ref": ref}, ensure_ascii=False)
-    (directory / "bleu_subset.json").write_text(text + "\n", encoding="utf-8")
-
-
-def read_bleu_subset(directory: Path) -> tuple[list[str], list[str]]:
-    data = json.loads((directory / "bleu_subset.json").read_text(encoding="utf-8"))
-    return list(data["src"]), list(data["ref"])
-
-
-def entry_name(prefix: str) -> str:
-    """A readable cache directory name for a corpus: `data/tatoeba/train` -> `tatoeba.train`."""
-    path = Path(prefix)
-    return ".".join(part for part in (path.parent.name, path.name) if part)
-
-
-def count_pairs(prefix: str, cfg: DataConfig) -> int:
-    """Non-empty pairs of a corpus, for the held-out split when no sampling pass counted them."""
-    counts = StreamCounts()
-    return sum(1 for _ in stream_pairs(prefix, cfg.src_lang, cfg.tgt_lang, counts))
-
-
-def prepare_corpus(
-    prefix: str,
-    cfg: DataConfig,
-    tok: Tokenizer,
-    spm_key: list[str],
-    data_dir: Path,
-    threads: int,
-    holdout: tuple[int, int] | None,
-    known_pairs: int | None,
-    seconds: dict[str, float],
-    on_progress: OnProgress,
-) -> cache.Entry:
-    """One training corpus as a shard (and, with `holdout` = (size, seed), the held-out pairs as
-    the validation shard), cached. Memory: one chunk of CHUNK_PAIRS pairs and the held-out pairs."""
-    key = cache.cache_key(
-        {
-            "kind": "train",
-            "inputs": input_signature(prefix, cfg),
-            "spm": spm_key,
-            "max_len": cfg.max_len,
-            "holdout": holdout,
-            "bleu_subset": cfg.valid_max_sentences if holdout else None,
-            "normalization": NORMALIZATION,
-        }
-    )
-    name = f"train.{entry_name(prefix)}"
-    hit = cache.lookup(data_dir, name, key)
-    if hit is not None:
-        return hit
-
-    def make(tmp: Path) -> dict[str, Any]:
-        held: set[int] = set()
-        if holdout is not None:
-            n = known_pairs if known_pairs is not None else count_pairs(prefix, cfg)
-            held = holdout_indices(n, *holdout)
-        dtype = token_dtype(max(tok.src_vocab_size, tok.tgt_vocab_size))
-        writer = ShardWriter(tmp, "train", dtype)
-        counts, dropped, position, held_pairs = StreamCounts(), 0, 0, []
-        total = input_bytes((prefix,), cfg)
-        for chunk in chunks(stream_pairs(prefix, cfg.src_lang, cfg.tgt_lang, counts), CHUNK_PAIRS):
-            if held:
-                held_pairs += [p for i, p in enumerate(chunk, position) if i in held]
-                position, chunk = (
-                    position + len(chunk),
-                    [p for i, p in enumerate(chunk, position) if i not in held],
-                )
-            start = time.perf_counter()
-            src, tgt = encode(tok, chunk, threads)
-            seconds["encode"] = seconds.get("encode", 0.0) + time.perf_counter() - start
-            fits = [i for i in range(len(src)) if len(src[i]) <= cfg.max_len and len(tgt[i]) <= cfg.max_len]
-            dropped += len(src) - len(fits)
-            start = time.perf_counter()
-            writer.append([src[i] for i in fits], [tgt[i] for i in fits])
-            seconds["write"] = seconds.get("write", 0.0) + time.perf_counter() - start
-            on_progress(f"encoding {prefix}", counts.bytes_read, total)
-        meta: dict[str, Any] = {
-            "prefix": prefix,
-            "train": writer.close(),
-            "skipped_empty": counts.skipped_empty,
-            "dropped_long": dropped,
-            "held_out": len(held_pairs),
-        }
-        if meta["train"]["pairs"] == 0:
-            raise NMTError(f"no usable training pairs in {prefix}.{{{cfg.src_lang},{cfg.tgt_lang}}}")
-        if holdout is not None:
-            pairs: Iterator[tuple[str, str]] = iter(held_pairs)
-            if not held_pairs:
-                # Too small to hold out 10%: validating on training pairs beats failing after training.
-                log.warning(
-                    "%s has only %d usable pairs, too few to hold any out: validating on the training "
-                    "pairs (pass --valid PREFIX for a real validation set)",
-                    prefix,
-                    meta["train"]["pairs"],
-                )
-                pairs = stream_pairs(prefix, cfg.src_lang, cfg.tgt_lang, StreamCounts())
-                meta["valid_on_train"] = True
-            triples = ((s, t, t) for s, t in pairs)
-            meta["valid"] = write_valid(tmp, tok, triples, cfg.valid_max_sentences, threads)
-        return meta
-
-    return cache.build(data_dir, name, key, make)
-
-
-def write_valid(
-    directory: Path, tok: Tokenizer, triples: Iterator[tuple[str, str, str]], bleu_max: int, threads: int
-) -> dict[str, Any]:
-    """The validation shard (loss on every pair) and its BLEU subset: at most `bleu_max` pairs,
-    a fixed random choice. `triples` are (source, target, reference), normalised but the last."""
-    writer = ShardWriter(directory, "valid", token_dtype(max(tok.src_vocab_size, tok.tgt_vocab_size)))
-    subset = Reservoir(bleu_max, random.Random(BLEU_SUBSET_SEED))
-    chunk: list[tuple[str, str]] = []
-
-    def flush() -> None:
-        writer.append(*encode(tok, chunk, threads))
-        chunk.clear()
-
-    for src, tgt, ref in triples:
-        chunk.append((src, tgt))
-        subset.add(src, ref)
-        if len(chunk) == CHUNK_PAIRS:
-            flush()
-    flush()
-    chosen = subset.in_order()
-    write_bleu_subset(directory, [c[1] for c in chosen], [c[2] for c in chosen])
-    return {**writer.close(), "bleu_pairs": len(chosen)}
-
-
-def prepare_valid(
-    prefix: str, cfg: DataConfig, tok: Tokenizer, spm_key: list[str], data_dir: Path, threads: int
-) -> cache.Entry:
-    """A --valid corpus as a cached shard. Pairs with an empty side are skipped; none is
-    dropped for length, so the loss covers the whole set."""
-    key = cache.cache_key(
-        {
-            "kind": "valid",
-            "inputs": input_signature(prefix, cfg),
-            "spm": spm_key,
-            "bleu_subset": cfg.valid_max_sentences,
-            "normalization": NORMALIZATION,
-        }
-    )
-    name = f"valid.{entry_name(prefix)}"
-    hit = cache.lookup(data_dir, name, key)
-    if hit is not None:
-        return hit
-
-    def make(tmp: Path) -> dict[str, Any]:
-        counts = StreamCounts()
-
-        def triples() -> Iterator[tuple[str, str, str]]:
-            for src, ref in stream_raw_pairs(prefix, cfg.src_lang, cfg.tgt_lang, counts):
-                s, t = normalize(src), normalize(ref)
-                if s and t:
-                    yield s, t, ref
-                else:
-                    counts.skipped_empty += 1
-
-        meta = write_valid(tmp, tok, triples(), cfg.valid_max_sentences, threads)
-        return {"prefix": prefix, "valid": meta, "skipped_empty": counts.skipped_empty}
-
-    return cache.build(data_dir, name, key, make)
-
-
 def summary(prefix: str, entry: cache.Entry, part: str) -> CorpusSummary:
+    """What a cache entry's meta.json says of its `part` ("train" or "valid") shard."""
     shard = entry.meta[part]
     return CorpusSummary(
         prefix,

@@ -1,15 +1,13 @@
 """Everything rich draws: training progress, validation and score tables, alignment heatmaps,
 benchmark tables.
 
-Only this module and cli.py import rich; the library returns dataclasses.
+Only this module and cli.py import rich; the library returns dataclasses, and the plain-text
+forms (translations, n-best lists, the AER line, status lines) are in formats.py.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
-from pathlib import Path
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rich import box
@@ -18,34 +16,20 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from nmt_cli import formats
+
+# Re-exported: cli.py imports these three from here.
+from nmt_cli.formats import alignment_scores as alignment_scores
+from nmt_cli.formats import preparation_line as preparation_line
+from nmt_cli.formats import write_translations as write_translations
+from nmt_cli.heatmap import clip, heat, layout
+
 if TYPE_CHECKING:  # annotations only: rendering scores must not import torch
-    from nmt_cli.align import Alignment, AlignmentScores, Link
+    from nmt_cli.aer import Link
+    from nmt_cli.align import Alignment
     from nmt_cli.evaluate import Scores
     from nmt_cli.prepare import Prepared
-    from nmt_cli.search import Translation
-    from nmt_cli.train import StepStats, Validation
-
-
-def write_translations(
-    out: TextIO,
-    translations: Iterable[Translation],
-    decode_tgt: Callable[[Sequence[Sequence[int]]], list[str]],
-    nbest: int = 1,
-    flush_each: bool = False,
-) -> None:
-    """One line per input line, or with `nbest` > 1 Moses-style `index ||| text ||| score` lines."""
-    for index, tr in enumerate(translations):
-        if nbest == 1:
-            out.write(tr.text + "\n")
-        else:
-            texts = decode_tgt([h.tokens for h in tr.hypotheses])
-            for text, h in zip(texts, tr.hypotheses):
-                out.write(f"{index} ||| {text} ||| {h.score:.4f}\n")
-            if not tr.hypotheses:
-                out.write(f"{index} |||  ||| 0.0000\n")
-        if flush_each:
-            out.flush()
-    out.flush()
+    from nmt_cli.report import StepStats, Validation
 
 
 def write_alignments(
@@ -65,22 +49,6 @@ def write_alignments(
         if out is not None:
             out.flush()
     return predicted
-
-
-def alignment_scores(s: AlignmentScores, form: str) -> str:
-    """AER, precision and recall as one JSON object or one line of percentages."""
-    if form == "json":
-        return json.dumps(asdict(s))
-    return (
-        f"AER {100 * s.aer:.2f}  precision {100 * s.precision:.2f}  recall {100 * s.recall:.2f}  "
-        f"({s.sentences} sentences; {s.links} links, gold {s.sure} sure, {s.possible} possible)"
-    )
-
-
-def _duration(seconds: float) -> str:
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class RichReporter:
@@ -108,28 +76,14 @@ class RichReporter:
             len(prepared.corpora) > 1 or not all(x.reused for x in prepared.corpora)
         ):
             c.print(prepare_table(prepared))
-        if info.get("resumed_at_step"):
-            c.print(f"[bold]resuming[/] at step {info['resumed_at_step']}")
-        c.print(
-            f"[bold]{info['arch']}[/]: {info['parameters']:,} parameters, vocabulary {info['vocab_size']}, "
-            f"{info['device']}, {info['precision']}"
-            + (f", {info['processes']} processes" if info.get("processes", 1) > 1 else "")
-        )
-        c.print(
-            f"training pairs: {info['train_pairs']:,} (skipped {info['skipped_empty']} with an empty side, "
-            f"dropped {info['dropped_long']} longer than --max-len); validation: {info['valid']} "
-            f"({info['valid_pairs']} pairs)"
-        )
+        for line in formats.run_summary(info):
+            c.print(line)
         if self.live_enabled:
             self.live = Live("", console=c, refresh_per_second=4, transient=True)
             self.live.start()
 
     def step(self, s: StepStats) -> None:
-        best = f"{s.best_bleu:.2f}" if s.best_bleu >= 0 else "-"
-        line = (
-            f"step {s.step}  epoch {s.epoch + 1}  loss {s.loss:.3f}  {s.tokens_per_s:,.0f} tok/s  "
-            f"lr {s.lr:.2e}  {_duration(s.elapsed)}  best BLEU {best}"
-        )
+        line = formats.step_line(s)
         if self.live is not None:
             self.live.update(line)
         elif s.step % 500 == 0:
@@ -137,11 +91,7 @@ class RichReporter:
 
     def validation(self, v: Validation) -> None:
         self.history.append(v)
-        mark = "  [green]new best[/]" if v.is_best else ""
-        self.console.print(
-            f"valid @ step {v.step} (epoch {v.epoch + 1}): loss {v.loss:.3f}  ppl {v.ppl:.2f}  "
-            f"BLEU {v.bleu:.2f}  lr {v.lr:.2e}  {_duration(v.elapsed)}{mark}"
-        )
+        self.console.print(formats.validation_line(v) + ("  [green]new best[/]" if v.is_best else ""))
 
     def stop(self) -> None:
         if self.live is not None:
@@ -188,12 +138,12 @@ class PrepareProgress:
         self.progress.update(self.tasks[stage], completed=done, total=total)
 
 
-def _bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"
+def figures_table(title: str, columns: Sequence[str], text: Collection[str] = (), **options: Any) -> Table:
+    """A table of figures: every column right-aligned but the `text` ones."""
+    table = Table(title=title, **options)
+    for col in columns:
+        table.add_column(col, justify="left" if col in text else "right")
+    return table
 
 
 def prepare_table(p: Prepared) -> Table:
@@ -212,26 +162,14 @@ def prepare_table(p: Prepared) -> Table:
             f"{c.dropped_long:,}" if kind == "train" else "-",
             f"{c.src_tokens:,}",
             f"{c.tgt_tokens:,}",
-            _bytes(c.bytes_on_disk) if kind == "train" or not c.held_out else "-",
+            formats.byte_size(c.bytes_on_disk) if kind == "train" or not c.held_out else "-",
             state,
         )
     return t
 
 
-def preparation_line(prepared: Prepared, directory: Path) -> str:
-    """How long preparation took and how fast, or that everything was already prepared."""
-    built = [c for c in prepared.corpora if not c.reused]
-    if not built and prepared.valid_summary.reused:
-        return f"already prepared in {directory}: nothing read"
-    seen = sum(c.pairs + c.skipped_empty + c.dropped_long + c.held_out for c in built)
-    seconds = prepared.seconds.get("total", 0.0)
-    return f"prepared in {seconds:.1f} s ({seen / max(seconds, 1e-9):,.0f} pairs/s) into {directory}"
-
-
 def validation_table(history: list[Validation]) -> Table:
-    table = Table(title="Validations")
-    for col in ("step", "epoch", "loss", "ppl", "BLEU", "lr", "elapsed"):
-        table.add_column(col, justify="right")
+    table = figures_table("Validations", ("step", "epoch", "loss", "ppl", "BLEU", "lr", "elapsed"))
     best = max(v.bleu for v in history)
     for v in history:
         style = "bold green" if v.bleu == best else None
@@ -242,7 +180,7 @@ def validation_table(history: list[Validation]) -> Table:
             f"{v.ppl:.2f}",
             f"{v.bleu:.2f}",
             f"{v.lr:.2e}",
-            _duration(v.elapsed),
+            formats.duration(v.elapsed),
             style=style,
         )
     return table
@@ -264,53 +202,22 @@ def score_table(scores: Scores) -> Table:
     return table
 
 
-HEAT_LOW, HEAT_HIGH = (30, 41, 59), (37, 99, 235)  # background of a weight of 5% and of 100%
-SRC_LABEL_MAX, TGT_LABEL_MAX = 12, 24  # longer tokens are clipped with … (the header has them)
-
-
-def _clip(label: str, width: int) -> str:
-    return label if len(label) <= width else label[: max(width - 1, 0)] + "…"
-
-
-def _heat(weight: float) -> str:
-    """Heatmap style: no background below 5%, then darker to brighter blue as the weight grows."""
-    if weight < 0.05:
-        return "dim"
-    r, g, b = (round(lo + (hi - lo) * weight) for lo, hi in zip(HEAT_LOW, HEAT_HIGH, strict=True))
-    return f"bright_white on rgb({r},{g},{b})"
-
-
-def _column_blocks(widths: list[int], room: int) -> list[range]:
-    """Split columns into consecutive blocks that fit `room`; a column costs its width plus 3
-    (padding on both sides and the separator), at least one column per block."""
-    blocks: list[range] = []
-    start, used = 0, 0
-    for j, w in enumerate(widths):
-        if j > start and used + w + 3 > room:
-            blocks.append(range(start, j))
-            start, used = j, 0
-        used += w + 3
-    if widths:
-        blocks.append(range(start, len(widths)))
-    return blocks
-
-
 def _heatmap(a: Alignment, cols: range, widths: list[int], label_width: int) -> Table:
     """Target tokens as rows, source tokens `cols` as columns, each cell the weight in percent;
     the strongest source token of each row (over all columns) is bold and underlined."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
     table.add_column("", no_wrap=True, width=label_width)
     for j in cols:
-        header = Text(f"{_clip(a.src_tokens[j], widths[j])}\n") + Text(str(j), style="dim")
+        header = Text(f"{clip(a.src_tokens[j], widths[j])}\n") + Text(str(j), style="dim")
         table.add_column(header, justify="right", no_wrap=True, width=widths[j])
     for t, (token, row) in enumerate(zip(a.tgt_tokens, a.weights, strict=True)):
         best = max(range(len(row)), key=row.__getitem__)
         cells = []
         for j in cols:
             pct = round(100 * row[j])
-            style = _heat(row[j]) + (" bold underline" if j == best else "")
+            style = heat(row[j]) + (" bold underline" if j == best else "")
             cells.append(Text(str(pct) if pct else "·", style=style))
-        table.add_row(Text(_clip(f"{t} {token}", label_width)), *cells)
+        table.add_row(Text(clip(f"{t} {token}", label_width)), *cells)
     return table
 
 
@@ -327,11 +234,8 @@ def alignment_view(a: Alignment, width: int, index: int | None = None) -> Group:
     head.append(a.target)
     if not a.src_tokens or not a.tgt_tokens:
         return Group(head, Text("(nothing to align)", style="dim"), Text())
-    labels = [f"{t} {token}" for t, token in enumerate(a.tgt_tokens)]
-    label_width = min(max(len(s) for s in labels), TGT_LABEL_MAX, max(width // 3, 4))
-    widths = [max(3, len(str(j)), min(len(s), SRC_LABEL_MAX)) for j, s in enumerate(a.src_tokens)]
-    blocks = _column_blocks(widths, width - label_width - 2)
-    tables = [_heatmap(a, cols, widths, label_width) for cols in blocks]
+    cells = layout(a.src_tokens, a.tgt_tokens, width)
+    tables = [_heatmap(a, cols, cells.widths, cells.label_width) for cols in cells.blocks]
     return Group(head, *tables, Text())
 
 
@@ -342,8 +246,7 @@ def bench_tables(results: dict[str, Any]) -> list[Table]:
         f"torch {results['torch']}; "
         f"median of {results['runs']} runs; `nmt --help` {results['help_seconds']:.2f} s"
     )
-    speed = Table(title="Translation, test_2016_flickr", caption=caption)
-    for col in (
+    speed_columns = (
         "model",
         "precision",
         "search",
@@ -353,10 +256,9 @@ def bench_tables(results: dict[str, Any]) -> list[Table]:
         "sent/s",
         "tgt tok/s",
         "BLEU",
-    ):
-        speed.add_column(col, justify="left" if col in ("model", "precision", "search") else "right")
-    other = Table(title="Models")
-    for col in (
+    )
+    speed = figures_table("Translation, test_2016_flickr", speed_columns, speed_columns[:3], caption=caption)
+    other_columns = (
         "model",
         "parameters",
         "load s",
@@ -364,8 +266,8 @@ def bench_tables(results: dict[str, Any]) -> list[Table]:
         "of matmul peak",
         "train peak MB",
         "translate peak MB (greedy/beam 5)",
-    ):
-        other.add_column(col, justify="left" if col == "model" else "right")
+    )
+    other = figures_table("Models", other_columns, ("model",))
     for name, m in results["models"].items():
         for f in m["translate"]:
             speed.add_row(
@@ -386,25 +288,17 @@ def bench_tables(results: dict[str, Any]) -> list[Table]:
             f"{m['parameters']:,}",
             f"{m['load_seconds']:.2f}",
             f"{train['tokens_per_s']:,.0f} ({train['precision']})" if train else "-",
-            peak_share(train) if train else "-",
+            formats.peak_share(train) if train else "-",
             f"{train['peak_rss_mb']:,.0f}" if train else "-",
             f"{rss['1']:,.0f} / {rss['5']:,.0f}",
         )
     return [speed, other]
 
 
-def peak_share(train: dict[str, Any]) -> str:
-    """'12% of 95 GFLOP/s': achieved FLOP rate against the measured matrix-product peak."""
-    if "peak_fraction" not in train:
-        return "-"
-    return f"{100 * train['peak_fraction']:.0f}% of {train['peak_gflops']:.0f} GFLOP/s"
-
-
 def profile_table(arch: str, ops: list[Any]) -> Table:
     """Operators of a training update by their own CPU time (nmt bench --profile)."""
-    table = Table(title=f"One training update of the reference {arch}: operators by own CPU time")
-    for col in ("operator", "ms / update", "share", "calls / update"):
-        table.add_column(col, justify="left" if col == "operator" else "right")
+    title = f"One training update of the reference {arch}: operators by own CPU time"
+    table = figures_table(title, ("operator", "ms / update", "share", "calls / update"), ("operator",))
     for op in ops:
         table.add_row(
             op.name, f"{op.ms_per_update:,.1f}", f"{100 * op.share:.1f}%", f"{op.calls_per_update:g}"
@@ -414,19 +308,19 @@ def profile_table(arch: str, ops: list[Any]) -> Table:
 
 def scale_tables(scale: dict[str, Any]) -> list[Table]:
     """The scale benchmark: preparation (streamed vs in memory) and training on prepared corpora."""
-    prep = Table(title="Preparation: streamed into shards vs today's in-memory path")
-    for col in ("pairs", "path", "seconds", "pairs/s", "peak MB", "stage shares", "second run"):
-        prep.add_column(col, justify="left" if col in ("path", "stage shares") else "right")
-    train = Table(title="Training on a prepared corpus")
-    for col in (
+    prep_columns = ("pairs", "path", "seconds", "pairs/s", "peak MB", "stage shares", "second run")
+    prep = figures_table(
+        "Preparation: streamed into shards vs today's in-memory path", prep_columns, ("path", "stage shares")
+    )
+    train_columns = (
         "pairs",
         "first update s",
         "train tok/s",
         "peak MB",
         "epoch order s",
         "batches/s mmap / lists",
-    ):
-        train.add_column(col, justify="right")
+    )
+    train = figures_table("Training on a prepared corpus", train_columns)
     for n, e in scale.items():
         s = e["streamed"]
         again = e["streamed_again"]

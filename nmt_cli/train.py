@@ -4,22 +4,20 @@ state to last.pt, so that an interrupted or killed run resumes exactly where it 
 
 Under torchrun every process runs this same loop on its share of each update (see
 `distributed`): process 0 alone reports, validates and writes, and the others follow its
-decisions, so the loop reads the same for one process or many.
+decisions, so the loop reads the same for one process or many. How a run starts is in
+startup.py, validation in validation.py, what it reports in report.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
-import math
 import signal
 import time
 from collections.abc import Collection, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -28,44 +26,18 @@ from torch import nn
 from nmt_cli import batching, checkpoint, distributed, finetune
 from nmt_cli.allocator import keep_freed_memory
 from nmt_cli.average import keep_checkpoint
-from nmt_cli.cache import copy_atomic
-from nmt_cli.config import DataConfig, DecodeConfig, ModelConfig, TrainConfig
-from nmt_cli.corpus import check_corpus_files, spm_files
-from nmt_cli.data import Batch, Tokenizer
+from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
+from nmt_cli.corpus import check_corpus_files
+from nmt_cli.data import Batch
 from nmt_cli.errors import NMTError
-from nmt_cli.loss import shard_loss
-from nmt_cli.model import Seq2Seq, build_model, count_parameters
+from nmt_cli.model import Seq2Seq, count_parameters
 from nmt_cli.modeldir import LOG, claim, trim_log
-from nmt_cli.precision import autocast, grad_scaler, resolve_train_precision
-from nmt_cli.prepare import Prepared, prepare_data
-from nmt_cli.search import translate
+from nmt_cli.precision import grad_scaler, resolve_train_precision
+from nmt_cli.report import LogReporter, Reporter, SilentReporter, StepStats, Validation, log_event, start_info
 from nmt_cli.shards import ShardSet
+from nmt_cli.startup import Progress, prepare, restore
 from nmt_cli.step import make_optimizer, make_scheduler, train_step
-
-log = logging.getLogger("nmt_cli")
-
-
-@dataclass
-class StepStats:
-    step: int
-    epoch: int
-    loss: float
-    lr: float
-    tokens_per_s: float
-    elapsed: float
-    best_bleu: float
-
-
-@dataclass
-class Validation:
-    step: int
-    epoch: int
-    loss: float
-    ppl: float
-    bleu: float
-    lr: float
-    elapsed: float
-    is_best: bool
+from nmt_cli.validation import perplexity, validate_on_main
 
 
 @dataclass
@@ -78,91 +50,6 @@ class TrainResult:
     history: list[Validation] = field(default_factory=list)
     elapsed: float = 0.0
     model: nn.Module | None = None  # the weights after the last update (model.pt holds the best)
-
-
-class Reporter(Protocol):
-    """How training shows progress; the CLI passes a rich one, Python callers may pass none."""
-
-    def preparing(self, stage: str, done: int, total: int) -> None: ...
-    def start(self, info: dict[str, Any]) -> None: ...
-    def step(self, stats: StepStats) -> None: ...
-    def validation(self, v: Validation) -> None: ...
-    def stop(self) -> None: ...
-
-
-class LogReporter:
-    """Progress through the `nmt_cli` logger only."""
-
-    def preparing(self, stage: str, done: int, total: int) -> None:
-        pass
-
-    def start(self, info: dict[str, Any]) -> None:
-        log.info("training: %s", info)
-
-    def step(self, stats: StepStats) -> None:
-        pass
-
-    def validation(self, v: Validation) -> None:
-        log.info(
-            "step %d: valid loss %.3f, BLEU %.2f%s",
-            v.step,
-            v.loss,
-            v.bleu,
-            " (best)" if v.is_best else "",
-        )
-
-    def stop(self) -> None:
-        pass
-
-
-class SilentReporter(LogReporter):
-    """For the processes other than 0 under torchrun: process 0 alone reports."""
-
-    def start(self, info: dict[str, Any]) -> None:
-        pass
-
-    def validation(self, v: Validation) -> None:
-        pass
-
-
-def rank_seed(seed: int, rank: int) -> int:
-    """Dropout seed of a process: rank 0 keeps the run's seed, the others get their own streams."""
-    return seed if rank == 0 else seed + 7919 * rank
-
-
-def restore_rng(state: dict[str, Any], seed: int) -> None:
-    """Each process continues its own random stream; one the saved run did not have (resuming
-    on more processes) starts a fresh stream from the seed and the step."""
-    states = state.get("rank_rng") or [{"cpu": state["torch_rng"]}]
-    rank = distributed.rank()
-    if rank < len(states):
-        torch.set_rng_state(states[rank]["cpu"])
-        if "cuda" in states[rank] and torch.cuda.is_available():
-            torch.cuda.set_rng_state(states[rank]["cuda"])
-    else:
-        torch.manual_seed(rank_seed(seed, rank) + state["progress"]["step"])
-
-
-def validate(
-    model: nn.Module,
-    tokenizer: Tokenizer,
-    data: Prepared,
-    device: torch.device,
-    precision: str,
-    beam: int,
-) -> tuple[float, float]:
-    """(loss on the whole validation set, BLEU on its fixed subset): greedy (or beam)
-    translations scored by sacreBLEU."""
-    import sacrebleu
-
-    model.eval()
-    loss = shard_loss(model, data.valid, device, precision)
-    with autocast(device, precision):
-        decode = DecodeConfig(beam_size=beam, batch_size=200)
-        out = translate(cast(Seq2Seq, model), tokenizer, data.valid_src, decode, device)
-    bleu = sacrebleu.corpus_bleu([t.text for t in out], [data.valid_ref]).score
-    model.train()
-    return loss, bleu
 
 
 class StopFlag:
@@ -185,77 +72,6 @@ class StopFlag:
     def __exit__(self, *exc: Any) -> None:
         for sig, handler in self._old.items():
             signal.signal(sig, handler)
-
-
-@dataclass
-class Progress:
-    """Everything needed to resume: where the loop stands and how validation went."""
-
-    step: int = 0
-    epoch: int = 0
-    batch_in_epoch: int = 0
-    best_bleu: float = -1.0
-    bad_validations: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    elapsed: float = 0.0  # training seconds up to the last save, so budgets span resumes
-
-
-def prepare(
-    model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, resume: bool, reporter: Reporter
-) -> tuple[nn.Module, Prepared, dict[str, Any] | None]:
-    """Prepare the data (or find it prepared) and build (or restore) the model.
-
-    A fresh run copies the SentencePiece model(s) of the preparation into the model directory;
-    a resumed run encodes with the copy it already has, so its shards are found again.
-    """
-    model_dir = Path(train_cfg.output)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    saved = checkpoint.load_training_state(model_dir) if resume else None
-    data_dir = Path(data_cfg.data_dir) if data_cfg.data_dir else model_dir / "data"
-    tokenizer_dir = model_dir if saved is not None else None
-    if saved is None and train_cfg.init_from and distributed.is_main():
-        finetune.copy_tokenizer(train_cfg.init_from, model_dir)  # fine-tuning keeps its vocabulary
-    if saved is None and train_cfg.init_from:
-        tokenizer_dir = model_dir
-    # Process 0 prepares the data (or finds it prepared); the others then find it and map the
-    # same shards, which the page cache holds once for all of them.
-    with distributed.main_first():
-        data = prepare_data(
-            data_cfg, data_dir, train_cfg.seed, train_cfg.threads, tokenizer_dir, reporter.preparing
-        )
-        if data.spm_dir is not None and distributed.is_main():
-            for name in sorted(set(spm_files(data_cfg.joint_vocab).values())):
-                copy_atomic(data.spm_dir / name, model_dir / name)
-    tok = data.tokenizer
-    if saved is not None:
-        model_cfg = saved.model_cfg
-    else:
-        model_cfg = replace(
-            model_cfg,
-            vocab_size=tok.tgt_vocab_size,
-            src_vocab_size=tok.src_vocab_size,
-            joint_vocab=data_cfg.joint_vocab,
-        )
-    torch.manual_seed(train_cfg.seed)
-    model = build_model(model_cfg)
-    if distributed.rank() > 0:
-        torch.manual_seed(rank_seed(train_cfg.seed, distributed.rank()))
-    if saved is not None:
-        model.load_state_dict(saved.state["model"])
-    elif train_cfg.init_from:
-        model.load_state_dict(finetune.weights(train_cfg.init_from))
-    return model, data, saved.state if saved is not None else None
-
-
-def shared_tokenizer(model_dir: Path, joint_vocab: bool) -> Tokenizer:
-    """The SentencePiece model(s) process 0 trained into `model_dir`."""
-    files = spm_files(joint_vocab)
-    if not (model_dir / files["src"]).is_file():
-        raise NMTError(
-            f"rank {distributed.rank()}: {model_dir / files['src']} not found: under torchrun the "
-            "output directory must be on a filesystem every process sees"
-        )
-    return Tokenizer(model_dir / files["src"], model_dir / files["tgt"])
 
 
 def batches_from(
@@ -298,13 +114,6 @@ def budget_spent(cfg: TrainConfig, progress: Progress, elapsed: float) -> str | 
     return None
 
 
-def log_event(model_dir: Path, record: dict[str, Any]) -> None:
-    """A line of train.log.jsonl, written by process 0 alone."""
-    if distributed.is_main():
-        with open(model_dir / LOG, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-
-
 def train(
     model_cfg: ModelConfig,
     data_cfg: DataConfig,
@@ -337,12 +146,7 @@ def train(
     scaler = grad_scaler(device, precision)
     progress = Progress()
     if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
-        restore_rng(state, cfg.seed)
-        progress = Progress(**state["progress"])
+        progress = restore(state, optimizer, scheduler, scaler, cfg.seed)
     elif train_cfg.init_from and train_cfg.continue_optimizer:
         finetune.restore_optimizer(train_cfg.init_from, optimizer, scheduler, train_cfg)
     if distributed.is_main():
@@ -351,22 +155,9 @@ def train(
     model_cfg = cast(Seq2Seq, model).cfg
     if distributed.is_main():
         checkpoint.write_config(model_dir, model_cfg, data_cfg, cfg, {"parameters": n_params})
+    resumed_at = progress.step if state else None
     reporter.start(
-        {
-            "arch": model_cfg.arch,
-            "parameters": n_params,
-            "device": str(device),
-            "precision": precision,
-            "train_pairs": len(data.train),
-            "skipped_empty": sum(c.skipped_empty for c in data.corpora),
-            "dropped_long": sum(c.dropped_long for c in data.corpora),
-            "valid": data.valid_source,
-            "valid_pairs": len(data.valid),
-            "prepared": data,
-            "vocab_size": model_cfg.vocab_size,
-            "resumed_at_step": progress.step if state else None,
-            "processes": distributed.size(),
-        }
+        start_info(model_cfg.arch, n_params, model_cfg.vocab_size, str(device), precision, data, resumed_at)
     )
     started = time.monotonic() - progress.elapsed  # budgets count the time of earlier runs
 
@@ -385,11 +176,8 @@ def train(
             checkpoint.save_training_state(path, model, optimizer, scheduler, scaler, asdict(progress), rngs)
 
     def validate_and_save() -> None:
-        """Process 0 validates; every process takes its loss and BLEU, so LR and patience agree."""
-        loss, bleu = 0.0, 0.0
-        if distributed.is_main():
-            loss, bleu = validate(model, data.tokenizer, data, device, precision, cfg.valid_beam)
-        loss, bleu = distributed.broadcast_floats([loss, bleu])
+        """Validate; keep the best weights, count validations without progress for patience."""
+        loss, bleu = validate_on_main(model, data, device, precision, cfg.valid_beam)
         is_best = bleu > progress.best_bleu
         if is_best:
             progress.best_bleu, progress.bad_validations = bleu, 0
@@ -401,9 +189,15 @@ def train(
             keep_checkpoint(model_dir, model, model_cfg, progress.step, cfg.keep_checkpoints)
         if cfg.lr_schedule == "plateau":
             scheduler.step(bleu)
-        ppl = math.exp(min(loss, 50))
         v = Validation(
-            progress.step, progress.epoch, loss, ppl, bleu, lr(), time.monotonic() - started, is_best
+            progress.step,
+            progress.epoch,
+            loss,
+            perplexity(loss),
+            bleu,
+            lr(),
+            time.monotonic() - started,
+            is_best,
         )
         progress.history.append(asdict(v))
         log_event(model_dir, {"event": "valid", **asdict(v)})
@@ -487,11 +281,13 @@ def train_or_resume(
     check_corpus_files(data_cfg)
     requested: dict[str, Any] = {"model": model_cfg, "data": data_cfg, "train": train_cfg}
     distributed.init(train_cfg.device, train_cfg.dist_timeout)
-    if not distributed.is_main():
-        resumed = distributed.broadcast_object(None)
+
+    def run(resumed: dict[str, Any] | None) -> TrainResult:
         cfgs = resumed or requested
         return train(cfgs["model"], cfgs["data"], cfgs["train"], reporter, resume=resumed is not None)
+
+    if not distributed.is_main():
+        return run(distributed.broadcast_object(None))
     with claim(Path(train_cfg.output), overwrite, requested, given) as resumed:
         distributed.broadcast_object(resumed)
-        cfgs = resumed or requested
-        return train(cfgs["model"], cfgs["data"], cfgs["train"], reporter, resume=resumed is not None)
+        return run(resumed)

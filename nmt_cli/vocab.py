@@ -49,9 +49,6 @@ def ensure_sentencepiece(
             "normalization": NORMALIZATION,
         }
     )
-    hit = cache.lookup(data_dir, "spm", key)
-    if hit is not None:
-        return hit
 
     def make(tmp: Path) -> dict[str, Any]:
         start = time.perf_counter()
@@ -89,7 +86,7 @@ def ensure_sentencepiece(
         on_progress("training SentencePiece", 1, 1)
         return {"pieces": pieces, "sample_pairs": len(sample), "first_corpus_pairs": first_pairs}
 
-    return cache.build(data_dir, "spm", key, make)
+    return cache.get_or_build(data_dir, "spm", key, make)
 
 
 def tokenizer_in(directory: Path, joint: bool) -> Tokenizer:

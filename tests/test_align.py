@@ -1,5 +1,6 @@
-"""Alignments: (anti-)diagonals on toy tasks, subword merging, EOS handling, Pharaoh/gold I/O,
-AER, and a heatmap that fits a fixed-width console."""
+"""Alignments: (anti-)diagonals on toy tasks, subword merging, EOS handling, Pharaoh and JSON
+output, the input and gold range checks of `nmt align`, and a heatmap that fits a fixed-width
+console."""
 
 import json
 
@@ -9,20 +10,18 @@ from conftest import rnn_config
 from rich.console import Console
 from toy import train_toy
 
+from nmt_cli.aer import parse_gold
 from nmt_cli.align import (
     Alignment,
-    GoldLinks,
     align_pairs,
-    alignment_error,
     drop_eos,
     hard_links,
     intersect,
     merge_pieces,
-    parse_gold,
-    read_gold,
     split_pairs,
     to_json,
     to_pharaoh,
+    within_gold_ranges,
     word_groups,
     word_labels,
 )
@@ -178,48 +177,6 @@ def test_hard_links_are_the_argmax_or_everything_above_a_threshold():
     assert hard_links(torch.zeros(3, 0)) == set()
 
 
-def test_pharaoh_round_trips_through_the_gold_reader(tmp_path):
-    links = {(0, 1), (2, 0), (1, 1), (10, 3)}
-    line = to_pharaoh(links)
-    assert line == "0-1 1-1 2-0 10-3"
-    path = tmp_path / "gold.txt"
-    path.write_text(line + "\n\n")
-    gold = read_gold(path)
-    assert gold[0] == GoldLinks(links, links) and gold[1] == GoldLinks(set(), set())
-
-
-def test_gold_reader_accepts_possible_links_and_either_order():
-    gold = parse_gold("0-0 1?2 3-4-P 5-6-S")
-    assert gold.sure == {(0, 0), (5, 6)}
-    assert gold.possible == {(0, 0), (1, 2), (3, 4), (5, 6)}
-    assert parse_gold("1-2 3?4", order="tgt-src") == GoldLinks({(2, 1)}, {(2, 1), (4, 3)})
-    with pytest.raises(ValueError):
-        parse_gold("1:2")
-
-
-def test_bad_gold_line_names_the_file_and_line(tmp_path):
-    path = tmp_path / "gold.txt"
-    path.write_text("0-0\n0-x\n")
-    with pytest.raises(NMTError, match="line 2"):
-        read_gold(path)
-
-
-def test_aer_equals_a_hand_computation():
-    # S = {0-0, 1-1}, P = S + {1-2}; A = {0-0, 1-2, 2-2}
-    # |A∩S| = 1, |A∩P| = 2: AER = 1 - 3/5, precision 2/3, recall 1/2
-    scores = alignment_error([{(0, 0), (1, 2), (2, 2)}], [parse_gold("0-0 1-1 1?2")])
-    assert scores.aer == pytest.approx(0.4)
-    assert scores.precision == pytest.approx(2 / 3)
-    assert scores.recall == pytest.approx(0.5)
-    assert (scores.links, scores.sure, scores.possible) == (3, 2, 3)
-    assert alignment_error([{(0, 0), (1, 1)}], [parse_gold("0-0 1-1")]).aer == 0.0
-
-
-def test_aer_needs_one_gold_line_per_sentence():
-    with pytest.raises(NMTError):
-        alignment_error([set(), set()], [parse_gold("")])
-
-
 def make_alignment(n_src: int, n_tgt: int, links=None) -> Alignment:
     weights = [[1.0 if s == n_src - 1 - t else 0.0 for s in range(n_src)] for t in range(n_tgt)]
     src = [f"s{i}" for i in range(n_src)]
@@ -244,12 +201,34 @@ def test_split_pairs_reads_source_and_target():
         split_pairs(["a ||| b", "c"])
 
 
-def test_json_holds_tokens_weights_links_and_eos_mass():
-    data = json.loads(to_json(make_alignment(3, 2)))
-    assert data["src_tokens"] == ["s0", "s1", "s2"] and data["tgt_tokens"] == ["t0", "t1"]
-    assert data["weights"][0] == [0.0, 0.0, 1.0]
-    assert data["links"] == [[1, 1], [2, 0]]
-    assert data["eos_mass"] == [0.1, 0.1] and data["score"] == -1.5
+def test_gold_links_outside_their_pair_are_refused_with_file_and_line():
+    alignments = [make_alignment(2, 2), make_alignment(3, 1)]
+    gold = [parse_gold("0-0 1-1"), parse_gold("2-0 0?1")]  # 0?1: target word 1 of a 1-word target
+    checked = within_gold_ranges(iter(alignments), gold, "gold.txt")
+    assert next(checked) is alignments[0]
+    with pytest.raises(NMTError, match=r"gold.txt: line 2: link 0-1 .* 3 source and 1 target words"):
+        next(checked)
+    assert list(within_gold_ranges(alignments[:1], [], "gold.txt")) == alignments[:1]  # no gold: no check
+
+
+def small_alignment() -> Alignment:
+    weights = [[0.0, 0.33333, 0.66667], [1.0, 0.0, 0.0]]
+    return Alignment(
+        "a b c", "x y", ["a", "b", "c"], ["x", "y"], weights, [0.1, 0.123456], [(2, 0), (0, 1)], -1.5
+    )
+
+
+def test_pharaoh_links_are_sorted_source_first():
+    assert to_pharaoh({(2, 0), (0, 1), (10, 3), (1, 1)}) == "0-1 1-1 2-0 10-3"
+    assert to_pharaoh([]) == ""
+
+
+def test_json_holds_tokens_rounded_weights_links_and_eos_mass():
+    data = json.loads(to_json(small_alignment(), digits=2))
+    assert data["src_tokens"] == ["a", "b", "c"] and data["tgt_tokens"] == ["x", "y"]
+    assert data["weights"] == [[0.0, 0.33, 0.67], [1.0, 0.0, 0.0]]
+    assert data["links"] == [[2, 0], [0, 1]]
+    assert data["eos_mass"] == [0.1, 0.12] and data["score"] == -1.5
 
 
 def render(alignment: Alignment, width: int = 80) -> list[str]:

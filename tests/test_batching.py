@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nmt_cli.batching import cut_sorted, epoch_batches, epoch_examples, epoch_rng, for_rank, token_batches
+from nmt_cli.batching import cut_sorted, epoch_batches, epoch_examples, epoch_rng, token_batches
 
 
 def random_lengths(n, seed=0):
@@ -65,13 +65,3 @@ def test_fractional_weights_sample_a_fresh_subset_each_epoch():
 def test_a_pair_longer_than_the_budget_gets_a_batch_of_its_own():
     ends = cut_sorted(np.array([3, 3, 3, 50, 400], dtype=np.uint32), 100)
     assert ends.tolist() == [3, 4, 5]
-
-
-def test_ranks_split_an_epoch_without_overlap_and_in_step():
-    lengths = random_lengths(4000)
-    batches = epoch_batches(lengths, [4000], [1.0], 700, seed=1, epoch=2)
-    shares = [for_rank(batches, r, 3) for r in range(3)]
-    assert len({len(s) for s in shares}) == 1
-    flat = np.concatenate([b for s in shares for b in s])
-    assert len(np.unique(flat)) == len(flat)
-    assert len(batches) - sum(len(s) for s in shares) < 3

@@ -35,17 +35,6 @@ def test_training_speed_times_the_update_training_runs(toy_model_dir, tmp_path, 
     assert bench.ensure_model("rnn", minutes=0.0) == tmp_path / "rnn"  # cached: nothing trained
 
 
-def test_profile_names_the_operators_of_an_update_and_their_shares(toy_model_dir):
-    from nmt_cli.step_profile import profile_update
-
-    if not (bench.ROOT / "data" / "multi30k" / "train.de.gz").is_file():
-        pytest.skip("data/multi30k is not in this checkout")
-    ops = profile_update(toy_model_dir, steps=1, warmup=1, top=5)
-    assert len(ops) == 5 and all(op.name.startswith("aten::") for op in ops)
-    assert [op.ms_per_update for op in ops] == sorted((op.ms_per_update for op in ops), reverse=True)
-    assert 0 < sum(op.share for op in ops) <= 1
-
-
 def test_bench_parts_ct2_and_ddp_are_parts_of_nmt_bench():
     from typer.testing import CliRunner
 

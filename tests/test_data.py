@@ -5,7 +5,6 @@ import random
 
 import pytest
 
-from nmt_cli.checkpoint import atomic_write
 from nmt_cli.data import Tokenizer, normalize, read_lines, read_parallel, token_batches, train_sentencepiece
 from nmt_cli.errors import NMTError
 
@@ -67,20 +66,6 @@ def test_small_corpus_trains_sentencepiece_with_fixed_special_ids(tmp_path):
     assert tok.decode_tgt(tok.encode_tgt(["der hund läuft"])) == ["der hund läuft"]
     tiny = train_sentencepiece(lines, tmp_path / "tiny", vocab_size=3)  # below the character count
     assert tiny >= len(set("".join(lines).replace(" ", "")))
-
-
-def test_atomic_write_keeps_the_previous_file_when_writing_fails(tmp_path):
-    path = tmp_path / "model.pt"
-    path.write_text("old")
-
-    def crash(tmp):
-        tmp.write_text("half-writ")
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        atomic_write(path, crash)
-    assert path.read_text() == "old"
-    assert list(tmp_path.iterdir()) == [path]
 
 
 def test_empty_pairs_are_skipped_and_long_pairs_dropped_and_counted(tmp_path):

@@ -2,15 +2,16 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import rnn_config
 
 from nmt_cli import loss
-from nmt_cli.corpus import ParallelSet
-from nmt_cli.loss import loss_fn, smoothed_cross_entropy, validation_loss
+from nmt_cli.loss import loss_fn, pairs_loss, shard_loss, smoothed_cross_entropy
 from nmt_cli.model import build_model
+from nmt_cli.shards import Shard, ShardSet, ShardWriter
 
 
 def test_padding_costs_nothing_and_smoothing_raises_a_confident_loss():
@@ -22,21 +23,36 @@ def test_padding_costs_nothing_and_smoothing_raises_a_confident_loss():
     assert loss_fn(logits, target, 0.1) > plain
 
 
-def test_validation_loss_is_the_mean_over_target_tokens_including_eos():
+SRC_IDS, TGT_IDS = [[5, 6], [7]], [[8], [9, 10, 11]]
+
+
+def test_pairs_loss_is_the_mean_over_target_tokens_including_eos():
     torch.manual_seed(0)
     model = build_model(rnn_config(embed_dim=16, hidden_dim=32)).eval()
-    data = ParallelSet(["a", "b"], ["x", "y"], [[5, 6], [7]], [[8], [9, 10, 11]])
-    loss = validation_loss(model, data, torch.device("cpu"), "fp32")
+    loss = pairs_loss(model, SRC_IDS, TGT_IDS, torch.device("cpu"), "fp32")
     # A model that knows nothing spreads its probability: close to log V per token.
     assert abs(loss - math.log(20)) < 1.0
     total = 0.0
-    for src, tgt in zip(data.src_ids, data.tgt_ids):
+    for src, tgt in zip(SRC_IDS, TGT_IDS):
         s = torch.tensor([src + [3]])
         t_in, t_out = torch.tensor([[2] + tgt]), torch.tensor([tgt + [3]])
         with torch.no_grad():
             logits, _ = model(s, s != 0, t_in)
         total += float(loss_fn(logits, t_out, 0.0))
     assert abs(loss - total / 6) < 1e-5  # 2 + 4 target tokens with EOS
+
+
+def test_perplexity_of_pairs_in_memory_is_the_validation_loss_of_the_same_pairs_as_a_shard(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(rnn_config(embed_dim=16, hidden_dim=32)).eval()
+    writer = ShardWriter(tmp_path, "valid", np.dtype(np.uint16))
+    writer.append(SRC_IDS, TGT_IDS)
+    writer.close()
+    shard = ShardSet([Shard(tmp_path, "valid")])
+    cpu = torch.device("cpu")
+    assert pairs_loss(model, SRC_IDS, TGT_IDS, cpu, "fp32") == pytest.approx(
+        shard_loss(model, shard, cpu, "fp32"), rel=1e-6
+    )
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])

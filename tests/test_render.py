@@ -1,42 +1,31 @@
-"""What users see: translations and n-best lists, alignment output, score tables, benchmark tables."""
+"""What rich draws: alignment output and heatmaps, score, validation and preparation tables,
+benchmark tables, training progress on a console (the plain-text forms are in test_formats.py)."""
 
 import io
 import json
 
 from rich.console import Console
 
-from nmt_cli.align import Alignment, AlignmentScores
+from nmt_cli.align import Alignment
 from nmt_cli.evaluate import Perplexity, Score, Scores
 from nmt_cli.render import (
-    alignment_scores,
+    RichReporter,
     alignment_view,
     bench_tables,
     ct2_table,
     ddp_table,
+    figures_table,
     score_table,
+    validation_table,
     write_alignments,
-    write_translations,
 )
-from nmt_cli.search import Hypothesis, Translation
+from nmt_cli.report import StepStats, Validation
 
 
 def text_of(renderable, width: int = 100) -> str:
     console = Console(file=io.StringIO(), width=width, no_color=True)
     console.print(renderable)
     return console.file.getvalue()
-
-
-def test_nbest_lines_are_moses_style_and_an_empty_line_keeps_its_index():
-    translations = [
-        Translation("a", [5], [Hypothesis([7], -0.5), Hypothesis([8], -1.25)], "x"),
-        Translation("", [], [], ""),
-    ]
-    out = io.StringIO()
-    write_translations(out, translations, lambda ids: [f"w{i[0]}" for i in ids], nbest=2)
-    assert out.getvalue() == "0 ||| w7 ||| -0.5000\n0 ||| w8 ||| -1.2500\n1 |||  ||| 0.0000\n"
-    out = io.StringIO()
-    write_translations(out, translations, lambda ids: [], nbest=1)
-    assert out.getvalue() == "x\n\n"
 
 
 def alignment() -> Alignment:
@@ -78,12 +67,6 @@ def test_score_table_shows_each_metric_with_its_signature_and_the_perplexity():
     assert "31.25" in text and "nrefs:1|case:mixed" in text and "2.72" in text
 
 
-def test_aer_line_in_percent_or_json():
-    s = AlignmentScores(0.25, 0.8, 0.7, 3, 10, 8, 12)
-    assert alignment_scores(s, "pharaoh").startswith("AER 25.00  precision 80.00  recall 70.00")
-    assert json.loads(alignment_scores(s, "json"))["aer"] == 0.25
-
-
 def test_bench_tables_hold_every_model_and_figure():
     figures = {"model": "rnn", "precision": "fp32", "search": "greedy", "batch": "default", "sentences": 10}
     figures |= {"seconds": 2.0, "sentences_per_s": 5.0, "tokens_per_s": 50.0, "bleu": 33.3}
@@ -113,3 +96,32 @@ def test_ddp_table_has_a_row_and_speedup_per_model():
     runs = {"rnn": {"1x2": 1000.0, "2x1": 1500.0, "speedup": 1.5}}
     text = text_of(ddp_table({"cores": 2, "steps": 30, "batch_tokens": 4096, "runs": runs}), width=200)
     assert "1,000" in text and "1,500" in text and "x1.50" in text
+
+
+def test_figures_are_right_aligned_and_text_columns_left():
+    table = figures_table("t", ("name", "seconds", "sent/s"), ("name",), caption="c")
+    assert [c.justify for c in table.columns] == ["left", "right", "right"]
+    assert table.caption == "c"
+
+
+def test_validation_table_marks_the_best_bleu():
+    history = [
+        Validation(100, 0, 2.5, 12.2, 10.0, 1e-3, 60.0, True),
+        Validation(200, 1, 2.0, 7.4, 14.5, 1e-3, 125.0, True),
+    ]
+    table = validation_table(history)
+    assert [r.style for r in table.rows] == [None, "bold green"]
+    text = text_of(table)
+    assert "14.50" in text and "2:05" in text and " 2 " in text  # epochs count from 1
+
+
+def test_reporter_prints_validations_and_their_table_when_not_on_a_terminal():
+    out = io.StringIO()
+    reporter = RichReporter(Console(file=out, width=200, no_color=True))
+    reporter.step(StepStats(1, 0, 3.2, 1e-3, 1000.0, 1.0, -1.0))  # not a multiple of 500: not printed
+    reporter.validation(Validation(100, 0, 2.5, 12.18, 10.0, 1e-3, 60.0, True))
+    reporter.stop()
+    text = out.getvalue()
+    assert "step 1 " not in text
+    assert "valid @ step 100 (epoch 1): loss 2.500  ppl 12.18  BLEU 10.00" in text and "new best" in text
+    assert "Validations" in text

@@ -16,7 +16,8 @@ from nmt_cli.checkpoint import load_model, safe_load
 from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
 from nmt_cli.precision import resolve_precision
 from nmt_cli.prepare import prepare_data
-from nmt_cli.train import train, validate
+from nmt_cli.train import train
+from nmt_cli.validation import validate
 
 
 def configs(corpus, out, max_steps):

@@ -1,0 +1,29 @@
+"""NMTError is the user-facing failure: the CLI says it in one line and exits 1, and keeps the
+traceback for --debug."""
+
+import pytest
+from typer.testing import CliRunner
+
+from nmt_cli.cli import app
+from nmt_cli.errors import NMTError
+
+
+def test_an_nmt_error_is_one_line_and_exit_code_1(tmp_path):
+    missing = tmp_path / "missing.en"
+    result = CliRunner().invoke(app, ["evaluate", "--hyp", str(missing), "--ref", str(missing)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "missing.en" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_debug_shows_the_traceback_of_the_same_error(tmp_path):
+    missing = tmp_path / "missing.en"
+    result = CliRunner().invoke(app, ["evaluate", "--hyp", str(missing), "--ref", str(missing), "--debug"])
+    assert result.exit_code == 1 and "Traceback" in result.output and "NMTError" in result.output
+
+
+def test_nmt_error_carries_its_message_like_any_exception():
+    with pytest.raises(NMTError, match="^bad input$"):
+        raise NMTError("bad input")
+    assert issubclass(NMTError, Exception) and not issubclass(NMTError, OSError)

@@ -1,0 +1,31 @@
+"""Where an update's time goes: operators by their own CPU time, and FLOPs counted by torch."""
+
+import pytest
+import torch
+from conftest import transformer_config
+
+import nmt_cli.bench as bench
+from nmt_cli.data import collate
+from nmt_cli.model import build_model
+from nmt_cli.step_profile import update_flops
+
+
+def test_update_flops_count_every_matrix_product_of_forward_and_backward():
+    torch.manual_seed(0)
+    model = build_model(transformer_config()).train()
+    one = update_flops(model, collate([[5, 6, 7]], [[8, 9]]), "fp32")
+    two = update_flops(model, collate([[5, 6, 7]] * 2, [[8, 9]] * 2), "fp32")
+    longer = update_flops(model, collate([[5, 6, 7, 5, 6, 7]], [[8, 9]]), "fp32")
+    assert one > 0 and two == 2 * one  # every product is linear in the batch
+    assert longer > one
+
+
+def test_profile_names_the_operators_of_an_update_and_their_shares(toy_model_dir):
+    from nmt_cli.step_profile import profile_update
+
+    if not (bench.ROOT / "data" / "multi30k" / "train.de.gz").is_file():
+        pytest.skip("data/multi30k is not in this checkout")
+    ops = profile_update(toy_model_dir, steps=1, warmup=1, top=5)
+    assert len(ops) == 5 and all(op.name.startswith("aten::") for op in ops)
+    assert [op.ms_per_update for op in ops] == sorted((op.ms_per_update for op in ops), reverse=True)
+    assert 0 < sum(op.share for op in ops) <= 1

@@ -1,0 +1,58 @@
+"""The subword vocabulary of a preparation: trained once on a sample that leaves out the
+held-out pairs, found again by key, and identified by content."""
+
+import shutil
+
+import pytest
+from conftest import write_toy_corpus
+
+from nmt_cli.config import DataConfig
+from nmt_cli.errors import NMTError
+from nmt_cli.vocab import ensure_sentencepiece, tokenizer_digest, tokenizer_in
+
+
+def no_progress(stage, done, total):
+    pass
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    prefix = tmp_path / "corpus" / "train"
+    write_toy_corpus(prefix, 400, seed=2)
+    return str(prefix)
+
+
+def config(prefix, **kw):
+    return DataConfig(train=prefix, src_lang="de", tgt_lang="en", vocab_size=40, **kw)
+
+
+def test_sentencepiece_is_trained_once_on_a_bounded_sample_without_held_out_pairs(corpus, tmp_path):
+    seconds: dict[str, float] = {}
+    cfg = config(corpus, spm_sample=100, valid_holdout=30)
+    entry = ensure_sentencepiece(cfg, tmp_path / "data", 1, seconds, no_progress)
+    assert not entry.reused and entry.meta["first_corpus_pairs"] == 400
+    assert entry.meta["sample_pairs"] <= 100 and set(seconds) == {"read+sample", "sentencepiece"}
+    tok = tokenizer_in(entry.path, joint=True)
+    assert tok.src is tok.tgt and tok.decode_tgt(tok.encode_tgt(["a dog runs"])) == ["a dog runs"]
+    again = ensure_sentencepiece(cfg, tmp_path / "data", 1, {}, no_progress)
+    assert again.reused and again.path == entry.path
+    other = ensure_sentencepiece(config(corpus, spm_sample=100), tmp_path / "data", 2, {}, no_progress)
+    assert not other.reused  # another seed is another sample
+
+
+def test_separate_vocabularies_give_two_models_and_a_digest_of_each(corpus, tmp_path):
+    entry = ensure_sentencepiece(config(corpus, joint_vocab=False), tmp_path / "data", 1, {}, no_progress)
+    tok = tokenizer_in(entry.path, joint=False)
+    assert tok.src is not tok.tgt
+    digest = tokenizer_digest(entry.path, joint=False)
+    assert len(digest) == 2
+    copy = tmp_path / "copy"
+    shutil.copytree(entry.path, copy)
+    assert tokenizer_digest(copy, joint=False) == digest  # by content, not by place
+
+
+def test_a_corpus_of_empty_pairs_has_nothing_to_sample(tmp_path):
+    (tmp_path / "e.de").write_text("\n \n")
+    (tmp_path / "e.en").write_text("a\n\n")
+    with pytest.raises(NMTError, match="no usable training pairs"):
+        ensure_sentencepiece(config(str(tmp_path / "e"), valid="x"), tmp_path / "data", 1, {}, no_progress)
