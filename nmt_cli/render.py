@@ -1,5 +1,5 @@
 """Everything rich draws: training progress, validation and score tables, alignment heatmaps,
-benchmark tables.
+benchmark tables (whose text bench_figures.py builds).
 
 Only this module and cli.py import rich; the library returns dataclasses, and the plain-text
 forms (translations, n-best lists, the AER line, status lines) are in formats.py.
@@ -16,7 +16,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from nmt_cli import formats
+from nmt_cli import bench_figures, formats
+from nmt_cli.bench_figures import Figures
 
 # Re-exported: cli.py imports these three from here.
 from nmt_cli.formats import alignment_scores as alignment_scores
@@ -239,153 +240,29 @@ def alignment_view(a: Alignment, width: int, index: int | None = None) -> Group:
     return Group(head, *tables, Text())
 
 
+def figures_view(f: Figures) -> Table:
+    """A table of benchmark figures (bench_figures.py builds their text)."""
+    table = figures_table(f.title, f.columns, f.text, caption=f.caption)
+    for row in f.rows:
+        table.add_row(*row)
+    return table
+
+
 def bench_tables(results: dict[str, Any]) -> list[Table]:
-    """The benchmark as two tables: translation per model and search, and per-model figures."""
-    caption = (
-        f"{results['date']}, {results['cores']} cores ({results['threads']} threads), "
-        f"torch {results['torch']}; "
-        f"median of {results['runs']} runs; `nmt --help` {results['help_seconds']:.2f} s"
-    )
-    speed_columns = (
-        "model",
-        "precision",
-        "search",
-        "batch",
-        "sentences",
-        "seconds",
-        "sent/s",
-        "tgt tok/s",
-        "BLEU",
-    )
-    speed = figures_table("Translation, test_2016_flickr", speed_columns, speed_columns[:3], caption=caption)
-    other_columns = (
-        "model",
-        "parameters",
-        "load s",
-        "train tok/s",
-        "of matmul peak",
-        "train peak MB",
-        "translate peak MB (greedy/beam 5)",
-    )
-    other = figures_table("Models", other_columns, ("model",))
-    for name, m in results["models"].items():
-        for f in m["translate"]:
-            speed.add_row(
-                name,
-                f["precision"],
-                f["search"],
-                f["batch"],
-                str(f["sentences"]),
-                f"{f['seconds']:.2f}",
-                f"{f['sentences_per_s']:.1f}",
-                f"{f['tokens_per_s']:,.0f}",
-                f"{f['bleu']:.2f}" if f["bleu"] is not None else "",
-            )
-        train = m.get("train")
-        rss = m["translate_peak_rss_mb"]
-        other.add_row(
-            name,
-            f"{m['parameters']:,}",
-            f"{m['load_seconds']:.2f}",
-            f"{train['tokens_per_s']:,.0f} ({train['precision']})" if train else "-",
-            formats.peak_share(train) if train else "-",
-            f"{train['peak_rss_mb']:,.0f}" if train else "-",
-            f"{rss['1']:,.0f} / {rss['5']:,.0f}",
-        )
-    return [speed, other]
+    return [figures_view(f) for f in bench_figures.speed(results)]
 
 
 def profile_table(arch: str, ops: list[Any]) -> Table:
-    """Operators of a training update by their own CPU time (nmt bench --profile)."""
-    title = f"One training update of the reference {arch}: operators by own CPU time"
-    table = figures_table(title, ("operator", "ms / update", "share", "calls / update"), ("operator",))
-    for op in ops:
-        table.add_row(
-            op.name, f"{op.ms_per_update:,.1f}", f"{100 * op.share:.1f}%", f"{op.calls_per_update:g}"
-        )
-    return table
+    return figures_view(bench_figures.profile(arch, ops))
 
 
 def scale_tables(scale: dict[str, Any]) -> list[Table]:
-    """The scale benchmark: preparation (streamed vs in memory) and training on prepared corpora."""
-    prep_columns = ("pairs", "path", "seconds", "pairs/s", "peak MB", "stage shares", "second run")
-    prep = figures_table(
-        "Preparation: streamed into shards vs today's in-memory path", prep_columns, ("path", "stage shares")
-    )
-    train_columns = (
-        "pairs",
-        "first update s",
-        "train tok/s",
-        "peak MB",
-        "epoch order s",
-        "batches/s mmap / lists",
-    )
-    train = figures_table("Training on a prepared corpus", train_columns)
-    for n, e in scale.items():
-        s = e["streamed"]
-        again = e["streamed_again"]
-        rows = [("streamed", s, f"{again['seconds']:.2f} s ({'reused' if again['reused'] else 'rebuilt'})")]
-        if "in_memory" in e:
-            rows.append(("in memory", e["in_memory"], "-"))
-        for path, r, second in rows:
-            shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in r["shares"].items())
-            prep.add_row(
-                f"{int(n):,}",
-                path,
-                f"{r['seconds']['total']:.1f}",
-                f"{r['pairs_per_s']:,.0f}",
-                f"{r['peak_rss_mb']:,.0f}",
-                shares,
-                second,
-            )
-        t, b = e["training"], e["batches"]
-        train.add_row(
-            f"{int(n):,}",
-            f"{t['seconds_to_first_update']:.2f}",
-            f"{t['tokens_per_s']:,.0f}" if t["tokens_per_s"] else "-",
-            f"{t['peak_rss_mb']:,.0f}",
-            f"{b['epoch_order_seconds']:.2f}",
-            f"{b['memmap_batches_per_s']:,.0f} / {b['list_batches_per_s']:,.0f}",
-        )
-    return [prep, train]
+    return [figures_view(f) for f in bench_figures.scale(scale)]
 
 
 def ct2_table(results: dict[str, Any]) -> Table:
-    """nmt against CTranslate2 (nmt bench --part ct2), with ours / CTranslate2 time for each
-    precision pair (fp32 / float32, bf16 / bfloat16, int8 / int8)."""
-    from nmt_cli.bench_ct2 import PAIRS
-
-    figures = results["figures"]
-    title = (
-        f"nmt vs CTranslate2 on {results['src']}, {results['threads']} thread(s), median of {results['runs']}"
-    )
-    table = Table(title=title)
-    for col in ("engine", "precision", "search", "seconds", "tok/s", "BLEU", "ours/CT2"):
-        table.add_column(col, justify="left" if col in ("engine", "precision", "search") else "right")
-    ct2 = {(f["precision"], f["search"]): f["seconds"] for f in figures if f["engine"] == "ctranslate2"}
-    for f in figures:
-        theirs = ct2.get((PAIRS.get(f["precision"], ""), f["search"])) if f["engine"] == "nmt" else None
-        table.add_row(
-            f["engine"],
-            f["precision"],
-            f["search"],
-            f"{f['seconds']:.2f}",
-            f"{f['tokens_per_s']:,.0f}",
-            f"{f['bleu']:.2f}",
-            f"{f['seconds'] / theirs:.2f}x" if theirs else "",
-        )
-    return table
+    return figures_view(bench_figures.ct2(results))
 
 
 def ddp_table(results: dict[str, Any]) -> Table:
-    """Training tokens/s of 1 process x 2 threads against 2 processes x 1 thread (nmt bench --part ddp)."""
-    table = Table(
-        title="Training tokens/s at the same global batch",
-        caption=f"{results['steps']} updates, {results['batch_tokens']} tokens per update, "
-        f"{results['cores']} cores",
-    )
-    for col in ("model", "1 process x 2 threads", "2 processes x 1 thread", "speed-up"):
-        table.add_column(col, justify="left" if col == "model" else "right")
-    for arch, r in results["runs"].items():
-        table.add_row(arch, f"{r['1x2']:,.0f}", f"{r['2x1']:,.0f}", f"x{r['speedup']:.2f}")
-    return table
+    return figures_view(bench_figures.ddp(results))
