@@ -27,11 +27,14 @@ check: install
 	$(BIN)/mypy nmt_cli
 
 demo: install
-	@echo '$$ printf "Ein Hund läuft.\nZwei Männer spielen Fußball im Park.\nEine Frau mit rotem Hut liest ein Buch.\n" | nmt translate'
-	@printf "Ein Hund läuft.\nZwei Männer spielen Fußball im Park.\nEine Frau mit rotem Hut liest ein Buch.\n" | $(BIN)/nmt translate
+	@echo '$$ printf "Ein Hund läuft durch den Schnee.\nWo ist der Bahnhof?\nIch habe morgen keine Zeit.\nDie Regierung will die Steuern im nächsten Jahr senken.\n" | nmt translate'
+	@printf "Ein Hund läuft durch den Schnee.\nWo ist der Bahnhof?\nIch habe morgen keine Zeit.\nDie Regierung will die Steuern im nächsten Jahr senken.\n" | $(BIN)/nmt translate
 	@echo
-	@echo '$$ echo "Ein Mann fährt Fahrrad ." | nmt align --format table'
-	@echo "Ein Mann fährt Fahrrad ." | $(BIN)/nmt align --format table
+	@echo '$$ echo "Can you help me, please?" | nmt translate -m models/en-de'
+	@echo "Can you help me, please?" | $(BIN)/nmt translate -m models/en-de
+	@echo
+	@echo '$$ echo "Ein Mann fährt Fahrrad ." | nmt align --reverse-model models/en-de --format table'
+	@echo "Ein Mann fährt Fahrrad ." | $(BIN)/nmt align --reverse-model models/en-de --format table
 
 bench: install
 	$(BIN)/nmt bench
