@@ -1,13 +1,11 @@
-"""Model directories written by earlier versions keep loading, translating and aligning exactly
-as they did, and their training state resumes.
-
-tests/fixtures/legacy-outputs.json holds what the code at commit a54771f printed for the
-round-1 shipped model (the Multi30k BiLSTM, kept as tests/fixtures/legacy-shipped since the
-general Transformer replaced it in models/de-en) and for the two tiny directories beside it (trained by that same code on the
-toy corpus for 80 steps); any refactoring must reproduce its translations and alignments to
-the byte. Resuming is no longer byte-identical: training now reads prepared shards in a new
-(seed, epoch) batch order (issue 14) and its dropout masks differ, so a resumed legacy run
-continues otherwise.
+"""Model directories written by earlier versions keep loading, translating and aligning exactly as
+they did, and their training state resumes. tests/fixtures/legacy-outputs.json holds what the
+code at commit a54771f printed for the round-1 shipped model (the Multi30k BiLSTM, kept as
+tests/fixtures/legacy-shipped since the general Transformer replaced it in models/de-en) and
+for the two tiny directories beside it (trained by that same code on the toy corpus for 80
+steps); any refactoring must reproduce its translations and alignments to the byte. Resuming is
+no longer byte-identical: training now reads prepared shards in a new (seed, epoch) batch order
+(issue 14) and its dropout masks differ, so a resumed legacy run continues otherwise.
 """
 
 import json

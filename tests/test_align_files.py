@@ -1,0 +1,36 @@
+"""`nmt align` as one call: bad choices and contradicting options fail in one line, before any
+model is loaded; a reverse model keeps only the links both directions agree on."""
+
+from pathlib import Path
+
+import pytest
+
+from nmt_cli.align_files import align_files, check_choice
+from nmt_cli.config import DecodeConfig, RuntimeConfig
+from nmt_cli.errors import NMTError
+
+NOWHERE = Path("/nonexistent/model")  # loading it would fail with another message
+
+
+def test_a_value_outside_the_choices_names_the_option_and_the_choices():
+    check_choice("--level", "word", ("word", "subword"))
+    with pytest.raises(NMTError, match=r"--level must be one of word, subword, not 'chars'"):
+        check_choice("--level", "chars", ("word", "subword"))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"level": "chars"}, "--level must be one of"),
+        ({"gold_order": "src:tgt"}, "--gold-order must be one of"),
+        ({"gold": Path("g.txt"), "level": "subword"}, "--gold scores word alignments"),
+    ],
+)
+def test_bad_options_are_refused_before_the_model_is_read(options, message):
+    with pytest.raises(NMTError, match=message):
+        align_files(NOWHERE, None, None, DecodeConfig(), RuntimeConfig(), **options)
+
+
+def test_missing_gold_file_is_refused_before_the_model_is_read(tmp_path):
+    with pytest.raises((NMTError, OSError), match="gold|No such file|not found"):
+        align_files(NOWHERE, None, None, DecodeConfig(), RuntimeConfig(), gold=tmp_path / "missing.gold")
