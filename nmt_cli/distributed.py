@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -89,6 +91,8 @@ def init(device_name: str = "auto", timeout_minutes: float = 30.0) -> torch.devi
         raise NMTError("--device cuda was asked for, but no CUDA device is available")
     if use_cuda:
         torch.cuda.set_device(world.local_rank)
+    global _timeout_s
+    _timeout_s = 60 * timeout_minutes
     if not active():
         try:
             dist.init_process_group(
@@ -104,10 +108,43 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
+_timeout_s = 1800.0
+
+
+def _give_up() -> None:
+    """The deadline's end: say so in one line and exit 1 from any thread."""
+    sys.stderr.write(
+        f"error: rank {rank()}: lost contact with the other training processes; one of them "
+        f"stopped or hung (no answer within {_timeout_s / 60:g} min)\n"
+    )
+    sys.stderr.flush()
+    os._exit(1)
+
+
+@contextlib.contextmanager
+def deadline() -> Iterator[None]:
+    """Around work that waits for the other ranks: past the timeout, exit with one clear line.
+
+    gloo usually raises when a peer stops answering, but it can also abort the whole process
+    from one of its own threads (SIGABRT, a C++ message); this timer fires a little earlier, so
+    a hung peer always ends in the same one-line error and exit status 1."""
+    if not active():
+        yield
+        return
+    timer = threading.Timer(0.9 * _timeout_s, _give_up)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 def _collective(fn: Callable[[], T]) -> T:
     """Run a collective, turning a lost or hung peer into one clear error."""
     try:
-        return fn()
+        with deadline():
+            return fn()
     except RuntimeError as e:
         raise lost_peer(e) from e
 

@@ -216,16 +216,17 @@ def train(
             if not group:
                 stopped_by = "max-epochs"
                 break
-            step = train_step(
-                ddp,
-                optimizer,
-                my_share(group, data.train),
-                cfg.label_smoothing,
-                cfg.clip_norm,
-                precision,
-                per_update,
-                scaler,
-            )
+            with distributed.deadline():  # its gradient all-reduce waits for the other ranks
+                step = train_step(
+                    ddp,
+                    optimizer,
+                    my_share(group, data.train),
+                    cfg.label_smoothing,
+                    cfg.clip_norm,
+                    precision,
+                    per_update,
+                    scaler,
+                )
             progress.step += 1
             window_tokens += step.tokens
             if progress.step % cfg.log_every == 0 or progress.step == 1:
