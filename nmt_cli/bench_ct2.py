@@ -59,8 +59,9 @@ def _ct2(
     import ctranslate2
     import sentencepiece as spm
 
-    from nmt_cli.config import BATCH_TOKENS
+    from nmt_cli.config import BATCH_TOKENS, DecodeConfig
     from nmt_cli.data import normalize
+    from nmt_cli.search import batch_budget  # ours counts source subwords x beam
 
     sp = spm.SentencePieceProcessor(model_file=str(export_dir / "spm.model"))
     translator = ctranslate2.Translator(
@@ -74,7 +75,7 @@ def _ct2(
             beam_size=beam,
             length_penalty=1.0,  # CTranslate2 divides by |y|, ours by GNMT's (5 + |y|) / 6
             min_decoding_length=0,
-            max_batch_size=BATCH_TOKENS["transformer"] // beam,  # ours: source subwords x beam
+            max_batch_size=batch_budget(DecodeConfig(beam_size=beam), BATCH_TOKENS["transformer"]) // beam,
             batch_type="tokens",
         )
         hyps = [r.hypotheses[0] for r in results]

@@ -141,6 +141,7 @@ ARCH_DEFAULTS: dict[Arch, ArchDefaults] = {
     "transformer": ArchDefaults(3, 0.1, "inverse-sqrt", (0.9, 0.98), 5000),
 }
 BATCH_TOKENS: dict[Arch, int] = {arch: d.decode_batch_tokens for arch, d in ARCH_DEFAULTS.items()}
+BEAM_BUDGET = 2  # beam search's default batch budget, as a multiple of decode_batch_tokens
 
 
 def _given(overrides: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import typer
 
 from nmt_cli.config import (
     ARCH_DEFAULTS,
+    BEAM_BUDGET,
     DecodeConfig,
     Precision,
     RuntimeConfig,
@@ -125,7 +126,8 @@ DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
             typer.Option(
                 min=0,
                 help="Most source subwords × beam size per batch: the search's working set "
-                f"(0: {RNN.decode_batch_tokens} for rnn, {TF.decode_batch_tokens} for transformer).",
+                f"(0: {RNN.decode_batch_tokens} for rnn, {TF.decode_batch_tokens} for transformer, "
+                f"x{BEAM_BUDGET} for beam search).",
             ),
         ],
         DecodeConfig.batch_tokens,

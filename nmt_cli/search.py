@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from nmt_cli.config import BOS_ID, EOS_ID, DecodeConfig
+from nmt_cli.config import BEAM_BUDGET, BOS_ID, EOS_ID, DecodeConfig
 from nmt_cli.data import Tokenizer, pad, windows
 from nmt_cli.model import Seq2Seq
 from nmt_cli.sampling import Sampler, Sampling, block_repeats
@@ -172,7 +172,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig
     At each step the 2k best extensions of a sentence's k beams are ranked; an EOS among the
     first k finishes a hypothesis, and the k best non-EOS extensions carry on. Everything is
     tensor operations over all sentences and beams at once, with no Python loop over them.
-    A sentence is done once no live beam can still beat its k-th best finished hypothesis:
+    A sentence is done once no live beam can still beat its `nbest`-th finished hypothesis:
     log-probabilities only fall and the length penalty only grows, so a live beam's best
     possible final score is its score now divided by the penalty at the length limit.
     """
@@ -229,7 +229,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig
         state = state.select(rows)
         if not _sync_now(dev, t):
             continue
-        done = scores[:, 0] / limit_penalty[sent] <= finished.scores[sent, k - 1]
+        done = scores[:, 0] / limit_penalty[sent] <= finished.scores[sent, cfg.nbest - 1]
         keep = (~done).nonzero().squeeze(1)
         if keep.numel() == 0:
             break
@@ -306,6 +306,15 @@ def length_batches(lengths: Sequence[int], cfg: DecodeConfig) -> list[list[int]]
     return batches
 
 
+def batch_budget(cfg: DecodeConfig, model_budget: int) -> int:
+    """`cfg.batch_tokens`, or by default the model's budget; twice that for beam search, whose
+    per-step bookkeeping (top-k over beams, merging finished hypotheses) more rows amortise:
+    test_2016 beam 5 took 15% less time at 2x for both architectures, greedy 10% more."""
+    if cfg.batch_tokens:
+        return cfg.batch_tokens
+    return model_budget * (BEAM_BUDGET if cfg.beam_size > 1 and not cfg.sampling else 1)
+
+
 def translate(
     model: Seq2Seq,
     tokenizer: Tokenizer,
@@ -322,8 +331,7 @@ def translate(
     """
     device = device or next(model.parameters()).device  # type: ignore[attr-defined]
     sampler = sampler or make_sampler(cfg, device)
-    if not cfg.batch_tokens:
-        cfg = replace(cfg, batch_tokens=model.decode_budget)
+    cfg = replace(cfg, batch_tokens=batch_budget(cfg, model.decode_budget))
     encoded = [_truncate(ids) for ids in tokenizer.encode_src(lines)]
     results: list[list[Hypothesis]] = [[] for _ in lines]
     with torch.inference_mode():

@@ -10,7 +10,8 @@ def test_ct2_rows_give_ours_over_ctranslate2_for_the_matching_precision_only():
     figures = [figure("nmt", "int8", 3.0), figure("ctranslate2", "int8", 2.0), figure("nmt", "fp32", 1.0)]
     figures = [f | {"tokens_per_s": 1234.0, "bleu": 30.0} for f in figures]
     table = bench_figures.ct2({"src": "t.de", "threads": 2, "runs": 3, "figures": figures})
-    assert [row[-1] for row in table.rows] == ["1.50x", "", ""]  # no float32 figure to compare fp32 with
+    assert [row[-2] for row in table.rows] == ["1.50x", "", ""]  # no float32 figure to compare fp32 with
+    assert [row[-1] for row in table.rows] == ["1.50x", "", "0.50x"]  # every one of ours against CT2 int8
     assert table.rows[0][4] == "1,234" and table.text == ("engine", "precision", "search")
 
 

@@ -4,7 +4,7 @@ import torch
 from toy import src_batch
 
 from nmt_cli.config import DecodeConfig
-from nmt_cli.search import beam_search, greedy, length_batches, translate
+from nmt_cli.search import batch_budget, beam_search, greedy, length_batches, translate
 
 
 class IdTokenizer:
@@ -49,6 +49,22 @@ def test_nbest_is_sorted_and_complete(trained):
         scores = [h.score for h in hyps]
         assert scores == sorted(scores, reverse=True)
         assert len({tuple(h.tokens) for h in hyps}) == 5
+
+
+def test_stopping_once_the_best_is_certain_gives_the_same_best_as_waiting_for_all_k(trained):
+    model, pairs = trained
+    best = run(beam_search, model, pairs[:40], beam_size=5, nbest=1, length_penalty=1.0)
+    all_k = run(beam_search, model, pairs[:40], beam_size=5, nbest=5, length_penalty=1.0)
+    assert [(h[0].tokens, round(h[0].score, 5)) for h in best] == [
+        (h[0].tokens, round(h[0].score, 5)) for h in all_k
+    ]
+
+
+def test_beam_search_gets_twice_the_default_batch_budget_and_an_explicit_one_is_kept():
+    assert batch_budget(DecodeConfig(beam_size=1), 5000) == 5000
+    assert batch_budget(DecodeConfig(beam_size=5), 5000) == 10000
+    assert batch_budget(DecodeConfig(beam_size=5, sampling="topk:5", nbest=3), 5000) == 5000
+    assert batch_budget(DecodeConfig(beam_size=5, batch_tokens=777), 5000) == 777
 
 
 def test_batched_search_equals_one_sentence_at_a_time(trained):
