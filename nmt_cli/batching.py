@@ -27,16 +27,23 @@ def epoch_examples(sizes: Sequence[int], weights: Sequence[float], rng: np.rando
     random subset of that share, drawn anew each epoch. With all weights 1 every pair appears
     exactly once.
     """
+    dtype = index_dtype(sum(sizes))
     parts: list[np.ndarray] = []
     start = 0
     for n, weight in zip(sizes, weights):
         whole, fraction = int(weight), weight - int(weight)
-        parts += [np.arange(start, start + n, dtype=np.int64)] * whole
+        parts += [np.arange(start, start + n, dtype=dtype)] * whole
         extra = int(round(fraction * n))
         if extra:
-            parts.append(start + np.sort(rng.choice(n, extra, replace=False)).astype(np.int64))
+            parts.append((start + np.sort(rng.choice(n, extra, replace=False))).astype(dtype))
         start += n
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def index_dtype(pairs: int) -> np.dtype:
+    """int32 while every pair index fits: half the memory of int64 for an epoch's order and its
+    batches (100 MB less at 5M pairs)."""
+    return np.dtype(np.int32 if pairs < 1 << 31 else np.int64)
 
 
 def cut_sorted(lengths: np.ndarray, batch_tokens: int) -> np.ndarray:
@@ -69,7 +76,9 @@ def token_batches(
     With `rng`: the examples in random order, sorted by length within pools of `pool` (ties stay
     in random order), cut, and the batches shuffled. Without: one length-sorted pass (validation).
     """
-    order = examples[rng.permutation(len(examples))] if rng is not None else np.asarray(examples)
+    order = np.array(examples)  # a copy, shuffled in place: the same order as examples[rng.permutation(n)]
+    if rng is not None:
+        rng.shuffle(order)
     batches: list[np.ndarray] = []
     size = pool if rng is not None else max(len(order), 1)
     for start in range(0, len(order), size):

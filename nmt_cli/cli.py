@@ -113,7 +113,7 @@ def train(ctx: typer.Context, recipe: TrainRecipe, debug: opt.Debug = False) -> 
 def translate(
     decode: DecodeConfig,
     runtime: RuntimeConfig,
-    model: opt.TranslateModels = None,
+    model: opt.ModelDirs = None,
     input: opt.TranslateInput = None,
     output: opt.Output = None,
     debug: opt.Debug = False,
@@ -153,7 +153,7 @@ def evaluate(
     ref: opt.EvalRefs,
     hyp: opt.EvalHyp = None,
     src: opt.EvalSrc = None,
-    model: opt.ModelDir = None,
+    model: opt.ModelDirs = None,
     metrics: opt.Metrics = "bleu,chrf,ter",
     json_output: opt.JsonOutput = False,
     save_hyp: opt.SaveHyp = None,
@@ -166,7 +166,7 @@ def evaluate(
 
         from nmt_cli.evaluate import evaluate as evaluate_files
 
-        result = evaluate_files(ref, metrics, hyp, src, model, decode, runtime, save_hyp)
+        result = evaluate_files(ref, metrics, hyp, src, model or (), decode, runtime, save_hyp)
         if json_output:
             typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         else:

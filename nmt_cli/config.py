@@ -116,6 +116,7 @@ class TrainConfig:
     threads: int = 0
     keep_checkpoints: int = 0  # keep the weights of the last N validations as ckpt.STEP.pt
     init_from: str | None = None  # fine-tune: start from this model directory
+    vocab_from: str | None = None  # this model directory's SentencePiece model(s), not new ones
     continue_optimizer: bool = False  # with init_from: also its optimizer and schedule state
     log_every: int = 20  # updates between progress reports and train.log.jsonl step records
     dist_timeout: float = 30.0  # minutes a process waits for a hung peer under torchrun

@@ -160,21 +160,21 @@ def evaluate(
     metrics: str = "bleu,chrf,ter",
     hyp: Path | None = None,
     src: Path | None = None,
-    model_dir: Path | None = None,
+    model_dirs: Sequence[Path] = (),
     decode_cfg: DecodeConfig | None = None,
     runtime: RuntimeConfig | None = None,
     save_hyp: Path | None = None,
 ) -> Scores:
     """What `nmt evaluate` reports: the scores of the translations in `hyp`, or of a model's
     translations of `src` (saved to `save_hyp` when given) with its perplexity on the first
-    reference. `metrics` is a comma-separated list (see parse_metrics); `model_dir` None is the
-    shipped model."""
+    reference. `metrics` is a comma-separated list (see parse_metrics); several `model_dirs`
+    are decoded as an ensemble, none is the shipped model."""
     from nmt_cli.config import DecodeConfig, RuntimeConfig
 
     names = parse_metrics(metrics)
     if (hyp is None) == (src is None):
         raise NMTError("give --hyp FILE to score translations, or --src FILE to translate them")
-    if hyp is not None and (model_dir is not None or save_hyp is not None):
+    if hyp is not None and (model_dirs or save_hyp is not None):
         raise NMTError("--model and --save-hyp go with --src, not with --hyp")
     inputs = [("--src", src)] + [("--ref", r) for r in refs]
     if save_hyp is not None:
@@ -184,10 +184,10 @@ def evaluate(
     lines, *references = read_aligned([p for p in (hyp, src) if p is not None] + list(refs))
     hyps, ppl, scored_model = lines, None, None
     if src is not None:
-        from nmt_cli.checkpoint import load_for_decoding
         from nmt_cli.data import open_output
+        from nmt_cli.ensemble import load_for_decoding
 
-        loaded = load_for_decoding(model_dir, runtime or RuntimeConfig())
+        loaded = load_for_decoding(model_dirs, runtime or RuntimeConfig())
         device = next(loaded.model.parameters()).device
         hyps = hypotheses(loaded.model, loaded.tokenizer, lines, decode_cfg or DecodeConfig(), device)
         if save_hyp is not None:
@@ -197,7 +197,9 @@ def evaluate(
             if out is not sys.stdout:
                 out.close()
         ppl = perplexity(loaded.model, loaded.tokenizer, lines, references[0], device)
-        scored_model = str(loaded.model_dir)
+        scored_model = (
+            " + ".join(str(d) for d in model_dirs) if len(model_dirs) > 1 else str(loaded.model_dir)
+        )
     return Scores(
         refs=[str(r) for r in refs],
         lines=len(hyps),

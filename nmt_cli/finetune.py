@@ -25,11 +25,11 @@ from nmt_cli.data import Tokenizer
 from nmt_cli.errors import NMTError
 
 
-def saved_config(init_dir: str | Path) -> dict[str, Any]:
-    """The config.json of the model directory to start from."""
+def saved_config(init_dir: str | Path, option: str = "--init-from") -> dict[str, Any]:
+    """The config.json of the model directory to start from (named by `option`)."""
     path = Path(init_dir) / checkpoint.CONFIG
     if not path.is_file():
-        raise NMTError(f"--init-from {init_dir} is not an nmt-cli model directory (no {checkpoint.CONFIG})")
+        raise NMTError(f"{option} {init_dir} is not an nmt-cli model directory (no {checkpoint.CONFIG})")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -68,8 +68,16 @@ def configs(
         differ = [k for k, v in architecture(saved["model"]).items() if getattr(model_cfg, k) != v]
         raise NMTError(f"the model configuration differs from --init-from {init_dir} in: {', '.join(differ)}")
     model = ModelConfig.from_dict(saved["model"])
-    data = dataclasses.replace(data_cfg, joint_vocab=model.joint_vocab, vocab_size=model.vocab_size)
-    return model_cfg, data
+    return model_cfg, dataclasses.replace(
+        data_cfg, joint_vocab=model.joint_vocab, vocab_size=model.vocab_size
+    )
+
+
+def vocabulary(model_dir: str | Path, data_cfg: DataConfig) -> DataConfig:
+    """`data_cfg` with the directory's vocabulary settings, for a run that takes its SentencePiece
+    model(s) (fine-tuning, or --vocab-from: members of an ensemble need one vocabulary)."""
+    model = ModelConfig.from_dict(saved_config(model_dir, "--vocab-from")["model"])
+    return dataclasses.replace(data_cfg, joint_vocab=model.joint_vocab, vocab_size=model.vocab_size)
 
 
 def copy_tokenizer(init_dir: str | Path, model_dir: Path) -> Tokenizer:

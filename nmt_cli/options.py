@@ -33,6 +33,15 @@ ModelDir = Annotated[
     Path | None,
     typer.Option("-m", "--model", help="Model directory (default: the shipped de-en model)."),
 ]
+ModelDirs = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "-m",
+        "--model",
+        help="Model directory (default: the shipped de-en model). Repeat it to decode with an "
+        "ensemble (mean of log-probabilities) of models that share their SentencePiece models.",
+    ),
+]
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda (auto picks CUDA when present).")]
 Threads = Annotated[int, typer.Option(min=0, help="CPU threads (0: all cores).")]
@@ -170,15 +179,6 @@ def decoding(precision: Precision = "auto", nbest: bool = False) -> Callable[[Co
 
 
 # translate
-TranslateModels = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "-m",
-        "--model",
-        help="Model directory (default: the shipped de-en model). Repeat it to decode with an "
-        "ensemble (mean of log-probabilities) of models that share their SentencePiece models.",
-    ),
-]
 TranslateInput = Annotated[Path | None, typer.Option("-i", "--input", help="Input file (default: stdin).")]
 
 # evaluate

@@ -88,6 +88,7 @@ class TrainRecipe:
     overwrite: bool = False  # start afresh even if `output` holds a run to resume
     keep_checkpoints: int = TrainConfig.keep_checkpoints
     init_from: Path | None = None
+    vocab_from: Path | None = None
     continue_optimizer: bool = TrainConfig.continue_optimizer
 
 
@@ -122,6 +123,8 @@ def configs(
     given = changed(recipe) if given is None else given
     if recipe.continue_optimizer and recipe.init_from is None:
         raise NMTError("--continue-optimizer goes with --init-from DIR")
+    if recipe.vocab_from is not None and recipe.init_from is not None:
+        raise NMTError("--init-from DIR already takes DIR's SentencePiece model: leave out --vocab-from")
     saved_arch = _saved_arch(recipe.init_from)
     if saved_arch is not None and "arch" in given and recipe.arch != saved_arch:
         raise NMTError(
@@ -137,13 +140,17 @@ def configs(
         data_dir=str(recipe.data_dir) if recipe.data_dir else None,
     )  # fmt: skip
     train_cfg = train_config(arch, str(recipe.output), **{n: getattr(recipe, n) for n in TRAIN_FIELDS})
+    if recipe.vocab_from is not None:
+        train_cfg = dataclasses.replace(train_cfg, vocab_from=str(recipe.vocab_from))
+    taken = recipe.init_from is not None or recipe.vocab_from is not None
+    if taken and {"vocab_size", "joint_vocab"} & set(given):
+        option = "--init-from" if recipe.init_from is not None else "--vocab-from"
+        raise NMTError(f"--vocab-size and --joint-vocab come from {option} DIR: leave them out")
     if recipe.init_from is not None:
         from nmt_cli import finetune
 
         train_cfg = dataclasses.replace(train_cfg, init_from=str(recipe.init_from))
         model_cfg = finetune.model_config(recipe.init_from, finetune.overrides(given, model_cfg, saved_arch))
-        if {"vocab_size", "joint_vocab"} & set(given):
-            raise NMTError("--vocab-size and --joint-vocab come from --init-from DIR: leave them out")
     return model_cfg, data_cfg, train_cfg
 
 

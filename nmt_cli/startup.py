@@ -79,9 +79,10 @@ def prepare(
     saved = checkpoint.load_training_state(model_dir) if resume else None
     data_dir = Path(data_cfg.data_dir) if data_cfg.data_dir else model_dir / "data"
     tokenizer_dir = model_dir if saved is not None else None
-    if saved is None and train_cfg.init_from and distributed.is_main():
-        finetune.copy_tokenizer(train_cfg.init_from, model_dir)  # fine-tuning keeps its vocabulary
-    if saved is None and train_cfg.init_from:
+    vocab_from = train_cfg.init_from or train_cfg.vocab_from  # fine-tuning keeps its vocabulary
+    if saved is None and vocab_from and distributed.is_main():
+        finetune.copy_tokenizer(vocab_from, model_dir)
+    if saved is None and vocab_from:
         tokenizer_dir = model_dir
     # Process 0 prepares the data (or finds it prepared); the others then find it and map the
     # same shards, which the page cache holds once for all of them.

@@ -137,6 +137,8 @@ def train(
     precision = resolve_train_precision(cfg.precision, device)
     if cfg.init_from and not resume:
         model_cfg, data_cfg = finetune.configs(cfg.init_from, model_cfg, data_cfg)
+    elif cfg.vocab_from and not resume:
+        data_cfg = finetune.vocabulary(cfg.vocab_from, data_cfg)
     model, data, state = prepare(model_cfg, data_cfg, cfg, resume, reporter)
     model.to(device).train()
     ddp = distributed.wrap(model, device)  # the model itself in one process

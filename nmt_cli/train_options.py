@@ -150,6 +150,13 @@ TRAIN_OPTIONS: dict[str, Any] = {
             "architecture (architecture options that contradict it are refused)."
         ),
     ],
+    "vocab_from": Annotated[
+        Path | None,
+        typer.Option(
+            help="Use this model directory's SentencePiece model(s) instead of training new ones: "
+            "independently trained models that share a vocabulary can be ensembled."
+        ),
+    ],
     "continue_optimizer": Annotated[
         bool,
         typer.Option(help="With --init-from: continue its optimizer and LR schedule (from its last.pt)."),

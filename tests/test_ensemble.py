@@ -101,3 +101,39 @@ def test_models_with_different_vocabularies_are_refused(toy_model_dir, tmp_path)
     result = runner.invoke(app, ["translate", "-m", str(toy_model_dir), "-m", str(other)], input="ein hund\n")
     assert result.exit_code == 1
     assert "SentencePiece models differ" in result.output and "Traceback" not in result.output
+
+
+def test_cli_evaluate_scores_an_ensemble_of_a_model_with_itself_as_the_model(toy_model_dir, tmp_path):
+    import json
+
+    src, ref = tmp_path / "src.txt", tmp_path / "ref.txt"
+    src.write_text("ein hund läuft\nder mann schläft im park\nklein katze\n")
+    ref.write_text("a dog runs\nthe man sleeps in the park\nsmall cat\n")
+    args = ["evaluate", "--src", str(src), "--ref", str(ref), "--json", "--threads", "1"]
+    one = runner.invoke(app, [*args, "-m", str(toy_model_dir)])
+    two = runner.invoke(app, [*args, "-m", str(toy_model_dir), "-m", str(toy_model_dir)])
+    assert one.exit_code == 0 and two.exit_code == 0, two.output
+    a, b = json.loads(one.stdout), json.loads(two.stdout)
+    assert {m: s["score"] for m, s in a["scores"].items()} == {m: s["score"] for m, s in b["scores"].items()}
+    assert a["perplexity"]["ppl"] == pytest.approx(b["perplexity"]["ppl"], rel=1e-4)
+    assert b["model"] == f"{toy_model_dir} + {toy_model_dir}"
+
+
+def test_a_run_with_vocab_from_shares_the_vocabulary_and_ensembles(tiny_corpus, tiny_model_dir, tmp_path):
+    from conftest import TINY_TRAIN_ARGS, train_args
+
+    out = tmp_path / "second"
+    options = list(TINY_TRAIN_ARGS)
+    i = options.index("--vocab-size")
+    del options[i : i + 2]  # the vocabulary comes from --vocab-from
+    args = train_args(tiny_corpus, out, "--max-steps", "5", "--seed", "7", *options)
+    refused = runner.invoke(app, [*args, "--vocab-from", str(tiny_model_dir), "--vocab-size", "40"])
+    assert refused.exit_code == 1 and "come from --vocab-from DIR" in refused.output
+    result = runner.invoke(app, [*args, "--vocab-from", str(tiny_model_dir)])
+    assert result.exit_code == 0, result.output
+    assert (out / "spm.model").read_bytes() == (tiny_model_dir / "spm.model").read_bytes()
+    first, second = load_model(tiny_model_dir), load_model(out)
+    assert not torch.equal(  # trained on its own: another seed, another model
+        first.model.state_dict()["output.weight"], second.model.state_dict()["output.weight"]
+    )
+    assert isinstance(combine([first, second]).model, Ensemble)

@@ -35,3 +35,12 @@ def test_changed_names_what_a_python_caller_set():
 def test_continue_optimizer_without_init_from_is_refused():
     with pytest.raises(NMTError, match="--continue-optimizer goes with --init-from"):
         configs(recipe(continue_optimizer=True))
+
+
+def test_vocab_from_is_kept_and_refused_beside_init_from_or_a_vocabulary_size():
+    _, _, train = configs(recipe(vocab_from=Path("runs/a")))
+    assert train.vocab_from == "runs/a" and train.init_from is None
+    with pytest.raises(NMTError, match="--init-from DIR already takes"):
+        configs(recipe(vocab_from=Path("runs/a"), init_from=Path("runs/b")))
+    with pytest.raises(NMTError, match="come from --vocab-from DIR"):
+        configs(recipe(vocab_from=Path("runs/a"), vocab_size=500))
