@@ -3,7 +3,7 @@ the order that fails fastest (gold, then models), aligned lazily window by windo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -21,7 +21,7 @@ def check_choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 def align_files(
-    model_dir: Path | None,
+    model_dirs: Sequence[Path],
     input: Path | None,
     ref: Path | None,
     decode: DecodeConfig,
@@ -33,19 +33,22 @@ def align_files(
     gold_order: str = "src-tgt",
     window: int = 1000,
 ) -> tuple[Iterator[Alignment], list[GoldLinks] | None]:
-    """The alignments of `input` (stdin for None) by the model's attention `decode.attention`,
+    """The alignments of `input` (stdin for None) by the attention `decode.attention` of the
+    model in `model_dirs` (several: their ensemble, whose attention is the members' mean; none:
+    the shipped model),
     of its translations or of the targets in `ref` or in `source ||| target` lines; with
     `reverse_model`, only the links it agrees on. With `gold`, also its links, for
     align.alignment_error, and alignments are checked against the pairs they score."""
     from nmt_cli.align import align_corpus, read_gold, read_windows, within_gold_ranges
     from nmt_cli.checkpoint import load_for_decoding
+    from nmt_cli.ensemble import load_for_decoding as load_ensemble
 
     check_choice("--level", level, ("word", "subword"))
     check_choice("--gold-order", gold_order, ("src-tgt", "tgt-src"))
     if gold is not None and level != "word":
         raise NMTError("--gold scores word alignments: use --level word")
     gold_links = read_gold(gold, cast("GoldOrder", gold_order)) if gold is not None else None
-    loaded = load_for_decoding(model_dir, runtime)
+    loaded = load_ensemble(model_dirs, runtime)
     loaded.model.check_attention(decode.attention)
     reverse = load_for_decoding(reverse_model, runtime) if reverse_model is not None else None
     back = (reverse.model, reverse.tokenizer) if reverse is not None else None

@@ -182,7 +182,7 @@ def evaluate(
 def align(
     decode: DecodeConfig,
     runtime: RuntimeConfig,
-    model: opt.ModelDir = None,
+    model: opt.ModelDirs = None,
     input: opt.AlignInput = None,
     output: opt.Output = None,
     ref: opt.AlignRef = None,
@@ -211,7 +211,7 @@ def align(
         cfg = replace(decode, attention=AttentionChoice(layer, head))
         window = 1 if interactive(input) else 1000
         alignments, gold_links = align_files(
-            model, input, ref, cfg, runtime, level, threshold, reverse_model, gold, gold_order, window
+            model or (), input, ref, cfg, runtime, level, threshold, reverse_model, gold, gold_order, window
         )
         inputs = [("-i", input or Path("-")), ("--ref", ref), ("--gold", gold)]
         out = open_output(output, inputs) if gold is None or output is not None else None

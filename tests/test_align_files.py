@@ -9,7 +9,7 @@ from nmt_cli.align_files import align_files, check_choice
 from nmt_cli.config import DecodeConfig, RuntimeConfig
 from nmt_cli.errors import NMTError
 
-NOWHERE = Path("/nonexistent/model")  # loading it would fail with another message
+NOWHERE = [Path("/nonexistent/model")]  # loading it would fail with another message
 
 
 def test_a_value_outside_the_choices_names_the_option_and_the_choices():

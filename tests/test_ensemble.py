@@ -137,3 +137,12 @@ def test_a_run_with_vocab_from_shares_the_vocabulary_and_ensembles(tiny_corpus, 
         first.model.state_dict()["output.weight"], second.model.state_dict()["output.weight"]
     )
     assert isinstance(combine([first, second]).model, Ensemble)
+
+
+def test_cli_align_with_an_ensemble_of_a_model_with_itself_aligns_as_the_model(toy_model_dir):
+    text = "ein hund läuft ||| a dog runs\nder mann schläft im park ||| the man sleeps in the park\n"
+    args = ["align", "--format", "pharaoh", "--threads", "1"]
+    one = runner.invoke(app, [*args, "-m", str(toy_model_dir)], input=text)
+    two = runner.invoke(app, [*args, "-m", str(toy_model_dir), "-m", str(toy_model_dir)], input=text)
+    assert one.exit_code == 0 and two.exit_code == 0, two.output
+    assert one.stdout == two.stdout and len(one.stdout.splitlines()) == 2
