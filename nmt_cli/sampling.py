@@ -49,9 +49,11 @@ class Sampling:
 def restrict(logits: Tensor, sampling: Sampling) -> Tensor:
     """logits (N, V) with every token outside the top-k or the top-p nucleus set to -inf."""
     if sampling.kind == "topk":
-        k = min(int(sampling.value), logits.size(-1))
-        kth = logits.topk(k, dim=-1).values[:, -1:]
-        return logits.masked_fill(logits < kth, -math.inf)
+        # Exactly the k tokens topk picks: a threshold at the k-th value would also keep every
+        # token tied with it (bf16 products round logits, so ties happen), and top-k 1 would
+        # then not be greedy search.
+        top = logits.topk(min(int(sampling.value), logits.size(-1)), dim=-1)
+        return torch.full_like(logits, -math.inf).scatter_(-1, top.indices, top.values)
     if sampling.kind == "topp":
         probs, order = logits.softmax(dim=-1).sort(dim=-1, descending=True)
         # A token is in the nucleus if the tokens before it do not yet reach p (the first always is).

@@ -90,8 +90,8 @@ def greedy(
             logp = block_repeats(logp, out[active, :t], cfg.no_repeat_ngram)
         if t >= first_limit:
             logp = _force_eos(logp, t >= max_len[active])
-        if choose is None:
-            best_lp, best = logp.max(dim=-1)
+        if choose is None:  # topk breaks ties as beam search and top-k sampling do; max may not
+            best_lp, best = (x.squeeze(1) for x in logp.topk(1, dim=-1))
         else:
             best = choose(logp)
             best_lp = logp.gather(1, best.unsqueeze(1)).squeeze(1)

@@ -84,6 +84,14 @@ def test_top_k_and_top_p_keep_exactly_their_tokens():
     assert set(drawn[:, 0].tolist()) == {0, 1} and set(drawn[:, 1].tolist()) == {2, 3}
 
 
+def test_top_k_keeps_k_tokens_even_when_others_tie_with_the_kth():
+    logits = torch.tensor([[2.0, 1.0, 1.0, 1.0, 0.0]])  # ties, as bf16-rounded logits have
+    assert torch.isfinite(restrict(logits, Sampling("topk", 2))).sum().item() == 2
+    one = Sampler(Sampling("topk", 1), 1.0, 0, torch.device("cpu"))
+    tied = torch.tensor([[1.0, 3.0, 3.0, 0.0]]).repeat(200, 1)
+    assert set(one(tied).tolist()) == {tied[0].argmax().item()}  # greedy's choice, every time
+
+
 @pytest.mark.parametrize("text", ["topk", "topk:0", "topp:1.5", "topp:x", "nucleus:0.9", "full:3"])
 def test_bad_sampling_specs_are_refused(text):
     with pytest.raises(NMTError, match="--sampling"):
