@@ -67,16 +67,13 @@ def configs(
     if architecture(model_cfg.to_dict()) != architecture(saved["model"]):
         differ = [k for k, v in architecture(saved["model"]).items() if getattr(model_cfg, k) != v]
         raise NMTError(f"the model configuration differs from --init-from {init_dir} in: {', '.join(differ)}")
-    model = ModelConfig.from_dict(saved["model"])
-    return model_cfg, dataclasses.replace(
-        data_cfg, joint_vocab=model.joint_vocab, vocab_size=model.vocab_size
-    )
+    return model_cfg, vocabulary(init_dir, data_cfg, "--init-from")
 
 
-def vocabulary(model_dir: str | Path, data_cfg: DataConfig) -> DataConfig:
+def vocabulary(model_dir: str | Path, data_cfg: DataConfig, option: str = "--vocab-from") -> DataConfig:
     """`data_cfg` with the directory's vocabulary settings, for a run that takes its SentencePiece
     model(s) (fine-tuning, or --vocab-from: members of an ensemble need one vocabulary)."""
-    model = ModelConfig.from_dict(saved_config(model_dir, "--vocab-from")["model"])
+    model = ModelConfig.from_dict(saved_config(model_dir, option)["model"])
     return dataclasses.replace(data_cfg, joint_vocab=model.joint_vocab, vocab_size=model.vocab_size)
 
 

@@ -177,6 +177,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig
     possible final score is its score now divided by the penalty at the length limit.
     """
     n, k, dev = src.size(0), cfg.beam_size, src.device
+    certain = min(cfg.nbest, k) - 1  # the finished hypothesis that must be unbeatable to stop
     memory = model.encode(src, src_mask).repeat(k)
     state = model.init_state(memory)
     max_len = _max_lengths(src_mask, cfg)
@@ -229,7 +230,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_mask: Tensor, cfg: DecodeConfig
         state = state.select(rows)
         if not _sync_now(dev, t):
             continue
-        done = scores[:, 0] / limit_penalty[sent] <= finished.scores[sent, cfg.nbest - 1]
+        done = scores[:, 0] / limit_penalty[sent] <= finished.scores[sent, certain]
         keep = (~done).nonzero().squeeze(1)
         if keep.numel() == 0:
             break
