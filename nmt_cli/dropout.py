@@ -16,14 +16,17 @@ _LEVELS = 1 << 15
 
 
 def keep_mask(shape: torch.Size, p: float, device: torch.device) -> tuple[Tensor, float]:
-    """(boolean mask that keeps each element with probability 1 - p', p') where p' ~ p."""
+    """(int16 mask, 1 keeps and 0 drops each element with probability p', p') where p' ~ p."""
     n = shape.numel()
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_()
     # random_() on int64 draws from [0, 2**63): every 16-bit lane but the top one is uniform over
     # 16 bits and the top one over 15, so the low 15 bits of each lane are uniform.
-    bits = words.view(torch.int16)[:n].view(shape) & (_LEVELS - 1)
-    threshold = round(p * _LEVELS)
-    return bits >= threshold, threshold / _LEVELS
+    bits = words.view(torch.int16)[:n] & (_LEVELS - 1)
+    threshold = min(round(p * _LEVELS), _LEVELS - 1)
+    # bits >= threshold as 0/1 in integer arithmetic: comparisons that make a bool tensor, and
+    # anything that multiplies by one, take slow mixed-dtype kernels on CPUs
+    keep = bits.sub_(threshold).bitwise_right_shift_(15).add_(1)
+    return keep.view(shape), threshold / _LEVELS
 
 
 def dropout(x: Tensor, p: float, training: bool) -> Tensor:
@@ -33,7 +36,8 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     if x.device.type != "cpu" or p >= 1.0:
         return F.dropout(x, p, True)
     keep, p_drawn = keep_mask(x.shape, p, x.device)
-    return x * keep * (1.0 / (1.0 - p_drawn))
+    # one mask in x's dtype, scaled: the forward and backward products are same-dtype kernels
+    return x * keep.to(x.dtype).mul_(1.0 / (1.0 - p_drawn))
 
 
 class Dropout(nn.Module):

@@ -110,8 +110,12 @@ class Ensemble(nn.Module):
         tgt_in: Tensor,
         need_attention: bool = False,
         attention: AttentionChoice = DEFAULT_ATTENTION,
+        project: bool = True,
     ) -> tuple[Tensor, Tensor | None]:
-        """Teacher-forced mean log-probabilities (B, T, V) and, when asked, mean attention (B, T, S)."""
+        """Teacher-forced mean log-probabilities (B, T, V) and, when asked, mean attention (B, T, S).
+        An ensemble has no one output layer, so no features (`project=False`): it is not trained."""
+        if not project:
+            raise ValueError("an ensemble has no single output layer to fuse with a loss")
         outs = [m(src, src_mask, tgt_in, need_attention, attention) for m in self.models]
         maps = [a.float() for _, a in outs if a is not None]
         weights = torch.stack(maps).mean(dim=0) if need_attention else None

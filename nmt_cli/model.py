@@ -31,6 +31,7 @@ class Seq2Seq(Protocol):
     cfg: ModelConfig
     decode_budget: int  # default source subwords x beam size per decoding batch
     adam_betas: tuple[float, float]  # the optimizer moments this architecture trains with
+    output: nn.Linear  # features (.., O) -> logits (.., V)
 
     def encode(self, src: Tensor, src_mask: Tensor) -> Memory:
         """src (N, S), mask (N, S) -> encoder memory."""
@@ -61,8 +62,11 @@ class Seq2Seq(Protocol):
         tgt_in: Tensor,
         need_attention: bool = False,
         attention: AttentionChoice = DEFAULT_ATTENTION,
+        project: bool = True,
     ) -> tuple[Tensor, Tensor | None]:
-        """Teacher-forced logits (N, T, V) and, when asked, the chosen attention (N, T, S)."""
+        """Teacher-forced logits (N, T, V) or, with `project=False`, the features (N, T, O) that
+        `output` turns into them (training fuses that layer with its loss); and, when asked, the
+        chosen attention (N, T, S)."""
         ...
 
 

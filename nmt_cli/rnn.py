@@ -199,8 +199,10 @@ class RNNSeq2Seq(nn.Module):
         tgt_in: Tensor,
         need_attention: bool = False,
         attention: AttentionChoice = DEFAULT_ATTENTION,
+        project: bool = True,
     ) -> tuple[Tensor, Tensor | None]:
-        """Teacher-forced logits (B, T, V) and attention (B, T, S), which costs nothing extra here."""
+        """Teacher-forced logits (B, T, V), or with `project=False` the output layer's input
+        features (B, T, O); and attention (B, T, S), which costs nothing extra here."""
         memory = self.encode(src, src_mask)
         state = self.init_state(memory)
         emb = self.dropout(self.tgt_embed(tgt_in))  # (B, T, E)
@@ -210,5 +212,5 @@ class RNNSeq2Seq(nn.Module):
             outs.append(out)
             attns.append(attn)
         # One large output projection for all steps instead of T small ones.
-        logits = self.output(self.dropout(torch.stack(outs, dim=1)))
-        return logits, torch.stack(attns, dim=1)
+        features = self.dropout(torch.stack(outs, dim=1))
+        return self.output(features) if project else features, torch.stack(attns, dim=1)

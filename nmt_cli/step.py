@@ -19,7 +19,7 @@ from torch import nn
 from nmt_cli import distributed
 from nmt_cli.config import Schedule
 from nmt_cli.data import Batch
-from nmt_cli.loss import loss_fn
+from nmt_cli.loss import output_loss
 from nmt_cli.model import Seq2Seq
 from nmt_cli.precision import autocast
 
@@ -70,6 +70,7 @@ def train_step(
     scaling.
     """
     device = next(model.parameters()).device
+    output = cast(Seq2Seq, distributed.unwrap(model)).output
     n_tgt, tokens = distributed.all_reduce_sum(
         [sum(b.n_tgt_tokens for b in batches), sum(b.n_src_tokens + b.n_tgt_tokens for b in batches)]
     )
@@ -78,8 +79,8 @@ def train_step(
         batch = batch.to(device)
         with distributed.no_sync(model, sync=i == len(batches) - 1):
             with autocast(device, precision):
-                logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
-            loss = loss_fn(logits, batch.tgt_out, label_smoothing)
+                features, _ = model(batch.src, batch.src_mask, batch.tgt_in, project=False)
+                loss = output_loss(features, output, batch.tgt_out, label_smoothing)
             # DDP averages the processes' gradients: times their number makes it their sum.
             scaler.scale(loss * distributed.size() / max(n_tgt, 1)).backward()
         total += float(loss.detach())

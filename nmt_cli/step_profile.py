@@ -31,13 +31,21 @@ class OpTime:
     calls_per_update: float
 
 
-def multi30k_batches(model_dir: Path, count: int, batch_tokens: int = 4096) -> list[Batch]:
-    """`count` training batches of Multi30k's first 6,000 pairs in the model's subwords."""
+def multi30k_batches_ids(
+    model_dir: Path, count: int, batch_tokens: int = 4096
+) -> list[tuple[list[list[int]], list[list[int]]]]:
+    """`count` training batches of Multi30k's first 6,000 pairs in the model's subwords, as
+    (source ids, target ids) lists: what `collate` takes."""
     loaded = load_model(model_dir)
     src, tgt = read_parallel(str(MULTI30K), "de", "en")
     data = encode_set(loaded.tokenizer, src[:6000], tgt[:6000])
     order = token_batches(data.lengths(), batch_tokens, random.Random(0))[:count]
-    return [collate([data.src_ids[j] for j in idx], [data.tgt_ids[j] for j in idx]) for idx in order]
+    return [([list(data.src_ids[j]) for j in idx], [list(data.tgt_ids[j]) for j in idx]) for idx in order]
+
+
+def multi30k_batches(model_dir: Path, count: int, batch_tokens: int = 4096) -> list[Batch]:
+    """The same, collated."""
+    return [collate(src, tgt) for src, tgt in multi30k_batches_ids(model_dir, count, batch_tokens)]
 
 
 def matmul_peak_gflops(dtype: torch.dtype, size: int = 2048, runs: int = 5) -> float:

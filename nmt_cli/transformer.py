@@ -338,8 +338,10 @@ class TransformerSeq2Seq(nn.Module):
         tgt_in: Tensor,
         need_attention: bool = False,
         attention: AttentionChoice = DEFAULT_ATTENTION,
+        project: bool = True,
     ) -> tuple[Tensor, Tensor | None]:
-        """Teacher-forced logits (B, T, V); alignment-layer attention (B, T, S) when asked."""
+        """Teacher-forced logits (B, T, V), or with `project=False` the output layer's input
+        features (B, T, D); alignment-layer attention (B, T, S) when asked."""
         memory = self.encode(src, src_mask)
         x = self._embed(self.tgt_embed, tgt_in)
         src_mask4 = src_mask[:, None, None, :]
@@ -350,4 +352,5 @@ class TransformerSeq2Seq(nn.Module):
             x, _, weights = layer(x, None, None, memory.cross_kv[i], src_mask4, need)
             if weights is not None:
                 attn = self._align_weights(weights, attention)
-        return self.output(self.dec_norm(x)), attn
+        features = self.dec_norm(x)
+        return self.output(features) if project else features, attn

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from conftest import rnn_config
 
 from nmt_cli import loss
-from nmt_cli.loss import loss_fn, pairs_loss, shard_loss, smoothed_cross_entropy
+from nmt_cli.loss import loss_fn, output_loss, pairs_loss, shard_loss, smoothed_cross_entropy
 from nmt_cli.model import build_model
 from nmt_cli.shards import Shard, ShardSet, ShardWriter
 
@@ -19,7 +19,9 @@ def test_padding_costs_nothing_and_smoothing_raises_a_confident_loss():
     target = torch.tensor([[3, 0]])  # the second position is padding
     plain = loss_fn(logits, target, 0.0)
     expected = -torch.log_softmax(logits[0, 0], -1)[3]
-    assert torch.allclose(plain, expected)
+    # a confident row's loss (3.7e-4 here) is log of a sum near 1: both ways round it at fp32's
+    # resolution near 1 (1.2e-7), not to a relative precision
+    assert torch.allclose(plain, expected, rtol=0, atol=2.5e-7)
     assert loss_fn(logits, target, 0.1) > plain
 
 
@@ -88,3 +90,42 @@ def test_bf16_logits_give_a_bf16_gradient_close_to_fp32():
     smoothed_cross_entropy(high, target, 0.1, 0).backward()
     assert low.grad.dtype == torch.bfloat16
     assert torch.allclose(low.grad.float(), high.grad, atol=1e-2)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_fused_output_layer_and_loss_equal_the_layer_then_the_loss(bias, monkeypatch):
+    monkeypatch.setattr(loss, "ROWS", 5)  # several chunks, the last one partial
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(16, 40, bias=bias)
+    hidden = torch.randn(3, 7, 16, requires_grad=True)
+    target = torch.randint(1, 40, (3, 7))
+    target[1, 4:] = 0  # padding
+    ref = loss_fn(layer(hidden), target, 0.1)
+    (ref * 0.25).backward()
+    expected = [t.grad.clone() for t in (hidden, *layer.parameters())]
+    hidden.grad = None
+    layer.zero_grad()
+    fused = output_loss(hidden, layer, target, 0.1)
+    (fused * 0.25).backward()
+    assert torch.allclose(fused, ref, rtol=1e-6)
+    for want, tensor in zip(expected, (hidden, *layer.parameters()), strict=True):
+        assert torch.allclose(tensor.grad, want, rtol=1e-5, atol=1e-7)
+    assert torch.all(hidden.grad[1, 4:] == 0)  # padding positions get no gradient
+
+
+def test_fused_loss_under_bf16_autocast_multiplies_in_bf16_and_stays_close():
+    torch.manual_seed(1)
+    layer = torch.nn.Linear(32, 300, bias=False)
+    hidden = torch.randn(4, 9, 32, requires_grad=True)
+    target = torch.randint(1, 300, (4, 9))
+    exact = output_loss(hidden, layer, target, 0.1)
+    exact.backward()
+    grad_fp32 = layer.weight.grad.clone()
+    layer.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        rounded = output_loss(hidden, layer, target, 0.1)
+    rounded.backward()
+    assert rounded != exact  # the products were rounded to bf16 ...
+    assert abs(rounded.item() / exact.item() - 1) < 1e-2  # ... and no more than that
+    assert layer.weight.grad.dtype == torch.float32
+    assert (layer.weight.grad - grad_fp32).norm() / grad_fp32.norm() < 2e-2

@@ -33,7 +33,7 @@ def assert_diagonal(hyps, pairs, anti: bool):
 @pytest.mark.parametrize("attention", ["dot", "general", "additive"])
 def test_learns_reversal_with_each_attention_and_aligns_anti_diagonally(attention, rnn_reverse):
     model, pairs = (
-        rnn_reverse if attention == "additive" else train_toy(rnn_config(attention=attention), steps=400)
+        rnn_reverse if attention == "additive" else train_toy(rnn_config(attention=attention), steps=500)
     )
     hyps = greedy_tokens(model, pairs, keep_attention=True)
     assert exact_match([h.tokens for h in hyps], pairs) >= 0.95
