@@ -75,18 +75,26 @@ def speed(results: dict[str, Any]) -> list[Figures]:
     ]
 
 
-def profile(arch: str, ops: list[Any]) -> Figures:
-    """Operators of a training update by their own CPU time (nmt bench --profile)."""
-    rows = tuple(
-        (op.name, f"{op.ms_per_update:,.1f}", f"{100 * op.share:.1f}%", f"{op.calls_per_update:g}")
-        for op in ops
-    )
-    return Figures(
-        f"One training update of the reference {arch}: operators by own CPU time",
-        ("operator", "ms / update", "share", "calls / update"),
-        rows,
-        ("operator",),
-    )
+def profile(arch: str, found: Any) -> list[Figures]:
+    """A training update by phase, by operator family and by operator (nmt bench --profile)."""
+
+    def table(title: str, first: str, ops: list[Any]) -> Figures:
+        rows = tuple(
+            (op.name, f"{op.ms_per_update:,.1f}", f"{100 * op.share:.1f}%", f"{op.calls_per_update:g}")
+            for op in ops
+        )
+        return Figures(title, (first, "ms / update", "share", "calls / update"), rows, (first,))
+
+    return [
+        table(
+            f"One training update of the reference {arch}: phases (wall time under the profiler; "
+            f"{found.unprofiled_ms:,.0f} ms per update without it)",
+            "phase",
+            found.phases,
+        ),
+        table("... by operator family (own CPU time)", "family", found.categories),
+        table("... by operator (own CPU time)", "operator", found.ops),
+    ]
 
 
 def scale(results: dict[str, Any]) -> list[Figures]:

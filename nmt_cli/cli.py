@@ -258,7 +258,8 @@ def bench(
             from nmt_cli.step_profile import profile_update
 
             for arch in ("rnn", "transformer"):
-                console.print(render.profile_table(arch, profile_update(ensure_model(arch, train_minutes))))
+                for table in render.profile_tables(arch, profile_update(ensure_model(arch, train_minutes))):
+                    console.print(table)
             return
         path = output or CACHE / "results.json"
 

@@ -252,8 +252,8 @@ def bench_tables(results: dict[str, Any]) -> list[Table]:
     return [figures_view(f) for f in bench_figures.speed(results)]
 
 
-def profile_table(arch: str, ops: list[Any]) -> Table:
-    return figures_view(bench_figures.profile(arch, ops))
+def profile_tables(arch: str, found: Any) -> list[Table]:
+    return [figures_view(f) for f in bench_figures.profile(arch, found)]
 
 
 def scale_tables(scale: dict[str, Any]) -> list[Table]:

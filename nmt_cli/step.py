@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from nmt_cli import distributed
 from nmt_cli.config import Schedule
@@ -63,6 +64,9 @@ def train_step(
     """One update from `batches` (gradient accumulation over all of them): forward, loss,
     backward, clip, optimizer step, then `scheduler.step()` for a per-update schedule.
 
+    The output layer runs fused with the loss (`loss.output_loss`), which also makes its
+    gradients. The phases are labelled for `torch.profiler` (`nmt bench --profile`).
+
     The summed loss is divided by the target tokens of the whole update, counted over every
     process under torchrun (whose `batches` are this process's share), so N processes with
     batch B learn like one with batch N·B, as `--accumulate 2` learns like a batch twice as big.
@@ -79,16 +83,20 @@ def train_step(
         batch = batch.to(device)
         with distributed.no_sync(model, sync=i == len(batches) - 1):
             with autocast(device, precision):
-                features, _ = model(batch.src, batch.src_mask, batch.tgt_in, project=False)
-                loss = output_loss(features, output, batch.tgt_out, label_smoothing)
-            # DDP averages the processes' gradients: times their number makes it their sum.
-            scaler.scale(loss * distributed.size() / max(n_tgt, 1)).backward()
+                with record_function("forward"):
+                    features, _ = model(batch.src, batch.src_mask, batch.tgt_in, project=False)
+                with record_function("output layer + loss"):
+                    loss = output_loss(features, output, batch.tgt_out, label_smoothing)
+            with record_function("backward"):
+                # DDP averages the processes' gradients: times their number makes it their sum.
+                scaler.scale(loss * distributed.size() / max(n_tgt, 1)).backward()
         total += float(loss.detach())
-    scaler.unscale_(optimizer)
-    nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-    scaler.step(optimizer)
-    scaler.update()
-    optimizer.zero_grad(set_to_none=True)
+    with record_function("optimizer"):
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
     if scheduler is not None:
         scheduler.step()
     (total,) = distributed.all_reduce_sum([total])

@@ -32,13 +32,13 @@ class OpTime:
 
 
 def multi30k_batches_ids(
-    model_dir: Path, count: int, batch_tokens: int = 4096
+    model_dir: Path, count: int, batch_tokens: int = 4096, pairs: int = 6000
 ) -> list[tuple[list[list[int]], list[list[int]]]]:
-    """`count` training batches of Multi30k's first 6,000 pairs in the model's subwords, as
+    """`count` training batches of Multi30k's first `pairs` pairs in the model's subwords, as
     (source ids, target ids) lists: what `collate` takes."""
     loaded = load_model(model_dir)
     src, tgt = read_parallel(str(MULTI30K), "de", "en")
-    data = encode_set(loaded.tokenizer, src[:6000], tgt[:6000])
+    data = encode_set(loaded.tokenizer, src[:pairs], tgt[:pairs])
     order = token_batches(data.lengths(), batch_tokens, random.Random(0))[:count]
     return [([list(data.src_ids[j]) for j in idx], [list(data.tgt_ids[j]) for j in idx]) for idx in order]
 
@@ -77,7 +77,7 @@ def train_throughput(model_dir: Path, steps: int, warmup: int) -> dict[str, floa
     model = load_model(model_dir).model.train()
     batches = multi30k_batches(model_dir, warmup + steps)
     precision = resolve_precision("auto", torch.device("cpu"))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    opt = step.make_optimizer(model, 1e-4)
     tokens, start = 0, 0.0
     for i, batch in enumerate(batches):
         if i == warmup:
@@ -97,24 +97,97 @@ def train_throughput(model_dir: Path, steps: int, warmup: int) -> dict[str, floa
     }
 
 
-def profile_update(model_dir: Path, steps: int = 4, warmup: int = 3, top: int = 15) -> list[OpTime]:
-    """The operators that take the most time in `steps` updates, after `warmup` untimed ones."""
+PHASES = ("forward", "output layer + loss", "backward", "optimizer")  # step.train_step's labels
+
+# Operator families, by aten name; the rest is "elementwise and reductions".
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "matrix products": ("mm", "addmm", "bmm", "addmv_", "addmv", "baddbmm", "matmul", "linear"),
+    "softmax (attention, vocabulary)": ("_softmax", "_softmax_backward_data", "_log_softmax"),
+    "casts fp32<->bf16, copies": ("copy_", "_to_copy", "to", "clone", "contiguous"),
+    "dropout masks": ("random_", "bitwise_and", "bitwise_right_shift_", "bitwise_right_shift"),
+    "layer norm": ("native_layer_norm", "native_layer_norm_backward"),
+    "LSTM gates, tanh": ("sigmoid", "sigmoid_", "tanh", "tanh_", "sigmoid_backward", "tanh_backward"),
+    "gather, scatter, cat, embedding": (
+        "gather",
+        "scatter_add_",
+        "index_select",
+        "embedding_dense_backward",
+        "cat",
+        "stack",
+        "masked_fill_",
+        "_pack_padded_sequence",
+        "_pad_packed_sequence",
+    ),
+    "optimizer (fused Adam, clipping)": (
+        "_fused_adam_",
+        "linalg_vector_norm",
+        "_foreach_norm",
+        "_foreach_mul_",
+    ),
+    "allocation": ("empty", "empty_strided", "empty_like", "zeros", "zero_", "fill_", "resize_"),
+}
+
+
+@dataclass(frozen=True)
+class UpdateProfile:
+    ops: list[OpTime]  # the top operators by own time
+    categories: list[OpTime]  # every operator, by family (CATEGORIES)
+    phases: list[OpTime]  # forward, output layer + loss, backward, optimizer: wall time, children included
+    unprofiled_ms: float  # one update's wall time without the profiler, which slows small operators
+
+
+def category(op: str) -> str:
+    name = op.removeprefix("aten::")
+    return next((c for c, names in CATEGORIES.items() if name in names), "elementwise and reductions")
+
+
+def profile_update(model_dir: Path, steps: int = 4, warmup: int = 3, top: int = 15) -> UpdateProfile:
+    """Where `steps` updates spend their time, after `warmup` untimed ones: by phase of
+    `step.train_step`, by operator family and by operator (own CPU time, children excluded)."""
     from torch.profiler import ProfilerActivity, profile
 
     keep_freed_memory()
     model = load_model(model_dir).model.train()
     batches = multi30k_batches(model_dir, warmup + steps)
     precision = resolve_precision("auto", torch.device("cpu"))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    opt = step.make_optimizer(model, 1e-4)
     for batch in batches[:warmup]:
         step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+    start = time.perf_counter()
+    for batch in batches[warmup:]:
+        step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+    unprofiled = (time.perf_counter() - start) / steps * 1e3
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for batch in batches[warmup:]:
             step.train_step(model, opt, [batch], 0.1, 1.0, precision)
-    events = [e for e in prof.key_averages() if e.key.startswith("aten::")]
+    averages = prof.key_averages()
+    events = [e for e in averages if e.key.startswith("aten::")]
     total = sum(e.self_cpu_time_total for e in events) or 1.0
     events.sort(key=lambda e: -e.self_cpu_time_total)
-    return [
+    ops = [
         OpTime(e.key, e.self_cpu_time_total / 1e3 / steps, e.self_cpu_time_total / total, e.count / steps)
-        for e in events[:top]
+        for e in events
     ]
+    families: dict[str, list[OpTime]] = {}
+    for op in ops:
+        families.setdefault(category(op.name), []).append(op)
+    categories = sorted(
+        (
+            OpTime(
+                name,
+                sum(o.ms_per_update for o in members),
+                sum(o.share for o in members),
+                sum(o.calls_per_update for o in members),
+            )
+            for name, members in families.items()
+        ),
+        key=lambda o: -o.ms_per_update,
+    )
+    labelled = {e.key: e for e in averages if e.key in PHASES}
+    wall = sum(e.cpu_time_total for e in labelled.values()) or 1.0
+    phases = [
+        OpTime(name, e.cpu_time_total / 1e3 / steps, e.cpu_time_total / wall, e.count / steps)
+        for name in PHASES
+        if (e := labelled.get(name)) is not None
+    ]
+    return UpdateProfile(ops[:top], categories, phases, unprofiled)

@@ -6,7 +6,7 @@ weights from the same seed, bf16 where the CPU has it, and the same Multi30k bat
 once with the shipped model's SentencePiece model). Runs alternate old, new, old, new, ... so
 that load on the machine falls on both alike; the median of each is reported.
 
-    .venv/bin/python scripts/ab_train_speed.py --old 7be7033 --runs 3 --steps 20
+    .venv/bin/python scripts/ab_train_speed.py --old 7be7033 --runs 3
 
 Not part of `nmt`: a maintainer's tool for checking a speed change before it is kept.
 """
@@ -73,7 +73,7 @@ def write_batches(path: Path, count: int) -> None:
     """`count` Multi30k training batches of 4,096 tokens as id lists, in the shipped subwords."""
     from nmt_cli.step_profile import multi30k_batches_ids
 
-    path.write_text(json.dumps(multi30k_batches_ids(ROOT / "models" / "de-en", count)))
+    path.write_text(json.dumps(multi30k_batches_ids(ROOT / "models" / "de-en", count, pairs=29000)))
 
 
 def run_once(tree: Path, arch: str, batches: Path, warmup: int, threads: int) -> float:
@@ -97,8 +97,9 @@ def main() -> None:
     parser.add_argument("--old", default="7be7033", help="commit to compare against")
     parser.add_argument("--arch", action="append", choices=sorted(SIZES), help="default: both")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=40)
+    # training keeps freed memory for reuse: the first updates still grow the heap (page faults)
+    parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

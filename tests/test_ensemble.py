@@ -146,3 +146,10 @@ def test_cli_align_with_an_ensemble_of_a_model_with_itself_aligns_as_the_model(t
     two = runner.invoke(app, [*args, "-m", str(toy_model_dir), "-m", str(toy_model_dir)], input=text)
     assert one.exit_code == 0 and two.exit_code == 0, two.output
     assert one.stdout == two.stdout and len(one.stdout.splitlines()) == 2
+
+
+def test_an_ensemble_gives_no_features_to_train_on(trained):
+    model, pairs = trained
+    src, mask = src_batch(pairs[:2])
+    with pytest.raises(ValueError, match="no single output layer"):
+        Ensemble([model, model])(src, mask, src, project=False)
