@@ -31,7 +31,7 @@ SIZES = {
 
 # Runs inside each version's tree; uses only what both versions have.
 CHILD = r"""
-import json, sys, time, torch
+import json, resource, sys, time, torch
 from nmt_cli import step
 from nmt_cli.config import model_config
 from nmt_cli.data import collate
@@ -56,7 +56,9 @@ for i, batch in enumerate(batches):
     if i == warmup:
         tokens, start = 0, time.perf_counter()
     tokens += step.train_step(model, opt, [batch], 0.1, 1.0, precision).tokens
-print(json.dumps({"tokens_per_s": tokens / (time.perf_counter() - start), "precision": precision}))
+seconds = time.perf_counter() - start
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"tokens_per_s": tokens / seconds, "precision": precision, "peak_mb": peak_mb}))
 """
 
 
@@ -76,20 +78,16 @@ def write_batches(path: Path, count: int) -> None:
     path.write_text(json.dumps(multi30k_batches_ids(ROOT / "models" / "de-en", count, pairs=29000)))
 
 
-def run_once(tree: Path, arch: str, batches: Path, warmup: int, threads: int) -> float:
+def run_once(tree: Path, arch: str, batches: Path, warmup: int, threads: int) -> tuple[float, float]:
+    """(source+target tokens/s, peak resident MB) of one fresh process on `tree`'s code."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    cmd = [
-        sys.executable,
-        "-c",
-        CHILD,
-        arch,
-        json.dumps(SIZES[arch]),
-        str(batches),
-        str(warmup),
-        str(threads),
-    ]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=tree)
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["tokens_per_s"])
+    args = [arch, json.dumps(SIZES[arch]), str(batches), str(warmup), str(threads)]
+    # cwd=tree: `python -c` puts the working directory first on sys.path, so tree's nmt_cli is imported
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, *args], env=env, capture_output=True, text=True, check=True, cwd=tree
+    )
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(found["tokens_per_s"]), float(found["peak_mb"])
 
 
 def main() -> None:
@@ -109,15 +107,19 @@ def main() -> None:
         results = {}
         for arch in args.arch or sorted(SIZES):
             figures: dict[str, list[float]] = {"old": [], "new": []}
+            peaks: dict[str, list[float]] = {"old": [], "new": []}
             for _ in range(args.runs):
                 for name, tree in (("old", old), ("new", ROOT)):
-                    figures[name].append(run_once(tree, arch, batches, args.warmup, args.threads))
+                    tps, peak = run_once(tree, arch, batches, args.warmup, args.threads)
+                    figures[name].append(tps)
+                    peaks[name].append(peak)
             old_tps, new_tps = statistics.median(figures["old"]), statistics.median(figures["new"])
-            results[arch] = {"old": figures["old"], "new": figures["new"], "speedup": new_tps / old_tps}
+            results[arch] = {**figures, "peak_mb": peaks, "speedup": new_tps / old_tps}
             print(
                 f"{arch}: {args.old} {old_tps:,.0f} src+tgt tok/s, this checkout {new_tps:,.0f} "
                 f"({new_tps / old_tps:.2f}x); runs old {[round(x) for x in figures['old']]}, "
-                f"new {[round(x) for x in figures['new']]}",
+                f"new {[round(x) for x in figures['new']]}; peak MB old {max(peaks['old']):,.0f}, "
+                f"new {max(peaks['new']):,.0f}",
                 flush=True,
             )
     print(json.dumps(results))
