@@ -75,6 +75,19 @@ def autocast(device: torch.device, precision: str) -> Iterator[None]:
         yield
 
 
+def to_autocast_dtype(x: torch.Tensor) -> torch.Tensor:
+    """x in autocast's low precision where autocast is on for x's device, else x itself.
+
+    For an activation that every step of a loop multiplies (the BiLSTM decoder's encoder states
+    and target embeddings): autocast caches the casts of leaf weights only, so it would cast such
+    a tensor again at each step, and in backward cast and accumulate its gradient as often.
+    """
+    device = x.device.type
+    if not x.is_floating_point() or not torch.is_autocast_enabled(device):
+        return x
+    return x.to(torch.get_autocast_dtype(device))
+
+
 ROW_BUCKET = 32
 
 

@@ -22,6 +22,7 @@ from nmt_cli.attention import LocalPredictor, Scorer, local_attend, make_scorer
 from nmt_cli.config import ARCH_DEFAULTS, DEFAULT_ATTENTION, PAD_ID, AttentionChoice, ModelConfig
 from nmt_cli.dropout import Dropout
 from nmt_cli.errors import NMTError
+from nmt_cli.precision import to_autocast_dtype
 
 
 @dataclass
@@ -169,6 +170,8 @@ class RNNSeq2Seq(nn.Module):
 
     def encode(self, src: Tensor, src_mask: Tensor) -> RNNMemory:
         states, final = self.encoder(src, src_mask)
+        # every decoder step reads the states: cast once under autocast, not at each step
+        states = to_autocast_dtype(states)
         return RNNMemory(states, self.decoder.scorer.project_keys(states), src_mask, final)
 
     def init_state(self, memory: RNNMemory) -> RNNState:
@@ -205,7 +208,7 @@ class RNNSeq2Seq(nn.Module):
         features (B, T, O); and attention (B, T, S), which costs nothing extra here."""
         memory = self.encode(src, src_mask)
         state = self.init_state(memory)
-        emb = self.dropout(self.tgt_embed(tgt_in))  # (B, T, E)
+        emb = to_autocast_dtype(self.dropout(self.tgt_embed(tgt_in)))  # (B, T, E)
         outs, attns = [], []
         for t in range(tgt_in.size(1)):
             out, state, attn = self.decoder(emb[:, t], memory, state)

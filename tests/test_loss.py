@@ -93,8 +93,10 @@ def test_bf16_logits_give_a_bf16_gradient_close_to_fp32():
 
 
 @pytest.mark.parametrize("bias", [False, True])
-def test_fused_output_layer_and_loss_equal_the_layer_then_the_loss(bias, monkeypatch):
+@pytest.mark.parametrize("weight_rows", [5, 10])
+def test_fused_output_layer_and_loss_equal_the_layer_then_the_loss(bias, weight_rows, monkeypatch):
     monkeypatch.setattr(loss, "ROWS", 5)  # several chunks, the last one partial
+    monkeypatch.setattr(loss, "WEIGHT_ROWS", weight_rows)  # weight-gradient groups of 1 or 2 chunks
     torch.manual_seed(0)
     layer = torch.nn.Linear(16, 40, bias=bias)
     hidden = torch.randn(3, 7, 16, requires_grad=True)

@@ -6,7 +6,7 @@ import torch
 from toy import exact_match, src_batch
 
 from nmt_cli.config import DecodeConfig
-from nmt_cli.precision import BF16Linear, BF16LSTMCell, cast_for_decoding, quantize_int8
+from nmt_cli.precision import BF16Linear, BF16LSTMCell, cast_for_decoding, quantize_int8, to_autocast_dtype
 from nmt_cli.search import beam_search, greedy
 
 
@@ -50,3 +50,11 @@ def test_bf16_and_int8_decoding_keep_the_trained_model_accurate(trained):
             beams = [h[0].tokens for h in beam_search(variant, src, mask, cfg)]
             assert sum(g == w for g, w in zip(got, want)) >= 0.95 * len(want)
             assert exact_match(beams, pairs) >= 0.9
+
+
+def test_to_autocast_dtype_casts_floats_only_under_autocast():
+    x, ids = torch.randn(3, 4), torch.tensor([1, 2])
+    assert to_autocast_dtype(x) is x
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert to_autocast_dtype(x).dtype == torch.bfloat16
+        assert to_autocast_dtype(ids) is ids
