@@ -133,16 +133,17 @@ class _LinearSmoothedCrossEntropy(torch.autograd.Function):
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
         n = h.size(0)
         buffer = hidden.new_empty(min(ROWS, n), weight.size(0), dtype=torch.float32)
+        want = want_h or want_w or want_b
         # logit gradients of up to WEIGHT_ROWS positions, for one weight-gradient product
-        grads = h.new_empty(min(WEIGHT_ROWS, n), weight.size(0))
+        grads = h.new_empty(min(WEIGHT_ROWS, n), weight.size(0)) if want else None
         with torch.autocast(hidden.device.type, enabled=False):
             for s in range(0, n, ROWS):
                 rows = h[s : s + ROWS]
                 z = buffer[: rows.size(0)].copy_(torch.nn.functional.linear(rows, w, b))
-                loss, p = _rows(
-                    z, safe[s : s + ROWS], keep[s : s + ROWS], smoothing, want_h or want_w or want_b
-                )
+                loss, p = _rows(z, safe[s : s + ROWS], keep[s : s + ROWS], smoothing, want)
                 total += loss
+                if grads is None:
+                    continue
                 start = s - s % WEIGHT_ROWS  # of the weight-gradient group
                 g = grads[s - start : s - start + rows.size(0)].copy_(p)
                 if grad_h is not None:

@@ -115,6 +115,15 @@ def test_fused_output_layer_and_loss_equal_the_layer_then_the_loss(bias, weight_
     assert torch.all(hidden.grad[1, 4:] == 0)  # padding positions get no gradient
 
 
+def test_fused_loss_without_gradients_equals_the_layer_then_the_loss(monkeypatch):
+    monkeypatch.setattr(loss, "ROWS", 5)
+    torch.manual_seed(2)
+    layer = torch.nn.Linear(16, 40, bias=False)
+    hidden, target = torch.randn(2, 9, 16), torch.randint(1, 40, (2, 9))
+    with torch.no_grad():
+        assert torch.allclose(output_loss(hidden, layer, target, 0.1), loss_fn(layer(hidden), target, 0.1))
+
+
 def test_fused_loss_under_bf16_autocast_multiplies_in_bf16_and_stays_close():
     torch.manual_seed(1)
     layer = torch.nn.Linear(32, 300, bias=False)
