@@ -86,21 +86,22 @@ def test_luong_step_scores_attention_with_the_current_state():
     assert torch.allclose(attn, w, atol=1e-6)
 
 
-def test_padding_gets_zero_attention_in_training_forward():
+def padded_pair():
+    """An untrained model (seed 0) and a two-sentence batch whose second sentence is padded."""
     torch.manual_seed(0)
     model = RNNSeq2Seq(rnn_config()).eval()
-    src = torch.tensor([[5, 6, 7, 3], [5, 3, 0, 0]])
-    tgt_in = torch.tensor([[2, 5, 6], [2, 9, 0]])
+    return model, torch.tensor([[5, 6, 7, 3], [5, 3, 0, 0]]), torch.tensor([[2, 5, 6], [2, 9, 0]])
+
+
+def test_padding_gets_zero_attention_in_training_forward():
+    model, src, tgt_in = padded_pair()
     _, attn = model(src, src != 0, tgt_in)
     assert (attn[1, :, 2:] == 0).all()
     assert torch.allclose(attn.sum(-1), torch.ones(2, 3))
 
 
 def test_bf16_training_forward_casts_the_encoder_states_once_and_stays_close_to_fp32():
-    torch.manual_seed(0)
-    model = RNNSeq2Seq(rnn_config()).eval()
-    src = torch.tensor([[5, 6, 7, 3], [5, 3, 0, 0]])
-    tgt_in = torch.tensor([[2, 5, 6], [2, 9, 0]])
+    model, src, tgt_in = padded_pair()
     want, want_attn = model(src, src != 0, tgt_in)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         # the states every decoder step reads are bf16 already, so no step casts them again
