@@ -210,8 +210,10 @@ class RNNSeq2Seq(nn.Module):
         state = self.init_state(memory)
         emb = to_autocast_dtype(self.dropout(self.tgt_embed(tgt_in)))  # (B, T, E)
         outs, attns = [], []
-        for t in range(tgt_in.size(1)):
-            out, state, attn = self.decoder(emb[:, t], memory, state)
+        # unbind: one backward copy for all steps, where emb[:, t] would zero-fill a (B, T, E)
+        # gradient at every step
+        for emb_t in emb.unbind(1):
+            out, state, attn = self.decoder(emb_t, memory, state)
             outs.append(out)
             attns.append(attn)
         # One large output projection for all steps instead of T small ones.

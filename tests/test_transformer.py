@@ -2,12 +2,13 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import transformer_config
 from toy import exact_match, src_batch
 
 from nmt_cli.config import BOS_ID, AttentionChoice, DecodeConfig
 from nmt_cli.search import greedy
-from nmt_cli.transformer import TransformerSeq2Seq
+from nmt_cli.transformer import MultiHeadAttention, TransformerSeq2Seq
 
 
 def test_learns_reversal(transformer_reverse):
@@ -73,3 +74,20 @@ def test_beams_sharing_a_sentences_memory_equal_beams_with_copies():
                 keep = torch.cat([torch.arange(k), torch.arange(2 * k, 3 * k)])
                 shared, copied = shared.select(keep), copied.select(keep)
                 states = [s.select(keep) for s in states]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_cpu_training_attention_equals_sdpa_which_decoding_and_gpus_run(causal):
+    """CPU training takes the explicit path (faster there), GPUs and decoding
+    `scaled_dot_product_attention`: the two must agree, padding mask and causal mask alike."""
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(32, 4, dropout=0.0).train()
+    x, memory = torch.randn(2, 5, 32), torch.randn(2, 5, 32)
+    mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])[:, None, None, :]
+    kv = attn.project_kv(memory)
+    with torch.no_grad():
+        out, _ = attn(x, kv, None if causal else mask, causal=causal)
+        q = attn._split(attn.q_proj(x))
+        ref = F.scaled_dot_product_attention(q, *kv, attn_mask=None if causal else mask, is_causal=causal)
+        ref = attn.out_proj(ref.transpose(1, 2).reshape(2, 5, 32))
+    assert torch.allclose(out, ref, atol=1e-6)

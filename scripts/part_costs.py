@@ -1,0 +1,136 @@
+"""What parts of a training update cost, timed rather than profiled (#16).
+
+Each part is swapped, in one process, for a stand-in that costs almost nothing, and every batch
+is updated twice, once with the part and once with the stand-in, in alternating order, so that
+the machine's drift falls on both alike. A part's cost is the time the swap saves. This exists
+because torch.profiler's shares overstate operators that run on both threads (see README,
+"Training speed: where an update's time goes"). The stand-ins change what is computed, so the
+model trains differently while they are in: the figures are for time only.
+
+    .venv/bin/python scripts/part_costs.py --arch transformer --part dropout --steps 20
+
+Not part of `nmt`: a maintainer's tool for deciding what is worth making faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import torch
+from ab_train_speed import SIZES
+from torch import Tensor
+
+from nmt_cli import attention, step, transformer
+from nmt_cli import dropout as dropout_module
+from nmt_cli.allocator import keep_freed_memory
+from nmt_cli.config import Arch, model_config
+from nmt_cli.data import collate
+from nmt_cli.model import build_model
+from nmt_cli.precision import resolve_precision
+from nmt_cli.step_profile import multi30k_batches_ids
+
+ROOT = Path(__file__).resolve().parent.parent
+Swap = Callable[[bool], None]  # True: the stand-in; False: the real part
+
+
+def _no_dropout() -> Swap:
+    """Every dropout (masks and products) is the identity."""
+    real, real_tf = dropout_module.dropout, transformer.dropout
+
+    def identity(x: Tensor, p: float, training: bool) -> Tensor:
+        return x
+
+    def swap(on: bool) -> None:
+        dropout_module.dropout = identity if on else real
+        transformer.dropout = identity if on else real_tf
+
+    return swap
+
+
+def _pooled_random_numbers() -> Swap:
+    """Dropout masks are made as before from random words copied out of a pre-drawn pool: the
+    cost of drawing them from torch's generator."""
+    real = dropout_module.keep_mask
+    pool = torch.empty(1 << 24, dtype=torch.int64).random_()
+
+    def pooled(shape: torch.Size, p: float, device: torch.device) -> tuple[Tensor, float]:
+        n = shape.numel()
+        bits = pool[: (n + 3) // 4].clone().view(torch.int16)[:n] & (dropout_module._LEVELS - 1)
+        threshold = min(round(p * dropout_module._LEVELS), dropout_module._LEVELS - 1)
+        keep = bits.sub_(threshold).bitwise_right_shift_(15).add_(1)
+        return keep.view(shape), threshold / dropout_module._LEVELS
+
+    def swap(on: bool) -> None:
+        dropout_module.keep_mask = pooled if on else real
+
+    return swap
+
+
+def _dot_for_additive() -> Swap:
+    """Additive attention's tanh(keys + W2 query) · v over every source position becomes a dot
+    product of the keys with W2 query: the same projections, none of the elementwise work."""
+    real = attention.AdditiveScore.forward
+
+    def dot(self: attention.AdditiveScore, query: Tensor, keys: Tensor) -> Tensor:
+        return torch.bmm(keys, self.W2(query).unsqueeze(2)).squeeze(2)
+
+    def swap(on: bool) -> None:
+        attention.AdditiveScore.forward = dot if on else real  # type: ignore[method-assign]
+
+    return swap
+
+
+PARTS: dict[str, Callable[[], Swap]] = {
+    "dropout": _no_dropout,
+    "random-numbers": _pooled_random_numbers,
+    "additive-attention": _dot_for_additive,
+}
+
+
+def measure(arch: str, part: str, steps: int, warmup: int, threads: int) -> tuple[float, float]:
+    """(ms per update with the part, ms per update with its stand-in), over the same batches."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    keep_freed_memory()
+    ids = multi30k_batches_ids(ROOT / "models" / "de-en", warmup + steps, pairs=29000)
+    batches = [collate(src, tgt) for src, tgt in ids]
+    sizes = cast(dict[str, Any], SIZES[arch])
+    model = build_model(model_config(cast(Arch, arch), **sizes)).train()
+    opt = step.make_optimizer(model, 1e-4)
+    precision = resolve_precision("auto", torch.device("cpu"))
+    swap = PARTS[part]()
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for i, batch in enumerate(batches):
+        for stand_in in (False, True) if i % 2 else (True, False):
+            swap(stand_in)
+            start = time.perf_counter()
+            step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+            if i >= warmup:
+                times[stand_in].append(time.perf_counter() - start)
+    swap(False)
+    return 1000 * statistics.fmean(times[False]), 1000 * statistics.fmean(times[True])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--arch", choices=sorted(SIZES), required=True)
+    parser.add_argument("--part", choices=sorted(PARTS), required=True)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    with_part, without = measure(args.arch, args.part, args.steps, args.warmup, args.threads)
+    saved = with_part - without
+    print(
+        f"{args.arch} {args.part}: {with_part:.1f} ms per update with it, {without:.1f} without; "
+        f"it costs {saved:.1f} ms ({100 * saved / with_part:.1f}%)"
+    )
+
+
+if __name__ == "__main__":
+    main()
