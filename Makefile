@@ -22,9 +22,9 @@ test: install
 	$(BIN)/pytest
 
 check: install
-	$(BIN)/ruff check nmt_cli tests
-	$(BIN)/ruff format --check nmt_cli tests
-	$(BIN)/mypy nmt_cli
+	$(BIN)/ruff check nmt_cli tests scripts
+	$(BIN)/ruff format --check nmt_cli tests scripts
+	$(BIN)/mypy nmt_cli scripts
 
 demo: install
 	@echo '$$ printf "Ein Hund läuft durch den Schnee.\nWo ist der Bahnhof?\nIch habe morgen keine Zeit.\nDie Regierung will die Steuern im nächsten Jahr senken.\n" | nmt translate'
