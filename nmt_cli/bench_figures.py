@@ -92,7 +92,12 @@ def profile(arch: str, found: Any) -> list[Figures]:
             "phase",
             found.phases,
         ),
-        table("... by operator family (own CPU time)", "family", found.categories),
+        table(
+            "... by operator family (own CPU time; the profiler overstates operators that run on "
+            "several threads: scripts/part_costs.py times parts of an update instead)",
+            "family",
+            found.categories,
+        ),
         table("... by operator (own CPU time)", "operator", found.ops),
     ]
 
