@@ -17,13 +17,17 @@ _LEVELS = 1 << 15
 _PATTERN = {torch.bfloat16: torch.int16, torch.float16: torch.int16, torch.float32: torch.int32}
 
 
+def random_words(count: int, device: torch.device) -> Tensor:
+    """`count` int64 words from torch's seeded generator, each in [0, 2**63): every 16-bit lane
+    but the top one is uniform over 16 bits and the top one over 15, so the low 15 bits of each
+    lane are uniform."""
+    return torch.empty(count, dtype=torch.int64, device=device).random_()
+
+
 def keep_mask(shape: torch.Size, p: float, device: torch.device) -> tuple[Tensor, float]:
     """(int16 mask, 1 keeps and 0 drops each element with probability p', p') where p' ~ p."""
     n = shape.numel()
-    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_()
-    # random_() on int64 draws from [0, 2**63): every 16-bit lane but the top one is uniform over
-    # 16 bits and the top one over 15, so the low 15 bits of each lane are uniform.
-    bits = words.view(torch.int16)[:n] & (_LEVELS - 1)
+    bits = random_words((n + 3) // 4, device).view(torch.int16)[:n] & (_LEVELS - 1)
     threshold = min(round(p * _LEVELS), _LEVELS - 1)
     # bits >= threshold as 0/1 in integer arithmetic: comparisons that make a bool tensor, and
     # anything that multiplies by one, take slow mixed-dtype kernels on CPUs

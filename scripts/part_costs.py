@@ -55,18 +55,14 @@ def _no_dropout() -> Swap:
 def _pooled_random_numbers() -> Swap:
     """Dropout masks are made as before from random words copied out of a pre-drawn pool: the
     cost of drawing them from torch's generator."""
-    real = dropout_module.keep_mask
-    pool = torch.empty(1 << 24, dtype=torch.int64).random_()
+    real = dropout_module.random_words
+    pool = real(1 << 24, torch.device("cpu"))
 
-    def pooled(shape: torch.Size, p: float, device: torch.device) -> tuple[Tensor, float]:
-        n = shape.numel()
-        bits = pool[: (n + 3) // 4].clone().view(torch.int16)[:n] & (dropout_module._LEVELS - 1)
-        threshold = min(round(p * dropout_module._LEVELS), dropout_module._LEVELS - 1)
-        keep = bits.sub_(threshold).bitwise_right_shift_(15).add_(1)
-        return keep.view(shape), threshold / dropout_module._LEVELS
+    def pooled(count: int, device: torch.device) -> Tensor:
+        return pool[:count].clone() if count <= pool.numel() else real(count, device)
 
     def swap(on: bool) -> None:
-        dropout_module.keep_mask = pooled if on else real
+        dropout_module.random_words = pooled if on else real
 
     return swap
 
