@@ -42,7 +42,7 @@ def run(args: list[str], text: str) -> str:
 
 
 def assert_same_alignments(got: str, expected: str) -> None:
-    """Every field of every JSON line to the byte, except each translation's score, a full-precision
+    """Every field of every JSON line equal, each translation's score only to 1e-5: a full-precision
     float that may differ in its sixth digit: alignment runs at the default precision, bf16 where the
     CPU has it, whose products differ between CPUs with and without AMX (one round-1 alignment
     score: -2.961055278778076 on an AMD EPYC, -2.961055040359497 on an AMX Xeon)."""
