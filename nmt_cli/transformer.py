@@ -125,8 +125,8 @@ class MultiHeadAttention(nn.Module):
         weights = None
         # CPU training takes the explicit path: with bf16 autocast, SDPA's forward and backward
         # took 6x as long (a 4,096-token batch, attention dropout or not), and the explicit
-        # path's dropout mask comes from dropout.py. Decoding keeps SDPA (as fast here, and the
-        # translations and alignments of saved models stay the same to the byte).
+        # path's dropout mask comes from dropout.py. Decoding keeps SDPA (as fast here, and saved
+        # models translate and align as they did: tests/test_compat.py).
         if need_weights or (self.training and q.device.type == "cpu"):
             scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)
             if causal:
