@@ -1,34 +1,72 @@
-"""Dropout (Srivastava et al., 2014) with a mask that is cheap to draw on CPUs.
+"""Dropout (Srivastava et al., 2014) with masks that are cheap to make on CPUs.
 
-torch's CPU dropout draws one float per element through `bernoulli_`; in a Transformer training
-step that was 14% of the time. Here each element gets 15 random bits, four elements per int64
-word from the same seeded generator, so the drop rate is p rounded to 1/32768 and the mask costs
-about a fifth. Other devices keep torch's own kernel.
+torch's CPU dropout draws one float per element through `bernoulli_` and keeps the mask for
+backward. Here each element gets 15 random bits, four elements per 64-bit word, and is kept iff
+they are >= round(p * 2**15), so the drop rate is p rounded to 1/32768. The words come from a
+counter-based generator (SplitMix64 over a counter) keyed by one draw of torch's seeded
+generator per mask: where the install built `dropout_kernel.c` (native.py), bits, mask and
+product are made in one pass, and backward makes the same mask again from the key instead of
+keeping it. Elsewhere `keep_mask` makes the same words with torch's integer operations, so that
+training gives the same numbers with or without the compiled kernel. Other devices keep torch's
+own kernel.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from nmt_cli import native
 
 _LEVELS = 1 << 15
 # integer types of the same width as each float type, in which a mask is scaled (see `_scaled`)
 _PATTERN = {torch.bfloat16: torch.int16, torch.float16: torch.int16, torch.float32: torch.int32}
 
 
-def random_words(count: int, device: torch.device) -> Tensor:
-    """`count` int64 words from torch's seeded generator, each in [0, 2**63): every 16-bit lane
-    but the top one is uniform over 16 bits and the top one over 15, so the low 15 bits of each
-    lane are uniform."""
-    return torch.empty(count, dtype=torch.int64, device=device).random_()
+def _signed(u: int) -> int:
+    """A 64-bit unsigned constant as the int64 with the same bits."""
+    return u - (1 << 64) if u >= 1 << 63 else u
 
 
-def keep_mask(shape: torch.Size, p: float, device: torch.device) -> tuple[Tensor, float]:
-    """(int16 mask, 1 keeps and 0 drops each element with probability p', p') where p' ~ p."""
+_GOLDEN = _signed(0x9E3779B97F4A7C15)
+_MIX = (_signed(0xBF58476D1CE4E5B9), _signed(0x94D049BB133111EB))
+
+
+def draw_key() -> int:
+    """One 63-bit key from torch's seeded CPU generator: each mask's words are a function of it,
+    so seeds, checkpoints and resumption govern masks as they govern every other draw."""
+    return int(torch.empty((), dtype=torch.int64).random_())
+
+
+def _shift_right(z: Tensor, bits: int) -> Tensor:
+    """z >> bits as unsigned 64-bit integers (torch shifts int64 arithmetically)."""
+    return z.bitwise_right_shift(bits).bitwise_and_((1 << (64 - bits)) - 1)
+
+
+def splitmix_words(key: int, count: int, device: torch.device) -> Tensor:
+    """Words 0..count-1 keyed by `key`: word j is SplitMix64's mix of key + (j+1) * golden, the
+    j-th output of SplitMix64 (Steele et al., 2014) seeded with key; int64 products wrap as the C
+    kernel's uint64 ones do."""
+    z = torch.arange(1, count + 1, dtype=torch.int64, device=device).mul_(_GOLDEN).add_(key)
+    z = z.bitwise_xor_(_shift_right(z, 30)).mul_(_MIX[0])
+    z = z.bitwise_xor_(_shift_right(z, 27)).mul_(_MIX[1])
+    return z.bitwise_xor_(_shift_right(z, 31))
+
+
+def drop_threshold(p: float) -> int:
+    """An element is kept iff its 15 random bits are >= this; p' = threshold / 2**15 ~ p."""
+    return min(round(p * _LEVELS), _LEVELS - 1)
+
+
+def keep_mask(shape: torch.Size, p: float, key: int, device: torch.device) -> tuple[Tensor, float]:
+    """(int16 mask, 1 keeps and 0 drops each element with probability p', p') where p' ~ p:
+    element i reads the 16-bit lane i % 4 of word i // 4."""
     n = shape.numel()
-    bits = random_words((n + 3) // 4, device).view(torch.int16)[:n] & (_LEVELS - 1)
-    threshold = min(round(p * _LEVELS), _LEVELS - 1)
+    bits = splitmix_words(key, (n + 3) // 4, device).view(torch.int16)[:n] & (_LEVELS - 1)
+    threshold = drop_threshold(p)
     # bits >= threshold as 0/1 in integer arithmetic: comparisons that make a bool tensor, and
     # anything that multiplies by one, take slow mixed-dtype kernels on CPUs
     keep = bits.sub_(threshold).bitwise_right_shift_(15).add_(1)
@@ -47,15 +85,41 @@ def _scaled(keep: Tensor, scale: float, dtype: torch.dtype) -> Tensor:
     return keep.to(pattern_type).mul_(pattern).view(dtype)
 
 
+def _scale(p: float) -> float:
+    """1 / (1 - p') for the p' that `drop_threshold(p)` keeps."""
+    return 1.0 / (1.0 - drop_threshold(p) / _LEVELS)
+
+
+class _CompiledDropout(torch.autograd.Function):
+    """x * mask by the compiled kernel, which keeps nothing for backward but the key: backward
+    multiplies the gradient by the same mask, made again."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, p: float, key: int) -> Tensor:
+        ctx.p, ctx.key = p, key
+        return native.masked_product(x, key, drop_threshold(p), _scale(p))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        grad = grad.contiguous()
+        if not native.supports(grad):  # a gradient of another dtype: the same mask from torch
+            keep, _ = keep_mask(grad.shape, ctx.p, ctx.key, grad.device)
+            return grad * _scaled(keep, _scale(ctx.p), grad.dtype), None, None
+        return native.masked_product(grad, ctx.key, drop_threshold(ctx.p), _scale(ctx.p)), None, None
+
+
 def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p), in training only."""
     if not training or p <= 0.0:
         return x
     if x.device.type != "cpu" or p >= 1.0:
         return F.dropout(x, p, True)
-    keep, p_drawn = keep_mask(x.shape, p, x.device)
+    key = draw_key()
+    if native.supports(x):
+        return _CompiledDropout.apply(x, p, key)
+    keep, _ = keep_mask(x.shape, p, key, x.device)
     # one mask in x's dtype, scaled: the forward and backward products are same-dtype kernels
-    return x * _scaled(keep, 1.0 / (1.0 - p_drawn), x.dtype)
+    return x * _scaled(keep, _scale(p), x.dtype)
 
 
 class Dropout(nn.Module):

@@ -25,7 +25,7 @@ import torch
 from ab_train_speed import SIZES
 from torch import Tensor
 
-from nmt_cli import attention, step, transformer
+from nmt_cli import attention, native, step, transformer
 from nmt_cli import dropout as dropout_module
 from nmt_cli.allocator import keep_freed_memory
 from nmt_cli.config import Arch, model_config
@@ -53,16 +53,21 @@ def _no_dropout() -> Swap:
 
 
 def _pooled_random_numbers() -> Swap:
-    """Dropout masks are made as before from random words copied out of a pre-drawn pool: the
-    cost of drawing them from torch's generator."""
-    real = dropout_module.random_words
-    pool = real(1 << 24, torch.device("cpu"))
+    """Dropout masks by torch's operations (as without the compiled kernel), from random words
+    copied out of a pre-drawn pool: the cost of making them with torch's integer operations."""
+    real = dropout_module.splitmix_words
+    pool = real(1, 1 << 24, torch.device("cpu"))
 
-    def pooled(count: int, device: torch.device) -> Tensor:
-        return pool[:count].clone() if count <= pool.numel() else real(count, device)
+    def pooled(key: int, count: int, device: torch.device) -> Tensor:
+        return pool[:count].clone() if count <= pool.numel() else real(key, count, device)
+
+    def never(x: Tensor) -> bool:
+        return False
 
     def swap(on: bool) -> None:
-        dropout_module.random_words = pooled if on else real
+        # both sides take torch's operations; the script ends after measuring
+        native.supports = never
+        dropout_module.splitmix_words = pooled if on else real
 
     return swap
 
@@ -81,7 +86,23 @@ def _dot_for_additive() -> Swap:
     return swap
 
 
+def _compiled_dropout() -> Swap:
+    """Dropout's mask and product by torch's operations, as where no compiled kernel was built;
+    the stand-in is the compiled kernel (native.py), so the cost is the time the kernel saves.
+    Both give the same numbers."""
+    real = native.supports
+
+    def never(x: Tensor) -> bool:
+        return False
+
+    def swap(on: bool) -> None:
+        native.supports = real if on else never
+
+    return swap
+
+
 PARTS: dict[str, Callable[[], Swap]] = {
+    "torch-dropout-ops": _compiled_dropout,
     "dropout": _no_dropout,
     "random-numbers": _pooled_random_numbers,
     "additive-attention": _dot_for_additive,

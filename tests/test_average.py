@@ -29,10 +29,10 @@ def translate(model_dir) -> str:
 
 
 def test_training_keeps_the_last_n_validated_checkpoints(toy_model_dir):
-    # trained with --keep-checkpoints 1 and validated at steps 100 and 200
-    assert [p.name for p in list_checkpoints(toy_model_dir)] == ["ckpt.200.pt"]
+    # trained with --keep-checkpoints 1 and validated at steps 100, 200 and 300
+    assert [p.name for p in list_checkpoints(toy_model_dir)] == ["ckpt.300.pt"]
     last = safe_load(toy_model_dir / "last.pt")["model"]
-    final = safe_load(toy_model_dir / "ckpt.200.pt")["state_dict"]
+    final = safe_load(toy_model_dir / "ckpt.300.pt")["state_dict"]
     assert all(torch.equal(final[k], last[k]) for k in last)
 
 

@@ -1,14 +1,26 @@
 """The cheap CPU dropout: right rate, unbiased, seeded, identity outside training."""
 
+import shutil
+import sys
+
 import pytest
 import torch
 
-from nmt_cli.dropout import Dropout, dropout, keep_mask
+from nmt_cli import native
+from nmt_cli.dropout import (
+    Dropout,
+    _scale,
+    _scaled,
+    draw_key,
+    drop_threshold,
+    dropout,
+    keep_mask,
+    splitmix_words,
+)
 
 
 def test_drop_rate_matches_p_and_every_lane_is_uniform():
-    torch.manual_seed(0)
-    keep, p = keep_mask(torch.Size([400, 1001]), 0.3, torch.device("cpu"))
+    keep, p = keep_mask(torch.Size([400, 1001]), 0.3, 12345, torch.device("cpu"))
     assert abs(p - 0.3) < 1 / 32768
     assert abs((1 - keep.float().mean().item()) - 0.3) < 0.005
     # each of the four 16-bit lanes of a word must drop at the same rate (the top lane is 15-bit)
@@ -59,5 +71,95 @@ def test_kept_elements_are_scaled_by_the_drawn_rate_in_their_dtype(dtype):
     assert set(y.unique().tolist()) == {0.0, torch.tensor(scale, dtype=dtype).item()}
     # the same values as converting the mask and multiplying by the scale
     torch.manual_seed(4)
-    keep, _ = keep_mask(y.shape, 0.1, y.device)
+    keep, _ = keep_mask(y.shape, 0.1, draw_key(), y.device)
     assert torch.equal(y, torch.ones_like(y) * keep.to(dtype).mul_(scale))
+
+
+def _splitmix64_reference(seed: int, count: int) -> list[int]:
+    """SplitMix64 as published (Steele, Lea and Flood, 2014), in Python integers."""
+    mask, out, state = (1 << 64) - 1, [], seed
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out.append(z ^ (z >> 31))
+    return out
+
+
+@pytest.mark.parametrize("key", [0, 1, 12345, (1 << 63) - 1])
+def test_mask_words_are_splitmix64_seeded_with_the_key(key):
+    words = splitmix_words(key, 6, torch.device("cpu")).tolist()
+    assert [w & ((1 << 64) - 1) for w in words] == _splitmix64_reference(key, 6)
+
+
+needs_kernel = pytest.mark.skipif(native.library() is None, reason="the dropout kernel was not built here")
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    """The tensor's bits, with every NaN the same (torch and the kernel keep different payloads)."""
+    t = torch.where(t.isnan(), torch.full_like(t, float("nan")), t)
+    return t.view(torch.int16 if t.element_size() == 2 else torch.int32)
+
+
+def test_the_kernel_is_built_wherever_a_c_compiler_is():
+    """setup.py builds it optionally: a failed build must not pass unnoticed where it can work."""
+    if sys.platform.startswith("linux") and shutil.which("cc"):
+        assert native.library() is not None
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("n", [0, 1, 31, 32, 33, 1000, 100_003])
+@pytest.mark.parametrize("simd", [True, False])
+def test_kernel_equals_torch_operations_bit_for_bit(dtype, n, simd):
+    x = (torch.randn(n, generator=torch.Generator().manual_seed(n)) * 3).to(dtype)
+    if n > 40:
+        x[3], x[5], x[7], x[9], x[11] = float("nan"), -0.0, 1e-39, float("inf"), -float("inf")
+    key = 987654321 + n
+    keep, _ = keep_mask(x.shape, 0.1, key, x.device)
+    expected = x * _scaled(keep, _scale(0.1), dtype)
+    got = native.masked_product(x, key, drop_threshold(0.1), _scale(0.1), simd=simd)
+    assert got.dtype == dtype
+    assert torch.equal(_bits(got), _bits(expected))
+
+
+@needs_kernel
+def test_kernel_and_torch_operations_train_to_the_same_weights(monkeypatch):
+    """With or without the compiled kernel, forward and backward give the same numbers."""
+    from nmt_cli import step
+    from nmt_cli.config import model_config
+    from nmt_cli.data import collate
+    from nmt_cli.model import build_model
+
+    pairs = [([5, 6, 7, 8][: 2 + i % 3], [9, 10, 11][: 1 + i % 3]) for i in range(12)]
+    batch = collate(*zip(*pairs, strict=True))
+
+    def train(use_kernel: bool) -> list[torch.Tensor]:
+        if not use_kernel:
+            monkeypatch.setattr(native, "supports", lambda x: False)
+        torch.manual_seed(0)
+        sizes = dict(vocab_size=16, src_vocab_size=16, d_model=32, ff_dim=64, heads=2, layers=1)
+        cfg = model_config("transformer", dropout=0.3, **sizes)
+        model = build_model(cfg).train()
+        opt = step.make_optimizer(model, 1e-3)
+        for _ in range(3):
+            step.train_step(model, opt, [batch], 0.1, 1.0, "bf16")
+        monkeypatch.undo()
+        return [p.detach().clone() for p in model.parameters()]
+
+    for a, b in zip(train(True), train(False), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_dropout_backward_multiplies_by_the_forward_mask():
+    torch.manual_seed(5)
+    for dtype in (torch.float32, torch.bfloat16):
+        x = (torch.rand(300, 70) + 0.5).to(dtype).requires_grad_()
+        y = dropout(x, 0.25, training=True)
+        grad = torch.randn_like(y)
+        y.backward(grad)
+        assert x.grad is not None
+        # x > 0, so the kept elements are those with y != 0
+        mask = torch.where(y != 0, _scale(0.25), 0.0).to(dtype)
+        assert torch.equal(x.grad, grad * mask)

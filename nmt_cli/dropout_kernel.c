@@ -1,0 +1,172 @@
+/* Dropout for CPU training in one pass over memory: random bits, mask and product (dropout.py).
+ *
+ * The random bits come from a counter-based generator, so that backward can make the same mask
+ * again from the key instead of keeping it: word j of a mask keyed by `key` is
+ * splitmix64(key + (j + 1) * golden), the j-th output of Steele, Lea and Flood's SplitMix64
+ * seeded with `key`. Element i reads the 16-bit lane i % 4 of word i / 4 (little-endian) and is
+ * kept iff the lane's low 15 bits are >= threshold. Kept elements are multiplied by the scale,
+ * dropped ones by 0, and bf16 products are rounded to nearest even as torch rounds them, so that
+ * `dropout.keep_mask` (the same masks in torch operations, for machines without this
+ * library) gives the same numbers bit for bit.
+ *
+ * Built by setup.py where a C compiler is found; loaded through ctypes, which releases the GIL.
+ * One thread: the pass is memory-bound, and threads of its own would wait behind torch's
+ * OpenMP threads, which spin for a while after each operator on the same cores.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX512_PATH 1
+#endif
+
+enum { DTYPE_BF16 = 0, DTYPE_FP32 = 1 };
+
+#define GOLDEN 0x9E3779B97F4A7C15ULL
+
+static inline uint64_t splitmix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static inline float bf16_to_float(uint16_t b) {
+    const uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Round to nearest even, as c10::BFloat16 does (NaN becomes the canonical quiet NaN). */
+static inline uint16_t float_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if (f != f) return 0x7FC0;
+    u += 0x7FFF + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+/* Elements [begin, end) in plain C, one word per four elements: the reference, the tail of the
+ * SIMD path, and the path of CPUs without AVX-512. `begin` is a multiple of 4. */
+static void apply_portable(int dtype, uint64_t key, const void *x, void *y, int64_t begin, int64_t end,
+                           uint16_t threshold, uint32_t pattern) {
+    float scale;
+    if (dtype == DTYPE_BF16)
+        scale = bf16_to_float((uint16_t)pattern);
+    else
+        memcpy(&scale, &pattern, sizeof scale);
+    for (int64_t i = begin; i < end; i += 4) {
+        const uint64_t word = splitmix64(key + (uint64_t)(i / 4 + 1) * GOLDEN);
+        const int lanes = end - i < 4 ? (int)(end - i) : 4;
+        float factor[4];
+        for (int lane = 0; lane < 4; lane++)
+            factor[lane] = ((word >> (16 * lane)) & 0x7FFF) >= threshold ? scale : 0.0f;
+        if (dtype == DTYPE_BF16) {
+            const uint16_t *in = (const uint16_t *)x + i;
+            uint16_t *out = (uint16_t *)y + i;
+            for (int lane = 0; lane < lanes; lane++) out[lane] = float_to_bf16(bf16_to_float(in[lane]) * factor[lane]);
+        } else {
+            const float *in = (const float *)x + i;
+            float *out = (float *)y + i;
+            for (int lane = 0; lane < lanes; lane++) out[lane] = in[lane] * factor[lane];
+        }
+    }
+}
+
+#ifdef HAVE_AVX512_PATH
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512dq")))
+
+/* Eight words at once: counters c, c + golden, ..., mixed as in `splitmix64`. */
+AVX512_TARGET static inline __m512i splitmix64_x8(__m512i z) {
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 30)),
+                           _mm512_set1_epi64((long long)0xBF58476D1CE4E5B9ULL));
+    z = _mm512_mullo_epi64(_mm512_xor_si512(z, _mm512_srli_epi64(z, 27)),
+                           _mm512_set1_epi64((long long)0x94D049BB133111EBULL));
+    return _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
+}
+
+/* 16 floats times 0 or scale, rounded to bf16 as `float_to_bf16` rounds (NaN included). */
+AVX512_TARGET static inline __m256i product_bf16_x16(__m256i x, __mmask16 keep, __m512 scale) {
+    const __m512 xf = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16));
+    /* x times the mask's value, not a masked move: -x * 0 is -0 and NaN * 0 NaN, as in torch */
+    const __m512 p = _mm512_mul_ps(xf, _mm512_maskz_mov_ps(keep, scale));
+    __m512i u = _mm512_castps_si512(p);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    u = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF))), 16);
+    u = _mm512_mask_mov_epi32(u, _mm512_cmp_ps_mask(p, p, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
+    return _mm512_cvtepi32_epi16(u);
+}
+
+/* 32 elements a step: 8 words are 32 lanes, lane k for element k of the block. */
+AVX512_TARGET static void apply_avx512(int dtype, uint64_t key, const void *x, void *y, int64_t n,
+                                       uint16_t threshold, uint32_t pattern) {
+    const __m512i low15 = _mm512_set1_epi16(0x7FFF);
+    const __m512i thr = _mm512_set1_epi16((short)threshold);
+    const __m512i step = _mm512_set1_epi64((long long)(8 * GOLDEN));
+    __m512i counter = _mm512_add_epi64(
+        _mm512_set1_epi64((long long)key),
+        _mm512_mullo_epi64(_mm512_set_epi64(8, 7, 6, 5, 4, 3, 2, 1), _mm512_set1_epi64((long long)GOLDEN)));
+    int64_t i = 0;
+    if (dtype == DTYPE_BF16) {
+        const __m512 scale = _mm512_set1_ps(bf16_to_float((uint16_t)pattern));
+        const uint16_t *in = x;
+        uint16_t *out = y;
+        for (; i + 32 <= n; i += 32, counter = _mm512_add_epi64(counter, step)) {
+            const __m512i bits = _mm512_and_si512(splitmix64_x8(counter), low15);
+            const __mmask32 keep = _mm512_cmpge_epu16_mask(bits, thr);
+            const __m512i xs = _mm512_loadu_si512((const void *)(in + i));
+            const __m256i lo = product_bf16_x16(_mm512_castsi512_si256(xs), (__mmask16)keep, scale);
+            const __m256i hi = product_bf16_x16(_mm512_extracti64x4_epi64(xs, 1), (__mmask16)(keep >> 16), scale);
+            _mm512_storeu_si512((void *)(out + i), _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+        }
+    } else {
+        float f;
+        memcpy(&f, &pattern, sizeof f);
+        const __m512 scale = _mm512_set1_ps(f);
+        const float *in = x;
+        float *out = y;
+        for (; i + 32 <= n; i += 32, counter = _mm512_add_epi64(counter, step)) {
+            const __m512i bits = _mm512_and_si512(splitmix64_x8(counter), low15);
+            const __mmask32 keep = _mm512_cmpge_epu16_mask(bits, thr);
+            const __m512 lo = _mm512_maskz_mov_ps((__mmask16)keep, scale);
+            const __m512 hi = _mm512_maskz_mov_ps((__mmask16)(keep >> 16), scale);
+            _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_loadu_ps(in + i), lo));
+            _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(_mm512_loadu_ps(in + i + 16), hi));
+        }
+    }
+    apply_portable(dtype, key, x, y, i, n, threshold, pattern);
+}
+
+static int has_avx512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq");
+}
+#endif
+
+/* 1 where calls with simd = 1 take the AVX-512 path on this CPU, 0 where they take plain C. */
+int nmt_dropout_simd(void) {
+#ifdef HAVE_AVX512_PATH
+    return has_avx512();
+#else
+    return 0;
+#endif
+}
+
+/* y = x * mask over n elements (y may be x); returns 0, or -1 for an unknown dtype.
+ * `pattern` is the bit pattern of the scale in the dtype; simd = 0 forces plain C (tests
+ * compare the two paths). */
+int nmt_dropout(int dtype, uint64_t key, const void *x, void *y, int64_t n, int threshold, uint32_t pattern,
+                int simd) {
+    if (dtype != DTYPE_BF16 && dtype != DTYPE_FP32) return -1;
+#ifdef HAVE_AVX512_PATH
+    if (simd && has_avx512()) {
+        apply_avx512(dtype, key, x, y, n, (uint16_t)threshold, pattern);
+        return 0;
+    }
+#endif
+    (void)simd;
+    apply_portable(dtype, key, x, y, 0, n, (uint16_t)threshold, pattern);
+    return 0;
+}

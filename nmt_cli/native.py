@@ -1,0 +1,98 @@
+"""The compiled dropout kernel (`dropout_kernel.c`), where the install could build it.
+
+`pip install` builds it with the machine's C compiler (setup.py); where there is none, or the
+library cannot be loaded, dropout uses torch's operations, which give the same masks and
+products. `NMT_NATIVE=0` in the environment switches it off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.util
+import os
+
+import torch
+from torch import Tensor
+
+_DTYPES = {torch.bfloat16: (0, torch.int16), torch.float32: (1, torch.int32)}
+_LOW_BITS = {torch.int16: 0xFFFF, torch.int32: 0xFFFFFFFF}
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The loaded kernel, or None where it was not built, cannot load, or is switched off."""
+    if os.environ.get("NMT_NATIVE", "1") == "0":
+        return None
+    spec = importlib.util.find_spec("nmt_cli._dropout_kernel")
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        lib = ctypes.CDLL(spec.origin)
+    except OSError:
+        return None
+    lib.nmt_dropout.restype = ctypes.c_int
+    lib.nmt_dropout.argtypes = [
+        ctypes.c_int,  # dtype
+        ctypes.c_uint64,  # key of the random words
+        ctypes.c_void_p,  # x
+        ctypes.c_void_p,  # y
+        ctypes.c_int64,  # elements
+        ctypes.c_int,  # threshold
+        ctypes.c_uint32,  # the scale's bit pattern
+        ctypes.c_int,  # 1: the AVX-512 path where the CPU has it
+    ]
+    lib.nmt_dropout_simd.restype = ctypes.c_int
+    return lib
+
+
+def dropout_path() -> str:
+    """Which path CPU dropout takes on this machine: what `nmt bench` reports."""
+    if fast():
+        return "compiled kernel (AVX-512)"
+    if library() is None:
+        return "torch operations (no compiled kernel)"
+    return "torch operations (no AVX-512 on this CPU)"
+
+
+@functools.cache
+def _pattern(scale: float, dtype: torch.dtype) -> int:
+    """The bits of `scale` rounded to `dtype`, as an unsigned integer."""
+    pattern_type = _DTYPES[dtype][1]
+    return int(torch.tensor(scale, dtype=dtype).view(pattern_type).item()) & _LOW_BITS[pattern_type]
+
+
+@functools.cache
+def fast() -> bool:
+    """Whether the kernel is loaded and this CPU takes its AVX-512 path. Its plain C path
+    (the reference, for tests) is no faster than torch's operations, which dropout uses then."""
+    lib = library()
+    return lib is not None and bool(lib.nmt_dropout_simd())
+
+
+def supports(x: Tensor) -> bool:
+    """Whether dropout hands x to the kernel: it is `fast` and x is a contiguous bf16 or fp32
+    CPU tensor."""
+    return x.dtype in _DTYPES and x.device.type == "cpu" and x.is_contiguous() and fast()
+
+
+def masked_product(x: Tensor, key: int, threshold: int, scale: float, simd: bool = True) -> Tensor:
+    """x times the dropout mask keyed by `key` (see dropout_kernel.c): `scale` where element
+    i's 15 random bits are >= `threshold`, else 0, for a contiguous bf16 or fp32 CPU x; `simd`
+    False takes the plain C path."""
+    lib = library()
+    if lib is None or x.dtype not in _DTYPES or x.device.type != "cpu" or not x.is_contiguous():
+        raise ValueError("masked_product: no compiled kernel, or a tensor it cannot take")
+    y = torch.empty_like(x)
+    if x.numel():
+        lib.nmt_dropout(
+            _DTYPES[x.dtype][0],
+            key,
+            x.data_ptr(),
+            y.data_ptr(),
+            x.numel(),
+            threshold,
+            _pattern(scale, x.dtype),
+            int(simd),
+        )
+    return y
