@@ -164,6 +164,7 @@ def run_bench(
     """Every figure of the benchmark, also written to `output` as JSON."""
     import torch
 
+    from nmt_cli import native
     from nmt_cli.checkpoint import load_model
     from nmt_cli.model import count_parameters
 
@@ -183,6 +184,7 @@ def run_bench(
         "runs": runs,
         "torch": torch.__version__,
         "help_seconds": help_s,
+        "dropout": native.dropout_path(),
         "models": {},
     }
     for name, model_dir in models.items():

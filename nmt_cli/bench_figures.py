@@ -30,6 +30,8 @@ def speed(results: dict[str, Any]) -> list[Figures]:
         f"torch {results['torch']}; "
         f"median of {results['runs']} runs; `nmt --help` {results['help_seconds']:.2f} s"
     )
+    if "dropout" in results:  # results written before it was recorded lack it
+        caption += f"; training dropout: {results['dropout']}"
     columns = ("model", "precision", "search", "batch", "sentences", "seconds", "sent/s", "tgt tok/s", "BLEU")
     translation, models = [], []
     for name, m in results["models"].items():

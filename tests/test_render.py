@@ -72,12 +72,14 @@ def test_bench_tables_hold_every_model_and_figure():
     figures |= {"seconds": 2.0, "sentences_per_s": 5.0, "tokens_per_s": 50.0, "bleu": 33.3}
     results = {
         "date": "2026-11-25", "cores": 2, "threads": 2, "runs": 3, "torch": "2.13.0", "help_seconds": 0.2,
+        "dropout": "compiled kernel (AVX-512)",
         "models": {"rnn": {"parameters": 1234, "load_seconds": 0.5, "translate": [figures],
                            "translate_peak_rss_mb": {"1": 400.0, "5": 420.0},
                            "train": {"tokens_per_s": 9000.0, "precision": "bf16", "peak_rss_mb": 800.0}}},
     }  # fmt: skip
     speed, models = (text_of(t, width=200) for t in bench_tables(results))
     assert "33.33" not in speed and "33.30" in speed and "5.0" in speed
+    assert "training dropout: compiled kernel (AVX-512)" in speed
     assert "1,234" in models and "9,000 (bf16)" in models and "400 / 420" in models
 
 
