@@ -15,6 +15,7 @@ import os
 import torch
 from torch import Tensor
 
+KERNEL_RANGE = "nmt::dropout_kernel"  # how `nmt bench --profile` sees the kernel's calls
 _DTYPES = {torch.bfloat16: (0, torch.int16), torch.float32: (1, torch.int32)}
 _LOW_BITS = {torch.int16: 0xFFFF, torch.int32: 0xFFFFFFFF}
 
@@ -84,7 +85,9 @@ def masked_product(x: Tensor, key: int, threshold: int, scale: float, simd: bool
     if lib is None or x.dtype not in _DTYPES or x.device.type != "cpu" or not x.is_contiguous():
         raise ValueError("masked_product: no compiled kernel, or a tensor it cannot take")
     y = torch.empty_like(x)
-    if x.numel():
+    if not x.numel():
+        return y
+    with torch.profiler.record_function(KERNEL_RANGE):
         lib.nmt_dropout(
             _DTYPES[x.dtype][0],
             key,

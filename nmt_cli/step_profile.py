@@ -18,6 +18,7 @@ from nmt_cli.allocator import keep_freed_memory
 from nmt_cli.checkpoint import load_model
 from nmt_cli.corpus import encode_set
 from nmt_cli.data import Batch, collate, read_parallel, token_batches
+from nmt_cli.native import KERNEL_RANGE
 from nmt_cli.precision import resolve_precision
 
 MULTI30K = Path(__file__).resolve().parent.parent / "data" / "multi30k" / "train"
@@ -25,7 +26,7 @@ MULTI30K = Path(__file__).resolve().parent.parent / "data" / "multi30k" / "train
 
 @dataclass(frozen=True)
 class OpTime:
-    name: str  # an aten operator, e.g. aten::mm
+    name: str  # an aten operator, e.g. aten::mm, or the compiled dropout kernel (KERNEL_RANGE)
     ms_per_update: float  # its own CPU time, children excluded
     share: float  # of all operators' own time
     calls_per_update: float
@@ -104,7 +105,16 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "matrix products": ("mm", "addmm", "bmm", "addmv_", "addmv", "baddbmm", "matmul", "linear"),
     "softmax (attention, vocabulary)": ("_softmax", "_softmax_backward_data", "_log_softmax"),
     "casts fp32<->bf16, copies": ("copy_", "_to_copy", "to", "clone", "contiguous"),
-    "dropout masks": ("random_", "bitwise_and", "bitwise_right_shift_", "bitwise_right_shift"),
+    # the compiled kernel's calls, or the same masks in torch's operations
+    "dropout masks": (
+        KERNEL_RANGE,
+        "random_",
+        "bitwise_and",
+        "bitwise_and_",
+        "bitwise_xor_",
+        "bitwise_right_shift_",
+        "bitwise_right_shift",
+    ),
     "layer norm": ("native_layer_norm", "native_layer_norm_backward"),
     "LSTM gates, tanh": ("sigmoid", "sigmoid_", "tanh", "tanh_", "sigmoid_backward", "tanh_backward"),
     "gather, scatter, cat, embedding": (
@@ -161,7 +171,7 @@ def profile_update(model_dir: Path, steps: int = 4, warmup: int = 3, top: int = 
         for batch in batches[warmup:]:
             step.train_step(model, opt, [batch], 0.1, 1.0, precision)
     averages = prof.key_averages()
-    events = [e for e in averages if e.key.startswith("aten::")]
+    events = [e for e in averages if e.key.startswith("aten::") or e.key == KERNEL_RANGE]
     total = sum(e.self_cpu_time_total for e in events) or 1.0
     events.sort(key=lambda e: -e.self_cpu_time_total)
     ops = [

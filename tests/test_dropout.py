@@ -1,6 +1,9 @@
-"""The cheap CPU dropout: right rate, unbiased, seeded, identity outside training."""
+"""The cheap CPU dropout: right rate, unbiased, seeded, identity outside training; the compiled
+kernel and torch's operations give the same masks, products and gradients bit for bit."""
 
+import os
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -163,3 +166,10 @@ def test_dropout_backward_multiplies_by_the_forward_mask():
         # x > 0, so the kept elements are those with y != 0
         mask = torch.where(y != 0, _scale(0.25), 0.0).to(dtype)
         assert torch.equal(x.grad, grad * mask)
+
+
+def test_nmt_native_0_switches_the_kernel_off():
+    code = "from nmt_cli import native; print(native.library() is None, native.dropout_path())"
+    env = {**os.environ, "NMT_NATIVE": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split(maxsplit=1) == ["True", "torch operations (no compiled kernel)\n"]

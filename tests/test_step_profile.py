@@ -7,6 +7,7 @@ from conftest import transformer_config
 import nmt_cli.bench as bench
 from nmt_cli.data import collate
 from nmt_cli.model import build_model
+from nmt_cli.native import KERNEL_RANGE
 from nmt_cli.step_profile import update_flops
 
 
@@ -27,12 +28,13 @@ def test_profile_names_the_operators_of_an_update_and_their_shares(toy_model_dir
         pytest.skip("data/multi30k is not in this checkout")
     found = profile_update(toy_model_dir, steps=1, warmup=1, top=5)
     ops = found.ops
-    assert len(ops) == 5 and all(op.name.startswith("aten::") for op in ops)
+    assert len(ops) == 5 and all(op.name.startswith("aten::") or op.name == KERNEL_RANGE for op in ops)
     assert [op.ms_per_update for op in ops] == sorted((op.ms_per_update for op in ops), reverse=True)
     assert 0 < sum(op.share for op in ops) <= 1
     # every operator falls in one family, so the families add up to the whole
     assert abs(sum(c.share for c in found.categories) - 1) < 1e-6
     assert "matrix products" in {c.name for c in found.categories}
+    assert "dropout masks" in {c.name for c in found.categories}  # the kernel or torch's operations
     # the update's four phases, each timed once per update
     assert [p.name for p in found.phases] == ["forward", "output layer + loss", "backward", "optimizer"]
     assert all(p.ms_per_update > 0 and p.calls_per_update == 1 for p in found.phases)
