@@ -11,8 +11,7 @@ setup(
         Extension(
             "nmt_cli._dropout_kernel",
             sources=["nmt_cli/dropout_kernel.c"],
-            extra_compile_args=["-O3", "-pthread"],
-            extra_link_args=["-pthread"],
+            extra_compile_args=["-O3"],
             optional=True,
         )
     ]

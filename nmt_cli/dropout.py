@@ -13,6 +13,7 @@ own kernel.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -73,6 +74,14 @@ def keep_mask(shape: torch.Size, p: float, key: int, device: torch.device) -> tu
     return keep.view(shape), threshold / _LEVELS
 
 
+@functools.cache
+def scale_bits(scale: float, dtype: torch.dtype) -> int:
+    """The bit pattern of `scale` rounded to bf16, fp16 or fp32, as an integer: what the compiled
+    kernel and `_scaled` multiply a 0/1 mask by. A positive float's sign bit is 0, so the
+    pattern is the same read as a signed or an unsigned integer."""
+    return int(torch.tensor(scale, dtype=dtype).view(_PATTERN[dtype]).item())
+
+
 def _scaled(keep: Tensor, scale: float, dtype: torch.dtype) -> Tensor:
     """keep (0/1 integers) times `scale`, in `dtype`. For bf16, fp16 and fp32 it is made as the
     bit pattern of `scale` or of 0 by one integer product (in place for bf16 and fp16), which
@@ -81,8 +90,7 @@ def _scaled(keep: Tensor, scale: float, dtype: torch.dtype) -> Tensor:
     pattern_type = _PATTERN.get(dtype)
     if pattern_type is None:
         return keep.to(dtype).mul_(scale)
-    pattern = int(torch.tensor(scale, dtype=dtype).view(pattern_type).item())
-    return keep.to(pattern_type).mul_(pattern).view(dtype)
+    return keep.to(pattern_type).mul_(scale_bits(scale, dtype)).view(dtype)
 
 
 def _scale(p: float) -> float:
@@ -97,7 +105,7 @@ class _CompiledDropout(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, p: float, key: int) -> Tensor:
         ctx.p, ctx.key = p, key
-        return native.masked_product(x, key, drop_threshold(p), _scale(p))
+        return native.masked_product(x, key, drop_threshold(p), scale_bits(_scale(p), x.dtype))
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
@@ -105,7 +113,8 @@ class _CompiledDropout(torch.autograd.Function):
         if not native.supports(grad):  # a gradient of another dtype: the same mask from torch
             keep, _ = keep_mask(grad.shape, ctx.p, ctx.key, grad.device)
             return grad * _scaled(keep, _scale(ctx.p), grad.dtype), None, None
-        return native.masked_product(grad, ctx.key, drop_threshold(ctx.p), _scale(ctx.p)), None, None
+        bits = scale_bits(_scale(ctx.p), grad.dtype)
+        return native.masked_product(grad, ctx.key, drop_threshold(ctx.p), bits), None, None
 
 
 def dropout(x: Tensor, p: float, training: bool) -> Tensor:

@@ -16,8 +16,7 @@ import torch
 from torch import Tensor
 
 KERNEL_RANGE = "nmt::dropout_kernel"  # how `nmt bench --profile` sees the kernel's calls
-_DTYPES = {torch.bfloat16: (0, torch.int16), torch.float32: (1, torch.int32)}
-_LOW_BITS = {torch.int16: 0xFFFF, torch.int32: 0xFFFFFFFF}
+_DTYPES = {torch.bfloat16: 0, torch.float32: 1}  # the kernel's code for each dtype it takes
 
 
 @functools.cache
@@ -57,13 +56,6 @@ def dropout_path() -> str:
 
 
 @functools.cache
-def _pattern(scale: float, dtype: torch.dtype) -> int:
-    """The bits of `scale` rounded to `dtype`, as an unsigned integer."""
-    pattern_type = _DTYPES[dtype][1]
-    return int(torch.tensor(scale, dtype=dtype).view(pattern_type).item()) & _LOW_BITS[pattern_type]
-
-
-@functools.cache
 def fast() -> bool:
     """Whether the kernel is loaded and this CPU takes its AVX-512 path. Its plain C path
     (the reference, for tests) is no faster than torch's operations, which dropout uses then."""
@@ -71,31 +63,35 @@ def fast() -> bool:
     return lib is not None and bool(lib.nmt_dropout_simd())
 
 
+def _takes(x: Tensor) -> bool:
+    """Whether x is a tensor the kernel can read: contiguous, bf16 or fp32, on the CPU."""
+    return x.dtype in _DTYPES and x.device.type == "cpu" and x.is_contiguous()
+
+
 def supports(x: Tensor) -> bool:
-    """Whether dropout hands x to the kernel: it is `fast` and x is a contiguous bf16 or fp32
-    CPU tensor."""
-    return x.dtype in _DTYPES and x.device.type == "cpu" and x.is_contiguous() and fast()
+    """Whether dropout hands x to the kernel: the kernel is `fast` and `_takes` x."""
+    return _takes(x) and fast()
 
 
-def masked_product(x: Tensor, key: int, threshold: int, scale: float, simd: bool = True) -> Tensor:
-    """x times the dropout mask keyed by `key` (see dropout_kernel.c): `scale` where element
-    i's 15 random bits are >= `threshold`, else 0, for a contiguous bf16 or fp32 CPU x; `simd`
-    False takes the plain C path."""
+def masked_product(x: Tensor, key: int, threshold: int, scale_bits: int, simd: bool = True) -> Tensor:
+    """x times the dropout mask keyed by `key` (see dropout_kernel.c): the scale whose bit
+    pattern in x's dtype is `scale_bits` where element i's 15 random bits are >= `threshold`,
+    else 0; `simd` False takes the plain C path."""
     lib = library()
-    if lib is None or x.dtype not in _DTYPES or x.device.type != "cpu" or not x.is_contiguous():
+    if lib is None or not _takes(x):
         raise ValueError("masked_product: no compiled kernel, or a tensor it cannot take")
     y = torch.empty_like(x)
     if not x.numel():
         return y
     with torch.profiler.record_function(KERNEL_RANGE):
         lib.nmt_dropout(
-            _DTYPES[x.dtype][0],
+            _DTYPES[x.dtype],
             key,
             x.data_ptr(),
             y.data_ptr(),
             x.numel(),
             threshold,
-            _pattern(scale, x.dtype),
+            scale_bits,
             int(simd),
         )
     return y

@@ -18,6 +18,7 @@ from nmt_cli.dropout import (
     drop_threshold,
     dropout,
     keep_mask,
+    scale_bits,
     splitmix_words,
 )
 
@@ -122,7 +123,7 @@ def test_kernel_equals_torch_operations_bit_for_bit(dtype, n, simd):
     key = 987654321 + n
     keep, _ = keep_mask(x.shape, 0.1, key, x.device)
     expected = x * _scaled(keep, _scale(0.1), dtype)
-    got = native.masked_product(x, key, drop_threshold(0.1), _scale(0.1), simd=simd)
+    got = native.masked_product(x, key, drop_threshold(0.1), scale_bits(_scale(0.1), dtype), simd=simd)
     assert got.dtype == dtype
     assert torch.equal(_bits(got), _bits(expected))
 
