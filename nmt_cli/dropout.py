@@ -131,15 +131,49 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     return x * _scaled(keep, _scale(p), x.dtype)
 
 
-class Dropout(nn.Module):
-    """Drop-in for nn.Dropout that uses `dropout` above."""
+class _CompiledReluDropout(torch.autograd.Function):
+    """dropout(relu(x)) in one pass of the compiled kernel; backward reads only the output, which
+    the next layer keeps anyway: grad times the scale where it is > 0 (x was positive and kept),
+    so neither relu's output nor a mask is kept. A NaN activation passes no gradient."""
 
-    def __init__(self, p: float) -> None:
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, p: float, key: int) -> Tensor:
+        y = native.masked_product(x, key, drop_threshold(p), scale_bits(_scale(p), x.dtype), relu=True)
+        ctx.save_for_backward(y)
+        ctx.p = p
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        (y,) = ctx.saved_tensors
+        grad = grad.contiguous()
+        if grad.dtype == y.dtype == torch.bfloat16:
+            return native.relu_dropout_grad(y, grad, scale_bits(_scale(ctx.p), grad.dtype)), None, None
+        scale = torch.tensor(_scale(ctx.p), dtype=grad.dtype)  # rounded as the masks hold it
+        return (grad * scale).masked_fill_(~(y > 0), 0.0), None, None
+
+
+def relu_dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """dropout(relu(x), p, training), with the same masks and values as the two apart; in bf16
+    CPU training one pass of the compiled kernel each way (the Transformer's feed-forward)."""
+    if training and 0.0 < p < 1.0 and x.dtype == torch.bfloat16 and native.supports(x):
+        return _CompiledReluDropout.apply(x, p, draw_key())
+    return dropout(F.relu(x), p, training)
+
+
+class Dropout(nn.Module):
+    """Drop-in for nn.Dropout that uses `dropout` above; with `relu`, relu then dropout
+    (`relu_dropout`)."""
+
+    def __init__(self, p: float, relu: bool = False) -> None:
         super().__init__()
         self.p = p
+        self.relu = relu
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.relu:
+            return relu_dropout(x, self.p, self.training)
         return dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, relu=True" if self.relu else f"p={self.p}"

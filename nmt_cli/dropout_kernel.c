@@ -7,7 +7,9 @@
  * kept iff the lane's low 15 bits are >= threshold. Kept elements are multiplied by the scale,
  * dropped ones by 0, and bf16 products are rounded to nearest even as torch rounds them, so that
  * `dropout.keep_mask` (the same masks in torch operations, for machines without this
- * library) gives the same numbers bit for bit.
+ * library) gives the same numbers bit for bit. With relu = 1 the input goes through relu first
+ * (the Transformer's feed-forward layers), and `nmt_relu_dropout_grad` gives that pair's
+ * gradient from its output alone.
  *
  * Built by setup.py where a C compiler is found; loaded through ctypes, which releases the GIL.
  * One thread: the pass is memory-bound, and threads of its own would wait behind torch's
@@ -49,8 +51,10 @@ static inline uint16_t float_to_bf16(float f) {
 
 /* Elements [begin, end) in plain C, one word per four elements: the reference, the tail of the
  * SIMD path, and the path of CPUs without AVX-512. `begin` is a multiple of 4. */
+static inline float relu_if(int relu, float v) { return relu && v < 0.0f ? 0.0f : v; } /* -0, NaN kept, as torch.relu */
+
 static void apply_portable(int dtype, uint64_t key, const void *x, void *y, int64_t begin, int64_t end,
-                           uint16_t threshold, uint32_t pattern) {
+                           uint16_t threshold, uint32_t pattern, int relu) {
     float scale;
     if (dtype == DTYPE_BF16)
         scale = bf16_to_float((uint16_t)pattern);
@@ -65,11 +69,12 @@ static void apply_portable(int dtype, uint64_t key, const void *x, void *y, int6
         if (dtype == DTYPE_BF16) {
             const uint16_t *in = (const uint16_t *)x + i;
             uint16_t *out = (uint16_t *)y + i;
-            for (int lane = 0; lane < lanes; lane++) out[lane] = float_to_bf16(bf16_to_float(in[lane]) * factor[lane]);
+            for (int lane = 0; lane < lanes; lane++)
+                out[lane] = float_to_bf16(relu_if(relu, bf16_to_float(in[lane])) * factor[lane]);
         } else {
             const float *in = (const float *)x + i;
             float *out = (float *)y + i;
-            for (int lane = 0; lane < lanes; lane++) out[lane] = in[lane] * factor[lane];
+            for (int lane = 0; lane < lanes; lane++) out[lane] = relu_if(relu, in[lane]) * factor[lane];
         }
     }
 }
@@ -86,11 +91,14 @@ AVX512_TARGET static inline __m512i splitmix64_x8(__m512i z) {
     return _mm512_xor_si512(z, _mm512_srli_epi64(z, 31));
 }
 
-/* 16 floats times 0 or scale, rounded to bf16 as `float_to_bf16` rounds (NaN included). */
-AVX512_TARGET static inline __m256i product_bf16_x16(__m256i x, __mmask16 keep, __m512 scale) {
-    const __m512 xf = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16));
-    /* x times the mask's value, not a masked move: -x * 0 is -0 and NaN * 0 NaN, as in torch */
-    const __m512 p = _mm512_mul_ps(xf, _mm512_maskz_mov_ps(keep, scale));
+/* relu(x) as `relu_if` takes it: negative lanes become 0; -0 and NaN stay. */
+AVX512_TARGET static inline __m512 relu16(int relu, __m512 x) {
+    if (!relu) return x;
+    return _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_ps());
+}
+
+/* 16 floats rounded to bf16 as `float_to_bf16` rounds them (NaN included). */
+AVX512_TARGET static inline __m256i to_bf16_x16(__m512 p) {
     __m512i u = _mm512_castps_si512(p);
     const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
     u = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF))), 16);
@@ -98,9 +106,20 @@ AVX512_TARGET static inline __m256i product_bf16_x16(__m256i x, __mmask16 keep, 
     return _mm512_cvtepi32_epi16(u);
 }
 
+AVX512_TARGET static inline __m512 from_bf16_x16(__m256i x) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16));
+}
+
+/* 16 bf16 values (after relu where asked) times 0 or scale, rounded to bf16. */
+AVX512_TARGET static inline __m256i product_bf16_x16(__m256i x, __mmask16 keep, __m512 scale, int relu) {
+    const __m512 xf = relu16(relu, from_bf16_x16(x));
+    /* x times the mask's value, not a masked move: -x * 0 is -0 and NaN * 0 NaN, as in torch */
+    return to_bf16_x16(_mm512_mul_ps(xf, _mm512_maskz_mov_ps(keep, scale)));
+}
+
 /* 32 elements a step: 8 words are 32 lanes, lane k for element k of the block. */
 AVX512_TARGET static void apply_avx512(int dtype, uint64_t key, const void *x, void *y, int64_t n,
-                                       uint16_t threshold, uint32_t pattern) {
+                                       uint16_t threshold, uint32_t pattern, int relu) {
     const __m512i low15 = _mm512_set1_epi16(0x7FFF);
     const __m512i thr = _mm512_set1_epi16((short)threshold);
     const __m512i step = _mm512_set1_epi64((long long)(8 * GOLDEN));
@@ -116,8 +135,8 @@ AVX512_TARGET static void apply_avx512(int dtype, uint64_t key, const void *x, v
             const __m512i bits = _mm512_and_si512(splitmix64_x8(counter), low15);
             const __mmask32 keep = _mm512_cmpge_epu16_mask(bits, thr);
             const __m512i xs = _mm512_loadu_si512((const void *)(in + i));
-            const __m256i lo = product_bf16_x16(_mm512_castsi512_si256(xs), (__mmask16)keep, scale);
-            const __m256i hi = product_bf16_x16(_mm512_extracti64x4_epi64(xs, 1), (__mmask16)(keep >> 16), scale);
+            const __m256i lo = product_bf16_x16(_mm512_castsi512_si256(xs), (__mmask16)keep, scale, relu);
+            const __m256i hi = product_bf16_x16(_mm512_extracti64x4_epi64(xs, 1), (__mmask16)(keep >> 16), scale, relu);
             _mm512_storeu_si512((void *)(out + i), _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
         }
     } else {
@@ -131,11 +150,25 @@ AVX512_TARGET static void apply_avx512(int dtype, uint64_t key, const void *x, v
             const __mmask32 keep = _mm512_cmpge_epu16_mask(bits, thr);
             const __m512 lo = _mm512_maskz_mov_ps((__mmask16)keep, scale);
             const __m512 hi = _mm512_maskz_mov_ps((__mmask16)(keep >> 16), scale);
-            _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_loadu_ps(in + i), lo));
-            _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(_mm512_loadu_ps(in + i + 16), hi));
+            _mm512_storeu_ps(out + i, _mm512_mul_ps(relu16(relu, _mm512_loadu_ps(in + i)), lo));
+            _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(relu16(relu, _mm512_loadu_ps(in + i + 16)), hi));
         }
     }
-    apply_portable(dtype, key, x, y, i, n, threshold, pattern);
+    apply_portable(dtype, key, x, y, i, n, threshold, pattern, relu);
+}
+
+/* grad * scale where y > 0, else 0, 16 bf16 elements a step (the rest in `relu_grad_portable`). */
+AVX512_TARGET static int64_t relu_grad_avx512(const uint16_t *y, const uint16_t *grad, uint16_t *out, int64_t n,
+                                              float scale) {
+    const __m512 s = _mm512_set1_ps(scale);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 yf = from_bf16_x16(_mm256_loadu_si256((const void *)(y + i)));
+        const __mmask16 live = _mm512_cmp_ps_mask(yf, _mm512_setzero_ps(), _CMP_GT_OQ);
+        const __m512 g = from_bf16_x16(_mm256_loadu_si256((const void *)(grad + i)));
+        _mm256_storeu_si256((void *)(out + i), to_bf16_x16(_mm512_maskz_mov_ps(live, _mm512_mul_ps(g, s))));
+    }
+    return i;
 }
 
 static int has_avx512(void) {
@@ -154,19 +187,32 @@ int nmt_dropout_simd(void) {
 #endif
 }
 
-/* y = x * mask over n elements (y may be x); returns 0, or -1 for an unknown dtype.
- * `pattern` is the bit pattern of the scale in the dtype; simd = 0 forces plain C (tests
- * compare the two paths). */
+/* y = x * mask over n elements (y may be x), or relu(x) * mask with relu = 1; returns 0, or -1
+ * for an unknown dtype. `pattern` is the bit pattern of the scale in the dtype; simd = 0 forces
+ * plain C (tests compare the two paths). */
 int nmt_dropout(int dtype, uint64_t key, const void *x, void *y, int64_t n, int threshold, uint32_t pattern,
-                int simd) {
+                int relu, int simd) {
     if (dtype != DTYPE_BF16 && dtype != DTYPE_FP32) return -1;
 #ifdef HAVE_AVX512_PATH
     if (simd && has_avx512()) {
-        apply_avx512(dtype, key, x, y, n, (uint16_t)threshold, pattern);
+        apply_avx512(dtype, key, x, y, n, (uint16_t)threshold, pattern, relu);
         return 0;
     }
 #endif
     (void)simd;
-    apply_portable(dtype, key, x, y, 0, n, (uint16_t)threshold, pattern);
+    apply_portable(dtype, key, x, y, 0, n, (uint16_t)threshold, pattern, relu);
     return 0;
+}
+
+/* The gradient of relu then dropout from its output y alone, for bf16: out = grad * scale where
+ * y > 0 (the element was positive and kept), else 0. `pattern` is the scale's bf16 bits. */
+void nmt_relu_dropout_grad(const uint16_t *y, const uint16_t *grad, uint16_t *out, int64_t n, uint32_t pattern,
+                           int simd) {
+    const float scale = bf16_to_float((uint16_t)pattern);
+    int64_t i = 0;
+#ifdef HAVE_AVX512_PATH
+    if (simd && has_avx512()) i = relu_grad_avx512(y, grad, out, n, scale);
+#endif
+    (void)simd;
+    for (; i < n; i++) out[i] = bf16_to_float(y[i]) > 0.0f ? float_to_bf16(bf16_to_float(grad[i]) * scale) : 0;
 }

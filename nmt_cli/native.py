@@ -40,9 +40,17 @@ def library() -> ctypes.CDLL | None:
         ctypes.c_int64,  # elements
         ctypes.c_int,  # threshold
         ctypes.c_uint32,  # the scale's bit pattern
+        ctypes.c_int,  # 1: relu before the mask
         ctypes.c_int,  # 1: the AVX-512 path where the CPU has it
     ]
     lib.nmt_dropout_simd.restype = ctypes.c_int
+    lib.nmt_relu_dropout_grad.restype = None
+    # y, grad, out, elements, the scale's bit pattern, simd
+    lib.nmt_relu_dropout_grad.argtypes = [ctypes.c_void_p] * 3 + [
+        ctypes.c_int64,
+        ctypes.c_uint32,
+        ctypes.c_int,
+    ]
     return lib
 
 
@@ -73,10 +81,12 @@ def supports(x: Tensor) -> bool:
     return _takes(x) and fast()
 
 
-def masked_product(x: Tensor, key: int, threshold: int, scale_bits: int, simd: bool = True) -> Tensor:
-    """x times the dropout mask keyed by `key` (see dropout_kernel.c): the scale whose bit
-    pattern in x's dtype is `scale_bits` where element i's 15 random bits are >= `threshold`,
-    else 0; `simd` False takes the plain C path."""
+def masked_product(
+    x: Tensor, key: int, threshold: int, scale_bits: int, simd: bool = True, relu: bool = False
+) -> Tensor:
+    """x (or relu(x), with `relu`) times the dropout mask keyed by `key` (see dropout_kernel.c):
+    the scale whose bit pattern in x's dtype is `scale_bits` where element i's 15 random bits
+    are >= `threshold`, else 0; `simd` False takes the plain C path."""
     lib = library()
     if lib is None or not _takes(x):
         raise ValueError("masked_product: no compiled kernel, or a tensor it cannot take")
@@ -92,6 +102,30 @@ def masked_product(x: Tensor, key: int, threshold: int, scale_bits: int, simd: b
             x.numel(),
             threshold,
             scale_bits,
+            int(relu),
             int(simd),
         )
     return y
+
+
+def relu_dropout_grad(y: Tensor, grad: Tensor, scale_bits: int, simd: bool = True) -> Tensor:
+    """The gradient of relu then dropout, from its bf16 output y: grad times the scale (bits
+    `scale_bits`) where y > 0, else 0."""
+    lib = library()
+    if (
+        lib is None
+        or y.dtype != torch.bfloat16
+        or grad.dtype != torch.bfloat16
+        or not _takes(y)
+        or not _takes(grad)
+    ):
+        raise ValueError("relu_dropout_grad: no compiled kernel, or tensors it cannot take")
+    if y.shape != grad.shape:
+        raise ValueError(f"relu_dropout_grad: y {tuple(y.shape)} and grad {tuple(grad.shape)} differ")
+    out = torch.empty_like(grad)
+    if grad.numel():
+        with torch.profiler.record_function(KERNEL_RANGE):
+            lib.nmt_relu_dropout_grad(
+                y.data_ptr(), grad.data_ptr(), out.data_ptr(), grad.numel(), scale_bits, int(simd)
+            )
+    return out

@@ -146,8 +146,9 @@ class MultiHeadAttention(nn.Module):
 class FeedForward(nn.Module):
     def __init__(self, d_model: int, ff_dim: int, dropout: float) -> None:
         super().__init__()
+        # relu and dropout as one pass; the Identity keeps the weights' saved names (net.0, net.3)
         self.net = nn.Sequential(
-            nn.Linear(d_model, ff_dim), nn.ReLU(), Dropout(dropout), nn.Linear(ff_dim, d_model)
+            nn.Linear(d_model, ff_dim), Dropout(dropout, relu=True), nn.Identity(), nn.Linear(ff_dim, d_model)
         )
 
     def forward(self, x: Tensor) -> Tensor:
