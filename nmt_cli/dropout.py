@@ -145,12 +145,9 @@ class _CompiledReluDropout(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        # autograd hands backward a gradient of the output's dtype: bf16, as `relu_dropout` asks
         (y,) = ctx.saved_tensors
-        grad = grad.contiguous()
-        if grad.dtype == y.dtype == torch.bfloat16:
-            return native.relu_dropout_grad(y, grad, scale_bits(_scale(ctx.p), grad.dtype)), None, None
-        scale = torch.tensor(_scale(ctx.p), dtype=grad.dtype)  # rounded as the masks hold it
-        return (grad * scale).masked_fill_(~(y > 0), 0.0), None, None
+        return native.relu_dropout_grad(y, grad.contiguous(), scale_bits(_scale(ctx.p), y.dtype)), None, None
 
 
 def relu_dropout(x: Tensor, p: float, training: bool) -> Tensor:
