@@ -49,10 +49,11 @@ static inline uint16_t float_to_bf16(float f) {
     return (uint16_t)(u >> 16);
 }
 
+/* relu(v) where asked, as torch.relu: negative values become 0; -0 and NaN stay. */
+static inline float relu_if(int relu, float v) { return relu && v < 0.0f ? 0.0f : v; }
+
 /* Elements [begin, end) in plain C, one word per four elements: the reference, the tail of the
  * SIMD path, and the path of CPUs without AVX-512. `begin` is a multiple of 4. */
-static inline float relu_if(int relu, float v) { return relu && v < 0.0f ? 0.0f : v; } /* -0, NaN kept, as torch.relu */
-
 static void apply_portable(int dtype, uint64_t key, const void *x, void *y, int64_t begin, int64_t end,
                            uint16_t threshold, uint32_t pattern, int relu) {
     float scale;
@@ -157,7 +158,8 @@ AVX512_TARGET static void apply_avx512(int dtype, uint64_t key, const void *x, v
     apply_portable(dtype, key, x, y, i, n, threshold, pattern, relu);
 }
 
-/* grad * scale where y > 0, else 0, 16 bf16 elements a step (the rest in `relu_grad_portable`). */
+/* grad * scale where y > 0, else 0, 16 bf16 elements a step; returns how many it did (the
+ * caller does the rest in plain C). */
 AVX512_TARGET static int64_t relu_grad_avx512(const uint16_t *y, const uint16_t *grad, uint16_t *out, int64_t n,
                                               float scale) {
     const __m512 s = _mm512_set1_ps(scale);
