@@ -175,12 +175,18 @@ class _LinearSmoothedCrossEntropy(torch.autograd.Function):
 def output_loss(hidden: Tensor, output: nn.Linear, target: Tensor, smoothing: float) -> Tensor:
     """`loss_fn(output(hidden), target, smoothing)` in one fused pass: hidden (B, T, D) are the
     features the output layer turns into logits. Products run in autocast's dtype when autocast
-    is on (as `output(hidden)` would), else in the weight's."""
+    is on (as `output(hidden)` would), else in the weight's.
+
+    Only positions with a real target go through the output layer: a padding position's loss
+    and gradient are zero, and padding is about 9% of a Multi30k batch's target positions, so
+    the layer's three products (a quarter to a third of an update's FLOPs) skip that share.
+    """
     device = hidden.device.type
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else output.weight.dtype
-    flat = hidden.reshape(-1, hidden.size(-1))
+    flat, target = hidden.reshape(-1, hidden.size(-1)), target.reshape(-1)
+    real = (target != PAD_ID).nonzero().squeeze(1)
     return _LinearSmoothedCrossEntropy.apply(
-        flat, output.weight, output.bias, target.reshape(-1), smoothing, PAD_ID, dtype
+        flat.index_select(0, real), output.weight, output.bias, target[real], smoothing, PAD_ID, dtype
     )
 
 

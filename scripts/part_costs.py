@@ -25,7 +25,7 @@ import torch
 from ab_train_speed import SIZES
 from torch import Tensor
 
-from nmt_cli import attention, native, step, transformer
+from nmt_cli import attention, loss, native, step, transformer
 from nmt_cli import dropout as dropout_module
 from nmt_cli.allocator import keep_freed_memory
 from nmt_cli.config import PAD_ID, Arch, model_config
@@ -117,18 +117,20 @@ def _relu_dropout_apart() -> Swap:
 
 
 def _loss_on_padding() -> Swap:
-    """The output layer and loss over every target position, padding included (`loss.output_loss`);
-    the stand-in selects the real positions first, so the cost is what skipping padding would save.
+    """The output layer and loss over every target position, padding included, as before they
+    skipped padding; the stand-in is `loss.output_loss`, so the cost is what skipping saves.
     Both give the same loss and gradients, up to the order of fp32 sums."""
-    every_row = step.output_loss
+    skipping = step.output_loss
 
-    def real_rows(hidden: Tensor, output: torch.nn.Linear, target: Tensor, smoothing: float) -> Tensor:
-        flat, target = hidden.reshape(-1, hidden.size(-1)), target.reshape(-1)
-        real = (target != PAD_ID).nonzero().squeeze(1)
-        return every_row(flat.index_select(0, real), output, target[real], smoothing)
+    def every_row(hidden: Tensor, output: torch.nn.Linear, target: Tensor, smoothing: float) -> Tensor:
+        device = hidden.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else output.weight.dtype
+        flat = hidden.reshape(-1, hidden.size(-1))
+        fused = loss._LinearSmoothedCrossEntropy.apply
+        return fused(flat, output.weight, output.bias, target.reshape(-1), smoothing, PAD_ID, dtype)
 
     def swap(on: bool) -> None:
-        step.output_loss = real_rows if on else every_row
+        step.output_loss = skipping if on else every_row
 
     return swap
 

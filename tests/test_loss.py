@@ -115,6 +115,29 @@ def test_fused_output_layer_and_loss_equal_the_layer_then_the_loss(bias, weight_
     assert torch.all(hidden.grad[1, 4:] == 0)  # padding positions get no gradient
 
 
+def test_padding_positions_never_reach_the_output_layer():
+    """Only real target positions are projected: whatever the features hold at padding (here
+    NaN, which would poison a sum that multiplied it by 0) changes neither loss nor gradients."""
+    torch.manual_seed(3)
+    layer = torch.nn.Linear(16, 40, bias=False)
+    target = torch.randint(1, 40, (2, 6))
+    target[0, 3:] = 0
+    clean = torch.randn(2, 6, 16)
+    grads = []
+    for pad_value in (0.0, float("nan")):
+        hidden = clean.clone()
+        hidden[0, 3:] = pad_value
+        hidden.requires_grad_(True)
+        layer.zero_grad()
+        value = output_loss(hidden, layer, target, 0.1)
+        value.backward()
+        assert torch.isfinite(value)
+        assert torch.all(hidden.grad[0, 3:] == 0)
+        grads.append((value.detach(), hidden.grad.clone(), layer.weight.grad.clone()))
+    for first, second in zip(*grads, strict=True):
+        assert torch.equal(first, second)
+
+
 def test_an_all_padding_batch_costs_zero_and_moves_nothing():
     """A process that has run out of data runs an empty batch under torchrun: zero loss, zero gradient."""
     layer = torch.nn.Linear(16, 40, bias=True)
