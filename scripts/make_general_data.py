@@ -32,9 +32,11 @@ def read(path: Path) -> list[str]:
 
 
 def write(path: Path, lines: list[str]) -> None:
+    """Gzip with a zero timestamp, so that a re-run writes the same bytes and leaves git clean."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", encoding="utf-8", newline="\n") as f:
-        f.writelines(line + "\n" for line in lines)
+    text = "".join(line + "\n" for line in lines).encode("utf-8")
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+        f.write(text)
 
 
 def split_tatoeba() -> None:
