@@ -109,3 +109,38 @@ def test_bf16_training_forward_casts_the_encoder_states_once_and_stays_close_to_
         got, attn = model(src, src != 0, tgt_in)
     assert torch.allclose(got.float(), want, atol=5e-2)
     assert torch.allclose(attn.float(), want_attn, atol=2e-2)
+
+
+@pytest.mark.parametrize("decoder", ["luong", "bahdanau"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_teacher_forcing_equals_decoding_step_by_step_with_the_same_gradients(decoder, layers):
+    """Training's teacher-forced `forward` and decoding's `decode_step` are separate code paths
+    (the first makes the output layer's input for all steps and projects it once): they compute
+    the same function, so logits, attention and every parameter's gradient agree (fp64)."""
+    torch.manual_seed(0)
+    cfg = rnn_config(decoder=decoder, attention="additive", layers=layers, dropout=0.0)
+    model = RNNSeq2Seq(cfg).double().train()
+    src, tgt_in = torch.tensor([[5, 6, 7, 3], [5, 3, 0, 0]]), torch.tensor([[2, 5, 6, 7], [2, 9, 3, 0]])
+    mask = src != 0
+    params = list(model.parameters())
+
+    def grads(out):
+        return torch.autograd.grad((out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum(), params)
+
+    logits, attn = model(src, mask, tgt_in)
+    want = grads(logits)
+
+    memory = model.encode(src, mask)
+    state = model.init_state(memory)
+    steps, step_attn = [], []
+    for t in range(tgt_in.size(1)):
+        out, state, a = model.decode_step(tgt_in[:, t], memory, state)
+        steps.append(out)
+        step_attn.append(a)
+    stepped = torch.stack(steps, 1)
+    got = grads(stepped)
+
+    assert torch.allclose(stepped, logits, atol=1e-12)
+    assert torch.allclose(torch.stack(step_attn, 1), attn, atol=1e-12)
+    for g, w in zip(got, want, strict=True):
+        assert torch.allclose(g, w, atol=1e-12)
