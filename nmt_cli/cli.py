@@ -6,6 +6,7 @@ What each option is called and says is declared in options.py; here, which comma
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import sys
@@ -197,8 +198,10 @@ def align(
     no_color: opt.NoColor = False,
     debug: opt.Debug = False,
 ) -> None:
-    """Show how the model aligns target to source words (its attention): as heatmap tables,
-    Pharaoh links or JSON, for its own translations or force-decoded given targets."""
+    """Show how the model aligns target to source words: heatmap tables, Pharaoh links or JSON.
+
+    The alignments are the model's attention, over its own translations or over given targets
+    (--ref), force-decoded."""
 
     def action() -> None:
         from nmt_cli.align import alignment_error
@@ -384,6 +387,17 @@ def average(
         err.print(f"averaged {last or len(files)} checkpoints into {out}")
 
     run(debug, action)
+
+
+def _reflowed(doc: str) -> str:
+    """A docstring with each paragraph on one line: typer keeps a paragraph's own line breaks,
+    which the terminal then wraps again into ragged lines."""
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n"))
+
+
+for _command in app.registered_commands:
+    if _command.callback is not None and _command.callback.__doc__:
+        _command.help = _reflowed(_command.callback.__doc__)
 
 
 def main() -> None:

@@ -27,6 +27,13 @@ def test_every_command_is_registered_and_help_does_not_import_torch():
             assert option in text, (command, option)
 
 
+def test_help_paragraphs_are_wrapped_by_the_terminal_not_by_the_docstring():
+    text = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
+    assert "the N processes train one model together (DistributedDataParallel)" in text
+    text = runner.invoke(app, ["align", "--help"], env={"COLUMNS": "200"}).output
+    assert "over given targets (--ref), force-decoded." in text
+
+
 def test_trained_model_directory_holds_what_it_promises(toy_model_dir):
     for name in ("config.json", "model.pt", "last.pt", "spm.model", "train.log.jsonl"):
         assert (toy_model_dir / name).is_file(), name
