@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nmt_cli.errors import NMTError
+from nmt_cli.lines import require_readable
 
 
 def file_identity(path: Path | None) -> tuple[int, int] | None:
@@ -44,14 +45,20 @@ def refuse_same_file(
 
 
 def require_inputs(inputs: Sequence[tuple[str, Path | None]]) -> None:
-    """Check that every named input file exists before any output is opened."""
+    """Check that every named input file can be read before any output is opened (a named
+    pipe can: see `lines.require_readable`)."""
     for option, path in inputs:
-        if path is not None and str(path) != "-" and not Path(path).is_file():
-            raise NMTError(f"{option}: file not found: {path}")
+        if path is not None and str(path) != "-":
+            try:
+                require_readable(Path(path))
+            except NMTError as e:
+                raise NMTError(f"{option}: {e}") from None
 
 
 def describe_os_error(e: OSError, doing: str, path: Path | str) -> str:
     """`no space left on device while writing DIR/last.pt`, from an OSError's errno."""
+    if e.errno == errno.EISDIR:
+        return f"{path} is a directory, not a file, while {doing} it"
     reason = os.strerror(e.errno).lower() if e.errno else str(e)
     if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         reason = f"{reason} (check the permissions or pick another place)"

@@ -30,11 +30,19 @@ def iter_raw_lines(stream: BinaryIO) -> Iterator[bytes]:
         yield strip_line_end(raw)
 
 
-def open_binary(path: str | Path) -> BinaryIO:
-    """A plain or gzipped file opened for reading bytes; a missing file is an NMTError."""
-    path = Path(path)
-    if not path.is_file():
+def require_readable(path: Path) -> None:
+    """A missing path or a directory is an NMTError. A named pipe counts as a file, so that
+    `-i <(zcat corpus.gz)` reads as it does in other Unix tools."""
+    if path.is_dir():
+        raise NMTError(f"{path} is a directory, not a file")
+    if not path.exists():
         raise NMTError(f"file not found: {path}")
+
+
+def open_binary(path: str | Path) -> BinaryIO:
+    """A plain or gzipped file (or named pipe) opened for reading bytes; see `require_readable`."""
+    path = Path(path)
+    require_readable(path)
     try:
         return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # type: ignore[return-value]
     except OSError as e:

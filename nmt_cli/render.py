@@ -190,7 +190,8 @@ def validation_table(history: list[Validation]) -> Table:
 def score_table(scores: Scores) -> Table:
     """One row per metric with its sacreBLEU signature, so a reader can cite it as is."""
     scored = scores.hyp or f"translations of {scores.src}"
-    table = Table(title=f"{scored} against {', '.join(scores.refs)}", caption=f"{scores.lines} lines")
+    lines = f"{scores.lines} line" + ("" if scores.lines == 1 else "s")
+    table = Table(title=f"{scored} against {', '.join(scores.refs)}", caption=lines)
     table.add_column("metric")
     table.add_column("score", justify="right")
     table.add_column("signature", overflow="fold")

@@ -29,10 +29,20 @@ def test_missing_inputs_are_named_with_their_option(tmp_path):
         require_inputs([("--src", tmp_path / "ok"), ("--ref", tmp_path / "gone")])
 
 
+def test_inputs_may_be_named_pipes_but_not_directories(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    require_inputs([("-i", fifo)])  # `-i <(zcat corpus.gz)`
+    with pytest.raises(NMTError, match=r"^--src: .* is a directory, not a file$"):
+        require_inputs([("--src", tmp_path)])
+
+
 def test_os_errors_read_as_words_with_a_hint_for_permissions():
     full = describe_os_error(OSError(errno.ENOSPC, "x"), "writing", "run/last.pt")
     assert full == "no space left on device while writing run/last.pt"
     assert "check the permissions" in describe_os_error(OSError(errno.EACCES, "x"), "writing", "d")
+    directory = describe_os_error(OSError(errno.EISDIR, "x"), "opening", "out")
+    assert directory == "out is a directory, not a file, while opening it"
 
 
 def test_os_errors_as_words_turns_an_os_error_into_an_nmt_error_but_lets_a_broken_pipe_through():

@@ -82,3 +82,16 @@ def test_align_keeps_n_lines(tiny_model_dir, lines, crlf):
     result = runner.invoke(app, ["align", "-m", str(tiny_model_dir), "-f", "pharaoh", "-k", "1"], input=data)
     assert result.exit_code == 0, result.output
     assert result.stdout.count("\n") == len(lines)
+
+
+def test_a_named_pipe_reads_as_a_file(tmp_path):
+    """`nmt translate -i <(zcat corpus.gz)`: the shell passes a pipe, which must not be refused."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(b"ein\r\nzwei\n\ndrei"), daemon=True)
+    writer.start()
+    assert read_lines(fifo) == ["ein", "zwei", "", "drei"]
+    writer.join(timeout=10)
