@@ -118,6 +118,8 @@ def load_model(
     if Path(weights).name != weights:
         raise NMTError(f"weights must be a file name inside the model directory, not {weights!r}")
     config = read_config(model_dir)
+    if weights == WEIGHTS and not (model_dir / weights).is_file():
+        raise NMTError(f"{model_dir} is not an nmt-cli model directory (it has {CONFIG} but no {WEIGHTS})")
     obj = safe_load(model_dir / weights, device)
     if not isinstance(obj.get("model_config"), dict):
         raise NMTError(f"{model_dir / weights} holds no model configuration")

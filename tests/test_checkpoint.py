@@ -47,6 +47,9 @@ def test_incompatible_format_is_refused(toy_model_dir, tmp_path):
 def test_not_a_model_directory(tmp_path):
     with pytest.raises(NMTError, match="not an nmt-cli model directory"):
         load_model(tmp_path)
+    (tmp_path / "config.json").write_text('{"architectures": ["MarianMTModel"]}')  # another tool's
+    with pytest.raises(NMTError, match=r"nmt-cli model directory \(it has config.json but no model.pt\)"):
+        load_model(tmp_path)
 
 
 def test_transformer_round_trip_reproduces_outputs(tmp_path):
