@@ -51,20 +51,30 @@ def architecture(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in ModelConfig.from_dict(cfg).to_dict().items() if k not in NOT_ARCHITECTURE}
 
 
-def average_weights(paths: Sequence[Path]) -> tuple[dict[str, Any], dict[str, Tensor]]:
+def average_weights(
+    paths: Sequence[Path], vocab: dict[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """(model config, state dict) whose floating-point tensors are the mean over `paths`.
 
-    Refused in one line unless every checkpoint has the first one's architecture. Tensors the
-    first checkpoint shares between names (tied embeddings) stay shared in the result.
+    Refused in one line unless every checkpoint has the first one's architecture and, where it
+    records one, the SentencePiece fingerprint `vocab`. Tensors the first checkpoint shares
+    between names (tied embeddings) stay shared in the result.
     """
     if not paths:
         raise NMTError("no checkpoints to average")
-    first = checkpoint.safe_load(paths[0])
+
+    def load(path: Path) -> dict[str, Any]:
+        obj = checkpoint.safe_load(path)
+        if vocab is not None and obj.get("vocab", vocab) != vocab:
+            raise NMTError(f"{path} was trained with other SentencePiece models than the directory holds")
+        return obj
+
+    first = load(paths[0])
     sums: dict[str, Tensor] = {
         k: v.double() if v.is_floating_point() else v for k, v in first["state_dict"].items()
     }
     for path in paths[1:]:
-        obj = checkpoint.safe_load(path)
+        obj = load(path)
         if architecture(obj["model_config"]) != architecture(first["model_config"]):
             raise NMTError(f"cannot average {paths[0]} and {path}: their model architectures differ")
         state = obj["state_dict"]
@@ -115,8 +125,9 @@ def average(
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise NMTError(f"{output} already exists and is not empty: choose a new output directory")
     paths = resolve(model_dir, last, files)
-    model_cfg, state = average_weights(paths)
     config = json.loads(config_path.read_text(encoding="utf-8"))
+    cfg = ModelConfig.from_dict(config["model"])
+    model_cfg, state = average_weights(paths, checkpoint.vocab_fingerprint(model_dir, cfg))
     if architecture(config["model"]) != architecture(model_cfg):
         raise NMTError(f"the checkpoints' architecture differs from {config_path}'s")
     output.mkdir(parents=True, exist_ok=True)
@@ -126,5 +137,8 @@ def average(
     config["averaged_from"] = [str(p) for p in paths]
     save_json(output / checkpoint.CONFIG, config)
     weights = {"format_version": checkpoint.FORMAT_VERSION, "model_config": model_cfg, "state_dict": state}
+    vocab = checkpoint.vocab_fingerprint(output, cfg)
+    if vocab is not None:
+        weights["vocab"] = vocab
     save_torch(output / checkpoint.WEIGHTS, weights)
     return output

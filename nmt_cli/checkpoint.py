@@ -9,6 +9,7 @@ these formats: training saves and resumes through it, decoding loads through it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 from dataclasses import asdict, dataclass
@@ -75,7 +76,37 @@ def save_weights(path: Path, model: nn.Module, cfg: ModelConfig, half: bool = Fa
         return converted[key]
 
     state = {k: convert(v) for k, v in model.state_dict().items()}
-    save_torch(path, {"format_version": FORMAT_VERSION, "model_config": cfg.to_dict(), "state_dict": state})
+    obj = {"format_version": FORMAT_VERSION, "model_config": cfg.to_dict(), "state_dict": state}
+    vocab = vocab_fingerprint(path.parent, cfg)
+    if vocab is not None:
+        obj["vocab"] = vocab
+    save_torch(path, obj)
+
+
+def vocab_fingerprint(model_dir: Path, cfg: ModelConfig) -> dict[str, str] | None:
+    """SHA-256 of the directory's SentencePiece model(s), by side (None where they are absent),
+    stored with the weights: two runs' SentencePiece models can have the same number of pieces
+    and still map them to different ids, which the embeddings' sizes cannot tell."""
+    paths = {side: model_dir / name for side, name in spm_files(cfg.joint_vocab).items()}
+    if not all(p.is_file() for p in paths.values()):
+        return None
+    return {side: hashlib.sha256(p.read_bytes()).hexdigest() for side, p in paths.items()}
+
+
+def check_vocab(obj: dict[str, Any], weights_path: Path, model_dir: Path, cfg: ModelConfig) -> None:
+    """Refuse weights trained with other SentencePiece models than the directory holds (weights
+    saved before nmt-cli recorded the fingerprint are not checked)."""
+    saved = obj.get("vocab")
+    if not isinstance(saved, dict):
+        return
+    here = vocab_fingerprint(model_dir, cfg) or {}
+    files = spm_files(cfg.joint_vocab)
+    for side, digest in saved.items():
+        if side in files and here.get(side) != digest:
+            raise NMTError(
+                f"{weights_path} was trained with another SentencePiece model than "
+                f"{model_dir / files[side]}: the directory mixes files of different models"
+            )
 
 
 def safe_load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
@@ -131,6 +162,7 @@ def load_model(
     except (RuntimeError, TypeError, AttributeError) as e:
         raise NMTError(f"{model_dir / weights} does not match its model configuration") from e
     tokenizer = load_tokenizer(model_dir, config.get("spm"), cfg)
+    check_vocab(obj, model_dir / weights, model_dir, cfg)
     model.to(device).eval()
     return LoadedModel(model, tokenizer, config, model_dir)
 

@@ -86,8 +86,12 @@ def copy_tokenizer(init_dir: str | Path, model_dir: Path) -> Tokenizer:
 
 
 def weights(init_dir: str | Path) -> dict[str, Tensor]:
-    """The directory's best weights (model.pt)."""
-    return checkpoint.safe_load(Path(init_dir) / checkpoint.WEIGHTS)["state_dict"]
+    """The directory's best weights (model.pt), refused if trained with other SentencePiece
+    models than the directory holds."""
+    path = Path(init_dir) / checkpoint.WEIGHTS
+    obj = checkpoint.safe_load(path)
+    checkpoint.check_vocab(obj, path, Path(init_dir), ModelConfig.from_dict(obj["model_config"]))
+    return obj["state_dict"]
 
 
 def restore_optimizer(init_dir: str | Path, optimizer: Any, scheduler: Any, cfg: TrainConfig) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from nmt_cli import checkpoint
+from nmt_cli.config import ModelConfig
 
 
 def halve(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -37,6 +38,9 @@ def ship(source: Path, dest: Path) -> None:
         shutil.copyfile(source / name, dest / name)
     obj = checkpoint.safe_load(source / checkpoint.WEIGHTS)
     obj["state_dict"] = halve(obj["state_dict"])
+    cfg = ModelConfig.from_dict(obj["model_config"])
+    checkpoint.check_vocab(obj, source / checkpoint.WEIGHTS, source, cfg)
+    obj["vocab"] = checkpoint.vocab_fingerprint(dest, cfg)  # weights saved before it was recorded
     checkpoint.save_torch(dest / checkpoint.WEIGHTS, obj)
     checkpoint.save_json(dest / checkpoint.CONFIG, config)
     print(f"{dest}: {(dest / checkpoint.WEIGHTS).stat().st_size / 1e6:.1f} MB of weights")

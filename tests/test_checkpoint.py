@@ -74,3 +74,28 @@ def test_transformer_round_trip_reproduces_outputs(tmp_path):
     before = [t.hypotheses[0].tokens for t in translate(model, loaded.tokenizer, lines, decode)]
     after = [t.hypotheses[0].tokens for t in translate(loaded.model, loaded.tokenizer, lines, decode)]
     assert before == after
+
+
+def test_a_sentencepiece_model_of_another_run_is_refused_though_its_size_fits(tiny_model_dir, tmp_path):
+    """Two runs' SentencePiece models can have the same number of pieces and map them to other
+    ids: such a mix would translate into wrong words, so the weights record their vocabulary."""
+    from conftest import write_toy_corpus
+
+    from nmt_cli.average import average_weights
+    from nmt_cli.data import Tokenizer, train_sentencepiece
+
+    other = tmp_path / "other"
+    write_toy_corpus(other / "c", n=300, seed=1)
+    text = [line for lang in ("de", "en") for line in (other / f"c.{lang}").read_text().split("\n")]
+    train_sentencepiece(text, other / "spm", 40)
+    size = Tokenizer(tiny_model_dir / "spm.model").src_vocab_size
+    assert Tokenizer(other / "spm.model").src_vocab_size == size
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(tiny_model_dir, mixed)
+    load_model(mixed)  # as trained: loads
+    shutil.copyfile(other / "spm.model", mixed / "spm.model")
+    with pytest.raises(NMTError, match=r"model.pt was trained with another SentencePiece model than .*spm"):
+        load_model(mixed)
+    with pytest.raises(NMTError, match="other SentencePiece models"):
+        average_weights([mixed / "model.pt"], vocab={"src": "0" * 64, "tgt": "0" * 64})
