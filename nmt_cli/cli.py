@@ -6,6 +6,7 @@ What each option is called and says is declared in options.py; here, which comma
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -136,11 +137,10 @@ def translate(
         refuse_same_file(output, "-o", sources)
         loaded = load_for_decoding(model or [], runtime)
         live = interactive(input)
-        out = open_output(output, sources)
         stream = translate_stream(
             loaded.model, loaded.tokenizer, input_lines(input), decode, 1 if live else 1000
         )
-        with os_errors_as_words("writing", output or "stdout"):
+        with open_output(output, sources) as out, os_errors_as_words("writing", output or "stdout"):
             write_translations(out, stream, loaded.tokenizer.decode_tgt, decode.nbest, flush_each=live)
 
     run(debug, action)
@@ -217,9 +217,10 @@ def align(
             model or (), input, ref, cfg, runtime, level, threshold, reverse_model, gold, gold_order, window
         )
         inputs = [("-i", input or Path("-")), ("--ref", ref), ("--gold", gold)]
-        out = open_output(output, inputs) if gold is None or output is not None else None
-        console = Console(file=out, no_color=True if no_color else None, highlight=False)
-        predicted = write_alignments(alignments, form, out, console)
+        to_file = gold is None or output is not None  # with --gold and no -o: only the scores
+        with open_output(output, inputs) if to_file else contextlib.nullcontext(None) as out:
+            console = Console(file=out, no_color=True if no_color else None, highlight=False)
+            predicted = write_alignments(alignments, form, out, console)
         if gold_links is not None:
             typer.echo(alignment_scores(alignment_error(predicted, gold_links), form))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import os
 import random
 import sys
 import tempfile
@@ -29,19 +30,42 @@ if TYPE_CHECKING:
     import torch
 
 
+@contextlib.contextmanager
 def open_output(
     path: Path | None, inputs: Sequence[tuple[str, Path | None]] = (), option: str = "-o"
-) -> TextIO:
+) -> Iterator[TextIO]:
     """A UTF-8 file to write, or stdout for None or "-", once the `inputs` (option, path; "-" is
-    stdin) exist and none of them is that same file; failure is one clear NMTError."""
+    stdin) exist and none of them is that same file; failure is one clear NMTError.
+
+    A file is written under a temporary name beside it and renamed over it when the block ends
+    without error, so a command that fails or is interrupted half-way leaves the previous file
+    as it was. An existing pipe or device (not a regular file) is written directly.
+    """
     from nmt_cli.files import os_errors_as_words, refuse_same_file, require_inputs
 
     require_inputs(inputs)
     refuse_same_file(path, option, inputs)
     if path is None or str(path) == "-":
-        return sys.stdout
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    target = Path(path).resolve() if Path(path).is_symlink() else Path(path)  # write through a link
+    if target.exists() and not target.is_file():
+        with os_errors_as_words("writing", path), open(target, "w", encoding="utf-8", newline="\n") as direct:
+            yield direct
+        return
+    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
     with os_errors_as_words("opening", path):
-        return open(path, "w", encoding="utf-8", newline="\n")
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os_errors_as_words("writing", path):
+            with open(fd, "w", encoding="utf-8", newline="\n") as f:
+                yield f
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class TextStream:

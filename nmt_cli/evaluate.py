@@ -7,7 +7,6 @@ torch is imported only by the functions that need a model, so scoring existing o
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -191,11 +190,8 @@ def evaluate(
         device = next(loaded.model.parameters()).device
         hyps = hypotheses(loaded.model, loaded.tokenizer, lines, decode_cfg or DecodeConfig(), device)
         if save_hyp is not None:
-            out = open_output(save_hyp, inputs, "--save-hyp")
-            out.writelines(h + "\n" for h in hyps)
-            out.flush()
-            if out is not sys.stdout:
-                out.close()
+            with open_output(save_hyp, inputs, "--save-hyp") as out:
+                out.writelines(h + "\n" for h in hyps)
         ppl = perplexity(loaded.model, loaded.tokenizer, lines, references[0], device)
         scored_model = (
             " + ".join(str(d) for d in model_dirs) if len(model_dirs) > 1 else str(loaded.model_dir)

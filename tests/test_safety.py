@@ -304,6 +304,30 @@ def test_failed_checkpoint_write_is_said_in_words_and_keeps_the_previous_one(
     assert not [p.name for p in model.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_a_command_that_fails_half_way_leaves_the_previous_output_file_as_it_was(tiny_model_dir, tmp_path):
+    import gzip
+
+    truncated = tmp_path / "in.de.gz"
+    whole = gzip.compress("".join(f"ein hund {i}\n" for i in range(3000)).encode())
+    truncated.write_bytes(whole[: len(whole) // 2])  # fails after some lines
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("ein hund ||| a dog\n" * 50 + "ein mann ||| a man ||| a woman\n")
+    out = tmp_path / "out.txt"
+    for command in (["translate", "-i", str(truncated)], ["align", "-i", str(pairs), "-f", "pharaoh"]):
+        out.write_text("yesterday's work\n")
+        out.chmod(0o640)
+        result = runner.invoke(app, [*command, "-m", str(tiny_model_dir), "-o", str(out)])
+        assert_refused(result)
+        assert out.read_text() == "yesterday's work\n", command
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in.de.gz", "out.txt", "pairs.txt"]
+    link = tmp_path / "link.txt"
+    link.symlink_to(out)
+    result = runner.invoke(app, ["translate", "-m", str(tiny_model_dir), "-o", str(link)], input="ein hund\n")
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and len(out.read_text().splitlines()) == 1  # written through the link
+    assert out.stat().st_mode & 0o777 == 0o640  # and with the file's own permissions
+
+
 def test_translate_to_a_full_disk_is_said_in_words(tiny_model_dir, tmp_path):
     args = ["translate", "-m", str(tiny_model_dir), "-o", "/dev/full"]
     result = runner.invoke(app, args, input="ein hund\n")
