@@ -77,13 +77,23 @@ def is_temporary(name: str) -> bool:
 
 
 def foreign_entries(model_dir: Path) -> list[str]:
-    """Names in `model_dir` that nmt did not write; its config.json must be nmt's own too."""
+    """Names in `model_dir` that nmt did not write; its config.json must be nmt's own too.
+
+    A file with one of nmt's names (model.pt, spm.model, ...) is nmt's only where nmt has been:
+    the directory holds nmt's config.json or the lock file every run takes before it writes
+    anything. Elsewhere it is the user's own file of that name, which training must not replace.
+    """
     names = sorted(os.listdir(model_dir))
-    foreign = [
-        n for n in names if not (owned(n) or is_temporary(n) or n == DATA and (model_dir / n).is_dir())
-    ]
     config = model_dir / "config.json"
-    if "config.json" in names and not isinstance(read_config(config), dict):
+    nmt_config = "config.json" in names and isinstance(read_config(config), dict)
+    nmt_was_here = nmt_config or LOCK in names
+    foreign = [
+        n
+        for n in names
+        if not ((owned(n) and nmt_was_here) or is_temporary(n) or n == DATA and (model_dir / n).is_dir())
+        and n != "config.json"
+    ]
+    if "config.json" in names and not nmt_config:
         foreign.append("config.json (not an nmt config)")
     return foreign
 

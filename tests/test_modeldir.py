@@ -54,5 +54,9 @@ def test_log_keeps_records_up_to_the_saved_step_and_drops_a_cut_line(tmp_path):
 def test_kept_checkpoints_are_nmts_own_files_and_lookalikes_are_not(tmp_path):
     for name in ("model.pt", "ckpt.1200.pt", "ckpt.5.pt", "ckpt.best.pt", "ckpt.12.pt.bak", "thesis.tex"):
         (tmp_path / name).write_text("x")
-    assert foreign_entries(tmp_path) == ["ckpt.12.pt.bak", "ckpt.best.pt", "thesis.tex"]
+    lookalikes = ["ckpt.12.pt.bak", "ckpt.best.pt", "thesis.tex"]
+    nmt_names = ["ckpt.1200.pt", "ckpt.5.pt", "model.pt"]  # the user's own, as nmt never ran here
+    assert foreign_entries(tmp_path) == sorted(nmt_names + lookalikes)
+    (tmp_path / ".nmt.lock").write_text("")  # the lock every run takes before writing anything
+    assert foreign_entries(tmp_path) == lookalikes
     assert is_temporary(".ckpt.1200.pt.abc123.tmp")

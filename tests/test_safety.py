@@ -61,6 +61,19 @@ def test_overwrite_refuses_a_directory_holding_other_files(tiny_corpus, tmp_path
         assert snapshot(work) == before
 
 
+def test_files_of_nmt_names_are_the_users_where_nmt_has_not_been(tiny_corpus, tmp_path):
+    """A user's own model.pt, spm.model or last.pt in a directory nmt never wrote is not nmt's."""
+    for name in ("model.pt", "spm.model", "last.pt", "train.log.jsonl"):
+        work = tmp_path / name
+        work.mkdir()
+        (work / name).write_text("my own file\n")
+        for extra in ((), ("--overwrite",)):
+            result = runner.invoke(app, tiny_train(tiny_corpus, work, *extra))
+            assert_refused(result, "holds files nmt did not write", name)
+            assert sorted(os.listdir(work)) == [name]
+            assert (work / name).read_text() == "my own file\n"
+
+
 def test_overwrite_checks_the_corpus_before_touching_the_model(tiny_model_dir, tmp_path):
     model = copy_model(tiny_model_dir, tmp_path)
     before = snapshot(model)
