@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
+import operator
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -45,6 +47,41 @@ ModelDirs = Annotated[
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda (auto picks CUDA when present).")]
 Threads = Annotated[int, typer.Option(min=0, help="CPU threads (0: all cores).")]
+
+Bound = tuple[Literal[">", ">=", "<", "<="], float]
+_COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+def range_text(bounds: tuple[Bound, ...]) -> str:
+    """Bounds as typer shows a range: x>0, 0<=x<1."""
+    if len(bounds) < 2:
+        return "".join(f"x{op}{b:g}" for op, b in bounds) or "finite"
+    low = "".join(f"{b:g}{'<' if op == '>' else '<='}" for op, b in bounds if op[0] == ">")
+    high = "".join(f"{op}{b:g}" for op, b in bounds if op[0] == "<")
+    return f"{low}x{high}"
+
+
+def finite(*bounds: Bound) -> Callable[[typer.CallbackParam, float | None], float | None]:
+    """A typer callback that refuses nan, ±inf and numbers outside `bounds` in one line naming
+    the option, as the sampler refuses --temperature 0: typer's min= and max= let nan and inf
+    through and cannot leave out a bound."""
+    wanted = f"finite and {range_text(bounds)}" if bounds else "finite"
+
+    def check(param: typer.CallbackParam, value: float | None) -> float | None:
+        if value is not None and not (
+            math.isfinite(value) and all(_COMPARE[op](value, b) for op, b in bounds)
+        ):
+            name = max(param.opts, key=len)
+            typer.echo(f"error: {name} must be {wanted}, not {value:g}", err=True)
+            raise typer.Exit(1)
+        return value
+
+    return check
+
+
+def finite_option(help: str, *bounds: Bound) -> Any:
+    """typer.Option for a float that must be finite and within `bounds`, which --help shows."""
+    return typer.Option(help=f"{help} [{range_text(bounds)}]", callback=finite(*bounds))
 
 
 def with_options(
@@ -86,11 +123,11 @@ DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
         DecodeConfig.beam_size,
     ),
     "length_penalty": (
-        Annotated[float, typer.Option(help="GNMT length penalty α: ((5+|y|)/6)^α; 0 turns it off.")],
+        Annotated[float, finite_option("GNMT length penalty α: ((5+|y|)/6)^α; 0 turns it off.")],
         DecodeConfig.length_penalty,
     ),
     "max_len_ratio": (
-        Annotated[float, typer.Option(help="Output length limit: ratio × source length + 10.")],
+        Annotated[float, finite_option("Output length limit: ratio × source length + 10.", (">", 0))],
         DecodeConfig.max_len_ratio,
     ),
     "nbest": (
@@ -118,7 +155,9 @@ DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
         DecodeConfig.sampling,
     ),
     "temperature": (
-        Annotated[float, typer.Option(help="Sampling: divide the logits by T (>1 flatter, <1 sharper).")],
+        Annotated[
+            float, finite_option("Sampling: divide the logits by T (>1 flatter, <1 sharper).", (">", 0))
+        ],
         DecodeConfig.temperature,
     ),
     "seed": (

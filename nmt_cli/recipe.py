@@ -151,7 +151,30 @@ def configs(
 
         train_cfg = dataclasses.replace(train_cfg, init_from=str(recipe.init_from))
         model_cfg = finetune.model_config(recipe.init_from, finetune.overrides(given, model_cfg, saved_arch))
+    check_model(model_cfg, given)
     return model_cfg, data_cfg, train_cfg
+
+
+def check_model(cfg: ModelConfig, given: Collection[str]) -> None:
+    """Refuse, in one line naming the options, sizes that each pass alone but cannot build the
+    model together: before any data is prepared, not as a torch error after it. The default
+    align layer (-2) is left to wrap round on a 1-layer decoder; one typed must exist."""
+    if cfg.arch == "rnn":
+        if cfg.hidden_dim % 2:
+            raise NMTError(
+                f"--hidden-dim must be even (each encoder direction has half), not {cfg.hidden_dim}"
+            )
+        return
+    if cfg.d_model % 2:
+        raise NMTError(f"--d-model must be even (sine and cosine positions), not {cfg.d_model}")
+    if cfg.heads < 1 or cfg.d_model % cfg.heads:
+        raise NMTError(f"--d-model {cfg.d_model} must be a multiple of --heads {cfg.heads}")
+    layers = cfg.dec_layers
+    if "align_layer" in given and not -layers <= cfg.align_layer < layers:
+        raise NMTError(
+            f"--align-layer {cfg.align_layer} is out of range: {-layers} to {layers - 1} "
+            f"for {layers} decoder layer{'s' if layers != 1 else ''}"
+        )
 
 
 def _saved_arch(init_from: Path | None) -> Arch | None:

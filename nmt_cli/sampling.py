@@ -67,8 +67,8 @@ class Sampler:
     the same seed gives the same samples and nothing else in the process disturbs them."""
 
     def __init__(self, sampling: Sampling, temperature: float, seed: int, device: torch.device) -> None:
-        if not temperature > 0:
-            raise NMTError(f"--temperature must be positive, not {temperature}")
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise NMTError(f"--temperature must be finite and positive, not {temperature}")
         self.sampling, self.temperature = sampling, temperature
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed)

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from nmt_cli.config import Arch, DecoderKind, Schedule, Scoring, Span, TrainPrecision
-from nmt_cli.options import RNN, TF, Command, Device, Threads, with_options
+from nmt_cli.options import RNN, TF, Bound, Command, Device, Threads, finite_option, with_options
 from nmt_cli.recipe import TrainRecipe
 
 # The corpus options, shared by train and prepare.
@@ -45,10 +45,13 @@ SpmSample = Annotated[
 ValidMaxSentences = Annotated[
     int, typer.Option(min=1, help="Validation BLEU on at most this many pairs (a fixed subset); loss on all.")
 ]
-VocabSize = Annotated[int, typer.Option(help="SentencePiece vocabulary size.")]
+VocabSize = Annotated[int, typer.Option(min=1, help="SentencePiece vocabulary size.")]
 JointVocab = Annotated[bool, typer.Option(help="One SentencePiece model for both languages.")]
-MaxLen = Annotated[int, typer.Option(help="Drop training pairs longer than this many subwords.")]
+MaxLen = Annotated[int, typer.Option(min=1, help="Drop training pairs longer than this many subwords.")]
 
+
+# A dropout or smoothing probability: 1 would leave nothing to learn from.
+PROBABILITY: tuple[Bound, ...] = ((">=", 0), ("<", 1))
 
 # Every option of `nmt train`, in --help order; the defaults are TrainRecipe's.
 TRAIN_OPTIONS: dict[str, Any] = {
@@ -73,20 +76,24 @@ TRAIN_OPTIONS: dict[str, Any] = {
     "attention": Annotated[Scoring, typer.Option(help="RNN attention scoring: dot, general or additive.")],
     "decoder": Annotated[DecoderKind, typer.Option(help="RNN decoder: luong (input feeding) or bahdanau.")],
     "attention_span": Annotated[Span, typer.Option(help="RNN attention span: global, local-m or local-p.")],
-    "window": Annotated[int, typer.Option(help="Half-width D of local attention windows.")],
+    "window": Annotated[int, typer.Option(min=0, help="Half-width D of local attention windows.")],
     "layers": Annotated[
         int | None,
-        typer.Option(help=f"Layers (RNN: {RNN.layers}; Transformer: encoder and decoder, {TF.layers})."),
+        typer.Option(
+            min=1, help=f"Layers (RNN: {RNN.layers}; Transformer: encoder and decoder, {TF.layers})."
+        ),
     ],
-    "embed_dim": Annotated[int, typer.Option(help="RNN embedding size.")],
-    "hidden_dim": Annotated[int, typer.Option(help="RNN decoder size (each encoder direction has half).")],
-    "d_model": Annotated[int, typer.Option(help="Transformer model size.")],
-    "heads": Annotated[int, typer.Option(help="Transformer attention heads.")],
-    "ff_dim": Annotated[int, typer.Option(help="Transformer feed-forward size.")],
-    "enc_layers": Annotated[int | None, typer.Option(help="Transformer encoder layers.")],
-    "dec_layers": Annotated[int | None, typer.Option(help="Transformer decoder layers.")],
+    "embed_dim": Annotated[int, typer.Option(min=1, help="RNN embedding size.")],
+    "hidden_dim": Annotated[
+        int, typer.Option(min=1, help="RNN decoder size (each encoder direction has half).")
+    ],
+    "d_model": Annotated[int, typer.Option(min=1, help="Transformer model size.")],
+    "heads": Annotated[int, typer.Option(min=1, help="Transformer attention heads.")],
+    "ff_dim": Annotated[int, typer.Option(min=1, help="Transformer feed-forward size.")],
+    "enc_layers": Annotated[int | None, typer.Option(min=1, help="Transformer encoder layers.")],
+    "dec_layers": Annotated[int | None, typer.Option(min=1, help="Transformer decoder layers.")],
     "post_norm": Annotated[bool, typer.Option(help="Transformer: post-norm as in the original paper.")],
-    "attn_dropout": Annotated[float, typer.Option(help="Transformer attention dropout.")],
+    "attn_dropout": Annotated[float, finite_option("Transformer attention dropout.", *PROBABILITY)],
     "align_layer": Annotated[
         int,
         typer.Option(
@@ -94,27 +101,29 @@ TRAIN_OPTIONS: dict[str, Any] = {
         ),
     ],
     "dropout": Annotated[
-        float | None, typer.Option(help=f"Dropout (RNN: {RNN.dropout}, Transformer: {TF.dropout}).")
+        float | None,
+        finite_option(f"Dropout (RNN: {RNN.dropout}, Transformer: {TF.dropout}).", *PROBABILITY),
     ],
     "tie_embeddings": Annotated[bool, typer.Option(help="Tie embeddings and output layer.")],
     "vocab_size": VocabSize,
     "joint_vocab": JointVocab,
     "max_len": MaxLen,
-    "batch_tokens": Annotated[int, typer.Option(help="Padded tokens per batch.")],
-    "lr": Annotated[float, typer.Option(help="Learning rate (the peak for inverse-sqrt).")],
+    "batch_tokens": Annotated[int, typer.Option(min=1, help="Padded tokens per batch.")],
+    "lr": Annotated[float, finite_option("Learning rate (the peak for inverse-sqrt).", (">", 0))],
     "lr_schedule": Annotated[
         Schedule | None,
         typer.Option(help="plateau (RNN default) or inverse-sqrt (Transformer default)."),
     ],
-    "warmup_steps": Annotated[int, typer.Option(help="Linear warmup steps for inverse-sqrt.")],
-    "label_smoothing": Annotated[float, typer.Option(help="Label smoothing.")],
-    "clip_norm": Annotated[float, typer.Option(help="Gradient-norm clipping.")],
+    "warmup_steps": Annotated[int, typer.Option(min=0, help="Linear warmup steps for inverse-sqrt.")],
+    "label_smoothing": Annotated[float, finite_option("Label smoothing.", *PROBABILITY)],
+    # 0 is no "off": clip_grad_norm_ would scale every gradient to 0, and nothing would learn.
+    "clip_norm": Annotated[float, finite_option("Gradient-norm clipping.", (">", 0))],
     "accumulate": Annotated[int, typer.Option(min=1, help="Batches per optimizer update.")],
     "valid_every": Annotated[int, typer.Option(min=1, help="Validate every N updates.")],
-    "patience": Annotated[int, typer.Option(help="Stop after N validations without a better BLEU.")],
-    "max_epochs": Annotated[int, typer.Option(help="Epoch budget.")],
-    "max_steps": Annotated[int, typer.Option(help="Update budget (0: none).")],
-    "max_minutes": Annotated[float, typer.Option(help="Wall-clock budget in minutes (0: none).")],
+    "patience": Annotated[int, typer.Option(min=0, help="Stop after N validations without a better BLEU.")],
+    "max_epochs": Annotated[int, typer.Option(min=1, help="Epoch budget.")],
+    "max_steps": Annotated[int, typer.Option(min=0, help="Update budget (0: none).")],
+    "max_minutes": Annotated[float, finite_option("Wall-clock budget in minutes (0: none).", (">=", 0))],
     "seed": Annotated[int, typer.Option(help="Random seed.")],
     "device": Device,
     "precision": Annotated[

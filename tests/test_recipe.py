@@ -44,3 +44,26 @@ def test_vocab_from_is_kept_and_refused_beside_init_from_or_a_vocabulary_size():
         configs(recipe(vocab_from=Path("runs/a"), init_from=Path("runs/b")))
     with pytest.raises(NMTError, match="come from --vocab-from DIR"):
         configs(recipe(vocab_from=Path("runs/a"), vocab_size=500))
+
+
+@pytest.mark.parametrize(
+    ("kw", "option"),
+    [
+        ({"arch": "transformer", "d_model": 30, "heads": 4}, "--heads"),
+        ({"arch": "transformer", "d_model": 31, "heads": 1}, "--d-model"),
+        ({"arch": "transformer", "heads": 0}, "--heads"),
+        ({"arch": "transformer", "dec_layers": 1, "align_layer": 5}, "--align-layer"),
+        ({"arch": "transformer", "layers": 2, "align_layer": -3}, "--align-layer"),
+        ({"hidden_dim": 255}, "--hidden-dim"),
+    ],
+)
+def test_sizes_that_cannot_build_the_model_together_are_refused_naming_the_options(kw, option):
+    with pytest.raises(NMTError, match=option):
+        configs(recipe(**kw))
+
+
+def test_the_default_align_layer_still_wraps_on_a_one_layer_decoder():
+    model, _, _ = configs(recipe(arch="transformer", layers=1))
+    assert (model.dec_layers, model.align_layer) == (1, -2)
+    model, _, _ = configs(recipe(arch="transformer", dec_layers=2, align_layer=-2, d_model=64, heads=8))
+    assert model.align_layer == -2
