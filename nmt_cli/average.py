@@ -7,10 +7,12 @@ Training keeps the weights of its last N validations as ckpt.STEP.pt in the mode
 
 from __future__ import annotations
 
-import json
+import os
 import re
 import shutil
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from nmt_cli import checkpoint
 from nmt_cli.atomic import save_json, save_torch
 from nmt_cli.config import ModelConfig
 from nmt_cli.errors import NMTError
+from nmt_cli.files import os_errors_as_words
 
 CKPT = re.compile(r"ckpt\.(\d+)\.pt")
 NOT_ARCHITECTURE = ("dropout", "attn_dropout")  # differ freely: they do not shape the weights
@@ -65,6 +68,8 @@ def average_weights(
 
     def load(path: Path) -> dict[str, Any]:
         obj = checkpoint.safe_load(path)
+        if not isinstance(obj.get("state_dict"), dict) or not isinstance(obj.get("model_config"), dict):
+            raise NMTError(f"{path} holds no model weights (a training state? average model.pt or ckpt.N.pt)")
         if vocab is not None and obj.get("vocab", vocab) != vocab:
             raise NMTError(f"{path} was trained with other SentencePiece models than the directory holds")
         return obj
@@ -119,26 +124,38 @@ def average(
     """Write `output`, a model directory like `model_dir` (config, SentencePiece models) whose
     model.pt holds the mean of the chosen checkpoints. `output` must be new or empty."""
     model_dir, output = Path(model_dir), Path(output)
-    config_path = model_dir / checkpoint.CONFIG
-    if not config_path.is_file():
-        raise NMTError(f"{model_dir} is not an nmt-cli model directory (no {checkpoint.CONFIG})")
+    config = checkpoint.read_config(model_dir)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise NMTError(f"{output} already exists and is not empty: choose a new output directory")
     paths = resolve(model_dir, last, files)
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    cfg = ModelConfig.from_dict(config["model"])
+    settings = checkpoint.model_settings(config, model_dir)
+    cfg = ModelConfig.from_dict(settings)
     model_cfg, state = average_weights(paths, checkpoint.vocab_fingerprint(model_dir, cfg))
-    if architecture(config["model"]) != architecture(model_cfg):
-        raise NMTError(f"the checkpoints' architecture differs from {config_path}'s")
-    output.mkdir(parents=True, exist_ok=True)
-    spm = config.get("spm", {"src": checkpoint.JOINT_SPM, "tgt": checkpoint.JOINT_SPM})
-    for name in sorted(set(spm.values())):
-        shutil.copyfile(model_dir / name, output / name)
+    if architecture(settings) != architecture(model_cfg):
+        raise NMTError(f"the checkpoints' architecture differs from {model_dir / checkpoint.CONFIG}'s")
     config["averaged_from"] = [str(p) for p in paths]
-    save_json(output / checkpoint.CONFIG, config)
     weights = {"format_version": checkpoint.FORMAT_VERSION, "model_config": model_cfg, "state_dict": state}
-    vocab = checkpoint.vocab_fingerprint(output, cfg)
-    if vocab is not None:
-        weights["vocab"] = vocab
-    save_torch(output / checkpoint.WEIGHTS, weights)
+    spm = sorted(set(config.get("spm", {"src": checkpoint.JOINT_SPM}).values()))
+    with os_errors_as_words("writing", output), new_directory(output) as building:
+        for name in spm:
+            shutil.copyfile(model_dir / name, building / name)
+        save_json(building / checkpoint.CONFIG, config)
+        vocab = checkpoint.vocab_fingerprint(building, cfg)
+        if vocab is not None:
+            weights["vocab"] = vocab
+        save_torch(building / checkpoint.WEIGHTS, weights)
     return output
+
+
+@contextmanager
+def new_directory(path: Path) -> Iterator[Path]:
+    """A directory built under a temporary name beside `path` and renamed to it (over an empty
+    one) when the block ends without error: a full disk or a kill leaves no half-made model."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; model directories are meant to be shared
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

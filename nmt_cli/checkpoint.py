@@ -167,18 +167,34 @@ def load_model(
     return LoadedModel(model, tokenizer, config, model_dir)
 
 
-def read_config(model_dir: Path) -> dict[str, Any]:
-    """config.json as a dict; anything else (null, a list, broken JSON) is refused."""
+def read_config(model_dir: Path, option: str = "") -> dict[str, Any]:
+    """config.json as a dict; anything else (null, a list, broken JSON, another tool's config,
+    another format version) is refused, naming `option` (e.g. --init-from) where one led here."""
+    where = f"{option} {model_dir}" if option else str(model_dir)
     config_path = model_dir / CONFIG
     if not config_path.is_file():
-        raise NMTError(f"{model_dir} is not an nmt-cli model directory (no {CONFIG})")
+        raise NMTError(f"{where} is not an nmt-cli model directory (no {CONFIG})")
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise NMTError(f"{config_path} is corrupt ({e})") from e
     if not isinstance(config, dict):
         raise NMTError(f"{config_path} is corrupt (not a JSON object)")
+    if "format_version" not in config:
+        raise NMTError(f"{where} is not an nmt-cli model directory ({config_path} is another tool's)")
+    if config["format_version"] != FORMAT_VERSION:
+        raise NMTError(
+            f"{config_path} has format {config['format_version']}, this nmt-cli reads {FORMAT_VERSION}"
+        )
     return config
+
+
+def model_settings(config: dict[str, Any], model_dir: Path) -> dict[str, Any]:
+    """config.json's "model" entry, which averaging and fine-tuning start from."""
+    model = config.get("model")
+    if not isinstance(model, dict):
+        raise NMTError(f'{model_dir / CONFIG} is corrupt (its "model" entry is not an object)')
+    return model
 
 
 def check_config_agrees(stated: Any, stored: dict[str, Any], config_path: Path, weights_path: Path) -> None:

@@ -10,7 +10,6 @@ learning-rate schedule start afresh unless asked to continue from the directory'
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from collections.abc import Collection
 from pathlib import Path
@@ -27,16 +26,13 @@ from nmt_cli.errors import NMTError
 
 def saved_config(init_dir: str | Path, option: str = "--init-from") -> dict[str, Any]:
     """The config.json of the model directory to start from (named by `option`)."""
-    path = Path(init_dir) / checkpoint.CONFIG
-    if not path.is_file():
-        raise NMTError(f"{option} {init_dir} is not an nmt-cli model directory (no {checkpoint.CONFIG})")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return checkpoint.read_config(Path(init_dir), option)
 
 
 def model_config(init_dir: str | Path, overrides: dict[str, Any] | None = None) -> ModelConfig:
     """The directory's ModelConfig, with `overrides` (fields a user set explicitly) applied where
     they are regularisation and refused in one line where they contradict the architecture."""
-    saved = ModelConfig.from_dict(saved_config(init_dir)["model"])
+    saved = ModelConfig.from_dict(checkpoint.model_settings(saved_config(init_dir), Path(init_dir)))
     for name, value in (overrides or {}).items():
         if name not in NOT_ARCHITECTURE and getattr(saved, name) != value:
             option = "--" + name.replace("_", "-")
@@ -63,9 +59,9 @@ def configs(
 ) -> tuple[ModelConfig, DataConfig]:
     """Check that `model_cfg` is the directory's architecture; return it and `data_cfg` with the
     directory's vocabulary settings (the SentencePiece models are reused, not retrained)."""
-    saved = saved_config(init_dir)
-    if architecture(model_cfg.to_dict()) != architecture(saved["model"]):
-        differ = [k for k, v in architecture(saved["model"]).items() if getattr(model_cfg, k) != v]
+    saved = checkpoint.model_settings(saved_config(init_dir), Path(init_dir))
+    if architecture(model_cfg.to_dict()) != architecture(saved):
+        differ = [k for k, v in architecture(saved).items() if getattr(model_cfg, k) != v]
         raise NMTError(f"the model configuration differs from --init-from {init_dir} in: {', '.join(differ)}")
     return model_cfg, vocabulary(init_dir, data_cfg, "--init-from")
 
@@ -73,7 +69,7 @@ def configs(
 def vocabulary(model_dir: str | Path, data_cfg: DataConfig, option: str = "--vocab-from") -> DataConfig:
     """`data_cfg` with the directory's vocabulary settings, for a run that takes its SentencePiece
     model(s) (fine-tuning, or --vocab-from: members of an ensemble need one vocabulary)."""
-    model = ModelConfig.from_dict(saved_config(model_dir, option)["model"])
+    model = ModelConfig.from_dict(checkpoint.model_settings(saved_config(model_dir, option), Path(model_dir)))
     return dataclasses.replace(data_cfg, joint_vocab=model.joint_vocab, vocab_size=model.vocab_size)
 
 

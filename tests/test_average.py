@@ -89,6 +89,36 @@ def test_average_refuses_too_few_checkpoints_and_a_used_output(toy_model_dir, tm
     assert (used / "notes.txt").read_text() == "mine"
 
 
+def test_average_on_a_full_disk_leaves_no_half_made_model_and_names_the_output(
+    toy_model_dir, tmp_path, monkeypatch
+):
+    import errno
+
+    def full(path, obj):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("nmt_cli.average.save_torch", full)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for out in (tmp_path / "new", empty):
+        with pytest.raises(NMTError, match=f"^no space left on device while writing {out}$"):
+            average(toy_model_dir, out, last=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"] and not any(empty.iterdir())
+
+
+def test_average_refuses_a_training_state_and_another_tools_directory(toy_model_dir, tmp_path):
+    with pytest.raises(NMTError, match="last.pt holds no model weights"):
+        average(toy_model_dir, tmp_path / "a", files=["last.pt"])
+    other = tmp_path / "hf"
+    other.mkdir()
+    (other / "config.json").write_text('{"architectures": ["MarianMTModel"]}')
+    shutil.copyfile(toy_model_dir / "model.pt", other / "model.pt")
+    with pytest.raises(NMTError, match="not an nmt-cli model directory .*another tool's"):
+        average(other, tmp_path / "b", files=["model.pt"])
+    result = runner.invoke(app, train_args(tmp_path / "corpus", tmp_path / "c", "--init-from", str(other)))
+    assert result.exit_code == 1 and "--init-from" in result.stderr and "another tool's" in result.stderr
+
+
 def test_fine_tuning_starts_from_the_models_weights_and_loss(toy_model_dir, toy_corpus, tmp_path):
     model_cfg = finetune.model_config(toy_model_dir)
     data_cfg = DataConfig(train=str(toy_corpus), src_lang="de", tgt_lang="en", vocab_size=8000)

@@ -48,6 +48,12 @@ def test_not_a_model_directory(tmp_path):
     with pytest.raises(NMTError, match="not an nmt-cli model directory"):
         load_model(tmp_path)
     (tmp_path / "config.json").write_text('{"architectures": ["MarianMTModel"]}')  # another tool's
+    with pytest.raises(NMTError, match=r"not an nmt-cli model directory \(.*config.json is another tool's\)"):
+        load_model(tmp_path)
+    (tmp_path / "config.json").write_text('{"format_version": 99, "model": {}}')
+    with pytest.raises(NMTError, match="config.json has format 99, this nmt-cli reads 1"):
+        load_model(tmp_path)
+    (tmp_path / "config.json").write_text('{"format_version": 1, "model": {}}')
     with pytest.raises(NMTError, match=r"nmt-cli model directory \(it has config.json but no model.pt\)"):
         load_model(tmp_path)
 
@@ -61,11 +67,11 @@ def test_transformer_round_trip_reproduces_outputs(tmp_path):
     from nmt_cli.model import build_model
 
     size = train_sentencepiece(["ein hund läuft", "eine katze schläft im park"] * 20, tmp_path / "spm", 40)
-    (tmp_path / "config.json").write_text(
-        json.dumps({"format_version": 1, "spm": {"src": "spm.model", "tgt": "spm.model"}})
-    )
     torch.manual_seed(0)
     cfg = transformer_config(vocab_size=size, src_vocab_size=size, dec_layers=2)
+    spm = {"src": "spm.model", "tgt": "spm.model"}
+    config = {"format_version": 1, "model": cfg.to_dict(), "spm": spm}
+    (tmp_path / "config.json").write_text(json.dumps(config))
     model = build_model(cfg).eval()
     save_weights(tmp_path / "model.pt", model, cfg)
     loaded = load_model(tmp_path)
