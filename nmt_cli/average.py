@@ -102,7 +102,8 @@ def resolve(model_dir: Path, last: int | None, files: Sequence[str]) -> list[Pat
     """The checkpoints to average: the `last` kept ones of `model_dir`, or `files` (paths, or
     names inside `model_dir`)."""
     if (last is None) == (not files):
-        raise NMTError("give --last N or the checkpoint files (--checkpoints A B ...), not both")
+        given = "both" if last is not None else "neither"
+        raise NMTError(f"give --last N or the checkpoint files (--checkpoints A B ...): {given} given")
     if last is not None:
         kept = list_checkpoints(model_dir)
         if last < 1 or len(kept) < last:

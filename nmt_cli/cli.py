@@ -68,7 +68,8 @@ def run(debug: bool, action: Callable[[], Any]) -> Any:
         if debug:
             traceback.print_exc()
         err.print(
-            f"[red]error:[/] {type(e).__name__}: {escape(str(e))} (run with --debug for the traceback)",
+            f"[red]error:[/] {type(e).__name__}: {escape(str(e))}"
+            + ("" if debug else " (run with --debug for the traceback)"),
             soft_wrap=True,
         )
         raise typer.Exit(1) from None
@@ -385,7 +386,8 @@ def average(
             raise NMTError(f"unexpected argument {more[0]!r}: list checkpoint files after --checkpoints")
         files = [*(checkpoints or []), *(more or [])]
         out = average_checkpoints(model, output, last, files)
-        err.print(f"averaged {last or len(files)} checkpoints into {out}")
+        n = last or len(files)
+        err.print(f"averaged {n} checkpoint{'' if n == 1 else 's'} into {out}")
 
     run(debug, action)
 

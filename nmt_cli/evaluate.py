@@ -92,9 +92,10 @@ def check_line_counts(files: Sequence[tuple[str, int]]) -> None:
         raise NMTError(f"line counts differ: {listed}")
 
 
-def read_aligned(paths: Sequence[Path]) -> list[list[str]]:
-    """Read line-aligned files (plain or .gz), checking that their line counts agree."""
-    texts = [read_lines(p) for p in paths]
+def read_aligned(paths: Sequence[Path], to_translate: Path | None = None) -> list[list[str]]:
+    """Read line-aligned files (plain or .gz), checking that their line counts agree. Invalid
+    UTF-8 is an error in scored text, and replaced in `to_translate`, as `nmt translate` does."""
+    texts = [read_lines(p, "replace" if p == to_translate else "strict") for p in paths]
     check_line_counts([(str(p), len(t)) for p, t in zip(paths, texts, strict=True)])
     return texts
 
@@ -180,7 +181,7 @@ def evaluate(
         from nmt_cli.files import refuse_same_file
 
         refuse_same_file(save_hyp, "--save-hyp", inputs)
-    lines, *references = read_aligned([p for p in (hyp, src) if p is not None] + list(refs))
+    lines, *references = read_aligned([p for p in (hyp, src) if p is not None] + list(refs), src)
     hyps, ppl, scored_model = lines, None, None
     if src is not None:
         from nmt_cli.data import open_output

@@ -75,13 +75,14 @@ def stdin_binary() -> BinaryIO:
     return io.BytesIO(sys.stdin.read().encode("utf-8"))
 
 
-def read_lines(path: str | Path) -> list[str]:
-    """All lines of a corpus file under the line rule; invalid UTF-8 or gzip is an NMTError."""
+def read_lines(path: str | Path, errors: str = "strict") -> list[str]:
+    """All lines of a file under the line rule; invalid gzip is an NMTError, and so is invalid
+    UTF-8 unless `errors="replace"` (text to translate, read as `nmt translate` reads it)."""
     lines: list[str] = []
     with open_binary(path) as f:
         try:
             for raw in iter_raw_lines(f):
-                lines.append(raw.decode("utf-8"))
+                lines.append(raw.decode("utf-8", errors=errors))
         except UnicodeDecodeError as e:
             raise NMTError(f"{path}: line {len(lines) + 1} is not valid UTF-8 ({e.reason})") from e
         except (OSError, EOFError) as e:

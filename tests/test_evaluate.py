@@ -123,3 +123,18 @@ def test_cli_needs_exactly_one_of_hyp_and_src(tmp_path):
     result = CliRunner().invoke(app, ["evaluate", "--ref", str(ref)])
     assert result.exit_code == 1
     assert "--hyp" in result.stderr and "--src" in result.stderr
+
+
+def test_source_text_with_invalid_utf8_is_translated_as_translate_reads_it(tiny_model_dir, tmp_path):
+    """What `nmt translate` accepts (invalid bytes replaced), `nmt evaluate --src` accepts too;
+    references and hypotheses, which are scored, must be valid UTF-8."""
+    src = tmp_path / "src.de"
+    src.write_bytes(b"ein hund\nein \xff mann\n")
+    ref = tmp_path / "ref.en"
+    ref.write_text("a dog\na man\n")
+    args = ["evaluate", "-m", str(tiny_model_dir), "--src", str(src), "--ref", str(ref), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["lines"] == 2
+    result = CliRunner().invoke(app, ["evaluate", "--hyp", str(ref), "--ref", str(src)])
+    assert result.exit_code == 1 and "line 2 is not valid UTF-8" in result.stderr
