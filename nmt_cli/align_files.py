@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from nmt_cli.config import DecodeConfig, Level, RuntimeConfig
 from nmt_cli.errors import NMTError
@@ -51,6 +51,8 @@ def align_files(
     loaded = load_ensemble(model_dirs, runtime)
     loaded.model.check_attention(decode.attention)
     reverse = load_for_decoding(reverse_model, runtime) if reverse_model is not None else None
+    if reverse is not None:
+        check_reverse(loaded.config, reverse.config, reverse_model)
     back = (reverse.model, reverse.tokenizer) if reverse is not None else None
     windows = read_windows(input, ref, window)
     alignments = align_corpus(
@@ -59,3 +61,17 @@ def align_files(
     if gold is not None and gold_links is not None:
         alignments = within_gold_ranges(alignments, gold_links, gold)
     return alignments, gold_links
+
+
+def check_reverse(forward: dict[str, Any], reverse: dict[str, Any], reverse_dir: Path | None) -> None:
+    """A reverse model translates the other way (e.g. en→de for a de→en model): one of the same
+    direction would "agree" with every link and intersect nothing away."""
+    langs = [(c.get("src_lang"), c.get("tgt_lang")) for c in (forward, reverse)]
+    if None in langs[0] + langs[1]:
+        return  # a directory that does not name its languages
+    (src, tgt), (rsrc, rtgt) = langs
+    if (rsrc, rtgt) != (tgt, src):
+        raise NMTError(
+            f"--reverse-model {reverse_dir} translates {rsrc}→{rtgt}; the model aligns {src}→{tgt}, "
+            f"so its reverse must translate {tgt}→{src}"
+        )

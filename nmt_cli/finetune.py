@@ -10,6 +10,7 @@ learning-rate schedule start afresh unless asked to continue from the directory'
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 from collections.abc import Collection
 from pathlib import Path
@@ -22,6 +23,8 @@ from nmt_cli.average import NOT_ARCHITECTURE, architecture
 from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
 from nmt_cli.data import Tokenizer
 from nmt_cli.errors import NMTError
+
+log = logging.getLogger(__name__)
 
 
 def saved_config(init_dir: str | Path, option: str = "--init-from") -> dict[str, Any]:
@@ -59,7 +62,11 @@ def configs(
 ) -> tuple[ModelConfig, DataConfig]:
     """Check that `model_cfg` is the directory's architecture; return it and `data_cfg` with the
     directory's vocabulary settings (the SentencePiece models are reused, not retrained)."""
-    saved = checkpoint.model_settings(saved_config(init_dir), Path(init_dir))
+    config = saved_config(init_dir)
+    was, now = (config.get("src_lang"), config.get("tgt_lang")), (data_cfg.src_lang, data_cfg.tgt_lang)
+    if None not in was and was != now:  # possible with a joint vocabulary, but rarely meant
+        log.warning("--init-from %s translates %s→%s; this run trains %s→%s", init_dir, *was, *now)
+    saved = checkpoint.model_settings(config, Path(init_dir))
     if architecture(model_cfg.to_dict()) != architecture(saved):
         differ = [k for k, v in architecture(saved).items() if getattr(model_cfg, k) != v]
         raise NMTError(f"the model configuration differs from --init-from {init_dir} in: {', '.join(differ)}")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from nmt_cli.align_files import align_files, check_choice
+from nmt_cli.align_files import align_files, check_choice, check_reverse
 from nmt_cli.config import DecodeConfig, RuntimeConfig
 from nmt_cli.errors import NMTError
 
@@ -34,3 +34,11 @@ def test_bad_options_are_refused_before_the_model_is_read(options, message):
 def test_missing_gold_file_is_refused_before_the_model_is_read(tmp_path):
     with pytest.raises((NMTError, OSError), match="gold|No such file|not found"):
         align_files(NOWHERE, None, None, DecodeConfig(), RuntimeConfig(), gold=tmp_path / "missing.gold")
+
+
+def test_a_reverse_model_must_translate_the_other_way():
+    de_en, en_de = {"src_lang": "de", "tgt_lang": "en"}, {"src_lang": "en", "tgt_lang": "de"}
+    check_reverse(de_en, en_de, Path("models/en-de"))
+    check_reverse(de_en, {}, Path("old"))  # a directory that does not name its languages
+    with pytest.raises(NMTError, match=r"--reverse-model models/de-en translates de→en; .* translate en→de"):
+        check_reverse(de_en, de_en, Path("models/de-en"))

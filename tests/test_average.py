@@ -171,3 +171,12 @@ def test_fine_tuning_may_change_dropout_only(toy_model_dir):
     assert finetune.model_config(toy_model_dir, {"dropout": 0.1, "hidden_dim": 128}).dropout == 0.1
     with pytest.raises(NMTError, match="--embed-dim 32 contradicts"):
         finetune.model_config(toy_model_dir, {"embed_dim": 32})
+
+
+def test_fine_tuning_the_other_direction_is_warned_about(toy_model_dir, toy_corpus, caplog):
+    model_cfg = finetune.model_config(toy_model_dir)
+    for src, tgt, warned in (("de", "en", False), ("en", "de", True)):
+        caplog.clear()
+        data_cfg = DataConfig(train=str(toy_corpus), src_lang=src, tgt_lang=tgt)
+        finetune.configs(toy_model_dir, model_cfg, data_cfg)
+        assert ("translates de→en; this run trains en→de" in caplog.text) == warned
