@@ -11,6 +11,7 @@ or another run sharing `--data-dir` starts without reading the text again.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,7 +94,7 @@ def prepare_data(
     the model(s) already (a resumed run). Without `cfg.valid`, `valid_holdout` pairs of the
     first corpus are held out for validation.
     """
-    if len(cfg.weights) != len(cfg.prefixes) or any(w <= 0 for w in cfg.weights):
+    if len(cfg.weights) != len(cfg.prefixes) or not all(0 < w < math.inf for w in cfg.weights):
         raise NMTError(f"--train-weights needs one positive weight per --train corpus ({len(cfg.prefixes)})")
     report = on_progress or (lambda stage, done, total: None)
     seconds: dict[str, float] = {}

@@ -16,6 +16,7 @@ from conftest import write_toy_corpus
 from nmt_cli import cache
 from nmt_cli.config import DataConfig
 from nmt_cli.corpus import load_corpora
+from nmt_cli.errors import NMTError
 from nmt_cli.prepare import prepare_data
 
 
@@ -125,6 +126,14 @@ def test_several_corpora_are_prepared_and_cached_each_on_its_own(corpus, tmp_pat
     assert [c.pairs for c in prepared.corpora] == [1350, 300]  # the held-out pairs come from the first
     assert prepared.train.sizes == [1350, 300] and prepared.weights == (1.0, 4.0)
     assert len({s.directory for s in prepared.train.shards}) == 2
+
+
+@pytest.mark.parametrize("weight", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_corpus_weight_must_be_positive_and_finite(corpus, tmp_path, weight):
+    cfg = DataConfig(train=(str(corpus),) * 2, src_lang="de", tgt_lang="en", train_weights=(1.0, weight))
+    with pytest.raises(NMTError, match="--train-weights needs one positive weight per --train corpus"):
+        prepare_data(cfg, tmp_path / "d", seed=1, threads=1)
+    assert not (tmp_path / "d").exists()
 
 
 def interrupted_run(corpus, data, sig):
