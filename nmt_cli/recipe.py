@@ -184,7 +184,7 @@ def _saved_arch(init_from: Path | None) -> Arch | None:
     from nmt_cli import finetune
     from nmt_cli.checkpoint import model_settings
 
-    arch: Arch = model_settings(finetune.saved_config(init_from), init_from).get("arch", "rnn")
+    arch: Arch = model_settings(finetune.saved_config(init_from), init_from).get("arch", ModelConfig.arch)
     return arch
 
 

@@ -8,7 +8,7 @@ from nmt_cli.recipe import TrainRecipe
 from nmt_cli.train_options import training
 
 
-def test_repeated_options_become_tuples_and_left_out_ones_the_recipes_defaults():
+def command_with_training():
     app = typer.Typer()
     seen = {}
 
@@ -17,6 +17,11 @@ def test_repeated_options_become_tuples_and_left_out_ones_the_recipes_defaults()
     def go(recipe: TrainRecipe) -> None:
         seen["recipe"] = recipe
 
+    return app, seen
+
+
+def test_repeated_options_become_tuples_and_left_out_ones_the_recipes_defaults():
+    app, seen = command_with_training()
     args = ["--train", "a", "--train", "b", "--train-weights", "3", "--train-weights", "1"]
     result = CliRunner().invoke(app, [*args, "-s", "de", "-t", "en", "-o", "out", "--arch", "transformer"])
     assert result.exit_code == 0, result.output
@@ -36,18 +41,6 @@ def test_the_required_options_are_required():
 
     result = CliRunner().invoke(app, ["--train", "a", "-s", "de", "-t", "en"])
     assert result.exit_code != 0 and "--output" in result.output
-
-
-def command_with_training():
-    app = typer.Typer()
-    seen = {}
-
-    @app.command()
-    @training
-    def go(recipe: TrainRecipe) -> None:
-        seen["recipe"] = recipe
-
-    return app, seen
 
 
 REQUIRED = ["--train", "a", "-s", "de", "-t", "en", "-o", "out"]
