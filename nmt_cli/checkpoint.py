@@ -204,7 +204,7 @@ def check_config_agrees(stated: Any, stored: dict[str, Any], config_path: Path, 
     if not isinstance(stated, dict):
         raise NMTError(f'{config_path} is corrupt (its "model" entry is not an object)')
     differ = [
-        f"{k} {stated[k]} there, {stored[k]} in the weights"
+        f"{k} {json.dumps(stated[k])} there, {json.dumps(stored[k])} in the weights"
         for k in stored
         if k in stated and stated[k] != stored[k]
     ]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import os
 import random
+import shutil
 import sys
 import tempfile
 import unicodedata
@@ -22,6 +24,7 @@ import sentencepiece as spm
 
 from nmt_cli.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from nmt_cli.errors import NMTError
+from nmt_cli.files import os_errors_as_words
 from nmt_cli.lines import input_lines as input_lines  # re-exported: the one line rule
 from nmt_cli.lines import read_lines as read_lines
 from nmt_cli.lines import strip_line_end
@@ -39,7 +42,8 @@ def open_output(
 
     A file is written under a temporary name beside it and renamed over it when the block ends
     without error, so a command that fails or is interrupted half-way leaves the previous file
-    as it was. An existing pipe or device (not a regular file) is written directly.
+    as it was. A file with other hard links gets the finished output copied into it instead, so
+    that every name sees it. An existing pipe or device (not a regular file) is written directly.
     """
     from nmt_cli.files import os_errors_as_words, refuse_same_file, require_inputs
 
@@ -63,9 +67,27 @@ def open_output(
             with open(fd, "w", encoding="utf-8", newline="\n") as f:
                 yield f
             os.chmod(tmp, mode)
-            os.replace(tmp, target)
+            if target.exists() and target.stat().st_nlink > 1:
+                _copy_into_linked(tmp, target)
+            else:
+                os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _copy_into_linked(tmp: Path, target: Path) -> None:
+    """Write `tmp`'s bytes into a hard-linked `target` itself (a rename would leave its other
+    names on the old content); if that fails, the whole output is kept under a name beside it."""
+    try:
+        shutil.copyfile(tmp, target)
+    except OSError as e:
+        from nmt_cli.files import describe_os_error
+
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.", suffix=".new")
+        os.close(fd)
+        kept = Path(name)
+        os.replace(tmp, kept)
+        raise NMTError(f"{describe_os_error(e, 'writing', target)}; the whole output is in {kept}") from e
 
 
 class TextStream:
@@ -136,20 +158,25 @@ def train_sentencepiece(texts: Iterable[str], model_prefix: Path, vocab_size: in
 
     `hard_vocab_limit=False` lets a small corpus with few distinct words train with a
     large `vocab_size`; a size below the number of distinct characters is raised to it.
+    The training text is written beside the model and the model is written here, not by
+    SentencePiece, so that a full disk is reported as such, naming the file, instead of as
+    an unreadable model file.
     """
     texts = [t for t in texts if t]
     chars = {c for t in texts for c in t if not c.isspace()}
     minimum = len(chars) + 5  # the characters, the four specials and the word marker
     if vocab_size < minimum:
         vocab_size = minimum
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False) as f:
-        f.write("\n".join(texts) + "\n")
-        corpus = f.name
-    spm.set_random_generator_seed(seed)
+    corpus = model_prefix.with_name(f".{model_prefix.name}.input.txt")
+    model_file = model_prefix.with_name(f"{model_prefix.name}.model")
+    proto = io.BytesIO()
     try:
+        with os_errors_as_words("writing", corpus):
+            corpus.write_text("\n".join(texts) + "\n", encoding="utf-8")
+        spm.set_random_generator_seed(seed)
         spm.SentencePieceTrainer.train(
-            input=corpus,
-            model_prefix=str(model_prefix),
+            input=str(corpus),
+            model_writer=proto,
             vocab_size=vocab_size,
             model_type="unigram",
             character_coverage=1.0,
@@ -164,8 +191,10 @@ def train_sentencepiece(texts: Iterable[str], model_prefix: Path, vocab_size: in
             num_threads=2,
         )
     finally:
-        Path(corpus).unlink(missing_ok=True)
-    return spm.SentencePieceProcessor(model_file=f"{model_prefix}.model").get_piece_size()
+        corpus.unlink(missing_ok=True)
+    with os_errors_as_words("writing", model_file):
+        model_file.write_bytes(proto.getvalue())
+    return spm.SentencePieceProcessor(model_proto=proto.getvalue()).get_piece_size()
 
 
 class Tokenizer:

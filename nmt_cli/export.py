@@ -20,6 +20,7 @@ import numpy as np
 from nmt_cli.checkpoint import JOINT_SPM, load_model
 from nmt_cli.config import BOS_ID, EOS_ID, UNK_ID, ModelConfig
 from nmt_cli.errors import NMTError
+from nmt_cli.files import os_errors_as_words
 
 Quantization = Literal["int8", "int16", "float16", "bfloat16", "float32"]
 EXPORT_INFO = "nmt-export.json"  # marks a directory as ours to overwrite on the next export
@@ -204,14 +205,15 @@ def export_ctranslate2(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.export."))
     try:
-        staged = tmp / "model"
-        NMTConverter().convert(str(staged), quantization=quantization)
-        for name in sorted(set(spm.values())):
-            shutil.copyfile(loaded.model_dir / name, staged / name)
-        (staged / "README.md").write_text(_readme(info), encoding="utf-8")
-        files = sorted(p.name for p in staged.iterdir()) + [EXPORT_INFO]
-        (staged / EXPORT_INFO).write_text(json.dumps({**info, "files": files}, indent=2) + "\n")
-        _replace_export(staged, out, files)
+        with os_errors_as_words("writing", out):
+            staged = tmp / "model"
+            NMTConverter().convert(str(staged), quantization=quantization)
+            for name in sorted(set(spm.values())):
+                shutil.copyfile(loaded.model_dir / name, staged / name)
+            (staged / "README.md").write_text(_readme(info), encoding="utf-8")
+            files = sorted(p.name for p in staged.iterdir()) + [EXPORT_INFO]
+            (staged / EXPORT_INFO).write_text(json.dumps({**info, "files": files}, indent=2) + "\n")
+            _replace_export(staged, out, files)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return Export(out, files, quantization)

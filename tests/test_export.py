@@ -187,3 +187,22 @@ def test_without_ctranslate2_says_how_to_install(tmp_path, monkeypatch):
     result = export(tmp_path, tmp_path / "ct2")
     assert result.exit_code == 1
     assert "pip install" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_full_disk_is_said_in_words_and_the_previous_export_stays(transformer_dir, tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    out = tmp_path / "ct2"
+    assert export(transformer_dir, out).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full)  # the SentencePiece model's copy fails
+    result = export(transformer_dir, out, "--quantization", "int8")
+    assert result.exit_code == 1
+    assert result.output.strip() == f"error: no space left on device while writing {out}"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ct2"]  # no temporary left behind

@@ -200,6 +200,10 @@ def test_config_that_disagrees_with_the_weights_is_refused(tiny_model_dir, tmp_p
     edit_config(model, lambda c: {**c, "model": {**c["model"], "hidden_dim": 256}})
     result = runner.invoke(app, ["translate", "-m", str(model)], input="ein hund\n")
     assert_refused(result, "config.json does not describe", "hidden_dim 256 there, 32 in the weights")
+    vocab = json.loads((model / "config.json").read_text())["model"]["vocab_size"]
+    edit_config(model, lambda c: {**c, "model": {**c["model"], "hidden_dim": 32, "vocab_size": str(vocab)}})
+    result = runner.invoke(app, ["translate", "-m", str(model)], input="ein hund\n")
+    assert_refused(result, f'vocab_size "{vocab}" there, {vocab} in the weights')  # a string, in quotes
 
 
 def test_sentencepiece_model_of_another_vocabulary_is_refused_at_load(tiny_model_dir, tmp_path):
@@ -345,6 +349,56 @@ def test_translate_to_a_full_disk_is_said_in_words(tiny_model_dir, tmp_path):
     args = ["translate", "-m", str(tiny_model_dir), "-o", "/dev/full"]
     result = runner.invoke(app, args, input="ein hund\n")
     assert_refused(result, "no space left on device while writing /dev/full")
+
+
+def test_a_full_disk_while_training_sentencepiece_names_the_file_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    import pytest
+
+    from nmt_cli.data import train_sentencepiece
+    from nmt_cli.errors import NMTError
+
+    texts = ["ein hund läuft", "a dog runs"] * 20
+    real_write = Path.write_bytes
+    for method in ("write_text", "write_bytes"):  # the training text, then the model itself
+
+        def full(self, *args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(Path, method, full)
+        with pytest.raises(NMTError) as e:
+            train_sentencepiece(texts, tmp_path / "spm", 40)
+        monkeypatch.undo()
+        file = ".spm.input.txt" if method == "write_text" else "spm.model"
+        assert str(e.value) == f"no space left on device while writing {tmp_path / file}"
+        assert list(tmp_path.iterdir()) == []
+    assert Path.write_bytes is real_write
+    assert train_sentencepiece(texts, tmp_path / "spm", 40) > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["spm.model"]
+
+
+def test_a_hard_linked_output_is_rewritten_under_every_name(tiny_model_dir, tmp_path, monkeypatch):
+    import errno
+
+    out, twin = tmp_path / "out.txt", tmp_path / "twin.txt"
+    out.write_text("yesterday's work\n")
+    os.link(out, twin)
+    args = ["translate", "-m", str(tiny_model_dir), "-o", str(out)]
+    result = runner.invoke(app, args, input="ein hund\nein mann\n")
+    assert result.exit_code == 0, result.output
+    assert twin.read_text() == out.read_text() != "yesterday's work\n"
+    assert os.path.samefile(out, twin) and len(out.read_text().splitlines()) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt", "twin.txt"]
+
+    def full(src, dst, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full)  # copying into the linked file fails
+    result = runner.invoke(app, args, input="ein hund\n")
+    message = assert_refused(result, f"no space left on device while writing {out}; the whole output is in")
+    kept = Path(message.rsplit(" ", 1)[1])
+    assert kept.parent == tmp_path and len(kept.read_text().splitlines()) == 1
 
 
 # 10. alignment input
