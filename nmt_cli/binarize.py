@@ -32,6 +32,7 @@ from nmt_cli.corpus import (
 )
 from nmt_cli.data import NORMALIZATION, Tokenizer
 from nmt_cli.errors import NMTError
+from nmt_cli.files import os_errors_as_words
 from nmt_cli.shards import ShardWriter, token_dtype
 
 CHUNK_PAIRS = 20_000
@@ -64,7 +65,8 @@ def encode(
 
 def write_bleu_subset(directory: Path, src: list[str], ref: list[str]) -> None:
     text = json.dumps({"src": src, "ref": ref}, ensure_ascii=False)
-    (directory / "bleu_subset.json").write_text(text + "\n", encoding="utf-8")
+    with os_errors_as_words("writing", directory / "bleu_subset.json"):
+        (directory / "bleu_subset.json").write_text(text + "\n", encoding="utf-8")
 
 
 def read_bleu_subset(directory: Path) -> tuple[list[str], list[str]]:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nmt_cli.files import os_errors_as_words
+
 FORMAT_VERSION = 1
 TMP_PREFIX = ".tmp-"
 TMP_NAME = re.compile(r"^\.tmp-.+-(\d+)-[0-9a-f]{8}$")
@@ -86,9 +88,10 @@ def build(data_dir: Path, name: str, key: str, make: Callable[[Path], dict[str, 
     tmp.mkdir()
     try:
         meta = {"format": FORMAT_VERSION, "key": key, **make(tmp)}
-        (tmp / "meta.json").write_text(
-            json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        with os_errors_as_words("writing", tmp / "meta.json"):
+            (tmp / "meta.json").write_text(
+                json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
         final = entry_dir(data_dir, name, key)
         try:
             os.rename(tmp, final)

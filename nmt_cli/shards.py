@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from nmt_cli.config import BOS_ID, EOS_ID, PAD_ID
+from nmt_cli.files import os_errors_as_words
 
 if TYPE_CHECKING:
     from nmt_cli.data import Batch
@@ -41,18 +42,21 @@ class NpyAppender:
     """A 1-D .npy file written chunk by chunk, when its final length is not known in advance."""
 
     def __init__(self, path: Path, dtype: np.dtype) -> None:
-        self.dtype, self.length = np.dtype(dtype), 0
-        self.file: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed by close())
-        self.file.write(npy_header(self.dtype, 0))
+        self.path, self.dtype, self.length = path, np.dtype(dtype), 0
+        with os_errors_as_words("writing", path):
+            self.file: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed by close())
+            self.file.write(npy_header(self.dtype, 0))
 
     def append(self, values: np.ndarray) -> None:
-        self.file.write(np.ascontiguousarray(values, dtype=self.dtype).tobytes())
+        with os_errors_as_words("writing", self.path):  # a full disk names the shard
+            self.file.write(np.ascontiguousarray(values, dtype=self.dtype).tobytes())
         self.length += len(values)
 
     def close(self) -> None:
-        self.file.seek(0)
-        self.file.write(npy_header(self.dtype, self.length))
-        self.file.close()
+        with os_errors_as_words("writing", self.path):
+            self.file.seek(0)
+            self.file.write(npy_header(self.dtype, self.length))
+            self.file.close()
 
 
 class ShardWriter:

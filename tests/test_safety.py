@@ -378,6 +378,42 @@ def test_a_full_disk_while_training_sentencepiece_names_the_file_and_leaves_noth
     assert [p.name for p in tmp_path.iterdir()] == ["spm.model"]
 
 
+def test_a_full_disk_while_writing_shards_names_the_shard_and_leaves_no_partial_entry(tmp_path):
+    # one letter a line: the shards' 8-byte offsets outgrow the 2-byte lines SentencePiece reads
+    letters = "abcdefghij" * 10_000
+    (tmp_path / "c.de").write_text("".join(f"{c}\n" for c in letters))
+    (tmp_path / "c.en").write_text("".join(f"{c.upper()}\n" for c in letters))
+    limit = 600_000
+
+    def small_files() -> None:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    data = tmp_path / "prepared"
+    cmd = [
+        sys.executable,
+        "-m",
+        "nmt_cli.cli",
+        "prepare",
+        "--train",
+        str(tmp_path / "c"),
+        "-s",
+        "de",
+        "-t",
+        "en",
+    ]
+    cmd += ["--data-dir", str(data), "--vocab-size", "30"]
+    proc = subprocess.run(cmd, capture_output=True, timeout=180, preexec_fn=small_files)
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 1 and "Traceback" not in stderr, stderr
+    assert stderr.strip().startswith(f"error: file too large while writing {data}/")
+    assert stderr.strip().endswith("train.src.offsets.npy"), stderr
+    assert [p.name for p in data.iterdir() if not p.name.startswith("spm-")] == []  # no half-built shards
+
+
 def test_a_hard_linked_output_is_rewritten_under_every_name(tiny_model_dir, tmp_path, monkeypatch):
     import errno
 
