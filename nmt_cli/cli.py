@@ -167,14 +167,15 @@ def evaluate(
         import json
 
         from nmt_cli.evaluate import evaluate as evaluate_files
+        from nmt_cli.files import os_errors_as_words
+        from nmt_cli.render import score_table
 
         result = evaluate_files(ref, metrics, hyp, src, model or (), decode, runtime, save_hyp)
-        if json_output:
-            typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
-        else:
-            from nmt_cli.render import score_table
-
-            Console(highlight=False).print(score_table(result))
+        with os_errors_as_words("writing", "stdout"):
+            if json_output:
+                typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+            else:
+                Console(highlight=False).print(score_table(result))
 
     run(debug, action)
 
@@ -208,6 +209,7 @@ def align(
         from nmt_cli.align import alignment_error
         from nmt_cli.align_files import align_files, check_choice
         from nmt_cli.data import open_output
+        from nmt_cli.files import os_errors_as_words
         from nmt_cli.render import alignment_scores, write_alignments
 
         form = fmt or ("table" if output is None and sys.stdout.isatty() else "pharaoh")
@@ -221,9 +223,11 @@ def align(
         to_file = gold is None or output is not None  # with --gold and no -o: only the scores
         with open_output(output, inputs) if to_file else contextlib.nullcontext(None) as out:
             console = Console(file=out, no_color=True if no_color else None, highlight=False)
-            predicted = write_alignments(alignments, form, out, console)
+            with os_errors_as_words("writing", output or "stdout"):
+                predicted = write_alignments(alignments, form, out, console)
         if gold_links is not None:
-            typer.echo(alignment_scores(alignment_error(predicted, gold_links), form))
+            with os_errors_as_words("writing", "stdout"):
+                typer.echo(alignment_scores(alignment_error(predicted, gold_links), form))
 
     run(debug, action)
 
@@ -404,7 +408,13 @@ for _command in app.registered_commands:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except OSError as e:  # outside run(): only --help and usage messages, to a full disk
+        from nmt_cli.files import describe_os_error
+
+        err.print(f"error: {describe_os_error(e, 'writing', 'stdout')}", markup=False, soft_wrap=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -437,6 +437,25 @@ def test_a_hard_linked_output_is_rewritten_under_every_name(tiny_model_dir, tmp_
     assert kept.parent == tmp_path and len(kept.read_text().splitlines()) == 1
 
 
+def test_stdout_on_a_full_disk_is_said_in_words_by_every_command(tiny_model_dir, tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("a dog\n")
+    commands = (
+        ["translate", "-m", str(tiny_model_dir), "-i", str(text)],
+        ["align", "-m", str(tiny_model_dir), "-i", str(text), "-f", "pharaoh"],
+        ["evaluate", "--hyp", str(text), "--ref", str(text)],
+        ["evaluate", "--hyp", str(text), "--ref", str(text), "--json"],
+        ["--help"],
+        ["translate", "--help"],
+    )
+    for command in commands:
+        with open("/dev/full", "w") as full:
+            cmd = [sys.executable, "-m", "nmt_cli.cli", *command]
+            proc = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, timeout=120, text=True)
+        assert proc.returncode == 1, (command, proc.stderr)
+        assert proc.stderr.strip() == "error: no space left on device while writing stdout", command
+
+
 # 10. alignment input
 
 
