@@ -37,6 +37,7 @@ from nmt_cli.model import build_model
 
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS, STATE, JOINT_SPM = "config.json", "model.pt", "last.pt", "spm.model"
+EXPORT_INFO = "nmt-export.json"  # written by `nmt export` into a CTranslate2 model directory
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "de-en"
 
 
@@ -181,12 +182,27 @@ def read_config(model_dir: Path, option: str = "") -> dict[str, Any]:
     if not isinstance(config, dict):
         raise NMTError(f"{config_path} is corrupt (not a JSON object)")
     if "format_version" not in config:
+        if (model_dir / EXPORT_INFO).is_file():
+            raise NMTError(
+                f"{where} is a CTranslate2 export (nmt export), which runs in ctranslate2, not in nmt: "
+                f"see {model_dir / 'README.md'}, or give nmt the model it was exported from"
+                + exported_from(model_dir)
+            )
         raise NMTError(f"{where} is not an nmt-cli model directory ({config_path} is another tool's)")
     if config["format_version"] != FORMAT_VERSION:
         raise NMTError(
             f"{config_path} has format {config['format_version']}, this nmt-cli reads {FORMAT_VERSION}"
         )
     return config
+
+
+def exported_from(export_dir: Path) -> str:
+    """ " (DIR)", the nmt model a CTranslate2 export names as its source, or "" if unreadable."""
+    try:
+        source = json.loads((export_dir / EXPORT_INFO).read_text(encoding="utf-8")).get("source_model")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return f" ({source})" if isinstance(source, str) and source else ""
 
 
 def model_settings(config: dict[str, Any], model_dir: Path) -> dict[str, Any]:

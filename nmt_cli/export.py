@@ -17,13 +17,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from nmt_cli.checkpoint import JOINT_SPM, load_model
+from nmt_cli.checkpoint import EXPORT_INFO, JOINT_SPM, load_model  # EXPORT_INFO: ours to overwrite
 from nmt_cli.config import BOS_ID, EOS_ID, UNK_ID, ModelConfig
 from nmt_cli.errors import NMTError
 from nmt_cli.files import os_errors_as_words
 
 Quantization = Literal["int8", "int16", "float16", "bfloat16", "float32"]
-EXPORT_INFO = "nmt-export.json"  # marks a directory as ours to overwrite on the next export
 INSTALL_HINT = "CTranslate2 is not installed: pip install 'nmt-cli[ctranslate2]' (or pip install ctranslate2)"
 
 

@@ -206,3 +206,13 @@ def test_a_full_disk_is_said_in_words_and_the_previous_export_stays(transformer_
     assert result.output.strip() == f"error: no space left on device while writing {out}"
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["ct2"]  # no temporary left behind
+
+
+def test_an_export_given_to_nmt_says_what_it_is_and_where_it_came_from(transformer_dir, tmp_path):
+    out = tmp_path / "ct2"
+    assert export(transformer_dir, out).exit_code == 0
+    result = runner.invoke(app, ["translate", "-m", str(out)], input="ein hund\n")
+    assert result.exit_code == 1
+    message = result.stderr.strip()
+    assert message.startswith(f"error: {out} is a CTranslate2 export (nmt export)"), message
+    assert message.endswith(f"({Path(transformer_dir).resolve()})") and len(message.splitlines()) == 1
