@@ -24,7 +24,7 @@ import sentencepiece as spm
 
 from nmt_cli.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from nmt_cli.errors import NMTError
-from nmt_cli.files import os_errors_as_words
+from nmt_cli.files import describe_os_error, os_errors_as_words, refuse_same_file, require_inputs
 from nmt_cli.lines import input_lines as input_lines  # re-exported: the one line rule
 from nmt_cli.lines import read_lines as read_lines
 from nmt_cli.lines import strip_line_end
@@ -45,8 +45,6 @@ def open_output(
     as it was. A file with other hard links gets the finished output copied into it instead, so
     that every name sees it. An existing pipe or device (not a regular file) is written directly.
     """
-    from nmt_cli.files import os_errors_as_words, refuse_same_file, require_inputs
-
     require_inputs(inputs)
     refuse_same_file(path, option, inputs)
     if path is None or str(path) == "-":
@@ -81,8 +79,6 @@ def _copy_into_linked(tmp: Path, target: Path) -> None:
     try:
         shutil.copyfile(tmp, target)
     except OSError as e:
-        from nmt_cli.files import describe_os_error
-
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.", suffix=".new")
         os.close(fd)
         kept = Path(name)

@@ -32,10 +32,15 @@ def saved_config(init_dir: str | Path, option: str = "--init-from") -> dict[str,
     return checkpoint.read_config(Path(init_dir), option)
 
 
+def saved_settings(init_dir: str | Path, option: str = "--init-from") -> dict[str, Any]:
+    """That config.json's "model" entry: the architecture to start from."""
+    return checkpoint.model_settings(saved_config(init_dir, option), Path(init_dir))
+
+
 def model_config(init_dir: str | Path, overrides: dict[str, Any] | None = None) -> ModelConfig:
     """The directory's ModelConfig, with `overrides` (fields a user set explicitly) applied where
     they are regularisation and refused in one line where they contradict the architecture."""
-    saved = ModelConfig.from_dict(checkpoint.model_settings(saved_config(init_dir), Path(init_dir)))
+    saved = ModelConfig.from_dict(saved_settings(init_dir))
     for name, value in (overrides or {}).items():
         if name not in NOT_ARCHITECTURE and getattr(saved, name) != value:
             option = "--" + name.replace("_", "-")
@@ -76,7 +81,7 @@ def configs(
 def vocabulary(model_dir: str | Path, data_cfg: DataConfig, option: str = "--vocab-from") -> DataConfig:
     """`data_cfg` with the directory's vocabulary settings, for a run that takes its SentencePiece
     model(s) (fine-tuning, or --vocab-from: members of an ensemble need one vocabulary)."""
-    model = ModelConfig.from_dict(checkpoint.model_settings(saved_config(model_dir, option), Path(model_dir)))
+    model = ModelConfig.from_dict(saved_settings(model_dir, option))
     return dataclasses.replace(data_cfg, joint_vocab=model.joint_vocab, vocab_size=model.vocab_size)
 
 

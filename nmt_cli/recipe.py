@@ -182,9 +182,8 @@ def _saved_arch(init_from: Path | None) -> Arch | None:
     if init_from is None:
         return None
     from nmt_cli import finetune
-    from nmt_cli.checkpoint import model_settings
 
-    arch: Arch = model_settings(finetune.saved_config(init_from), init_from).get("arch", ModelConfig.arch)
+    arch: Arch = finetune.saved_settings(init_from).get("arch", ModelConfig.arch)
     return arch
 
 
