@@ -14,11 +14,15 @@ The query-independent half of each score (W h_i, W1 h_i) is computed once per se
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
 from nmt_cli.config import Scoring, Span
+from nmt_cli.memory_reads import plain_read
+
+Reader = Callable[[Tensor, Tensor], Tensor]  # (weights (N, S), values (N, S, H)) -> context (N, H)
 
 
 class DotScore(nn.Module):
@@ -80,12 +84,13 @@ def make_scorer(kind: Scoring, query_dim: int, memory_dim: int) -> Scorer:
     raise ValueError(f"unknown attention: {kind}")
 
 
-def attend(energies: Tensor, values: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+def attend(
+    energies: Tensor, values: Tensor, mask: Tensor, read: Reader = plain_read
+) -> tuple[Tensor, Tensor]:
     """Softmax over the positions where `mask` is True; returns (context (N, H), weights (N, S))."""
     weights = torch.softmax(energies.float().masked_fill(~mask, -math.inf), dim=-1)
     weights = weights.to(values.dtype)
-    context = torch.bmm(weights.unsqueeze(1), values).squeeze(1)
-    return context, weights
+    return read(weights, values), weights
 
 
 class LocalPredictor(nn.Module):
@@ -117,6 +122,7 @@ def local_attend(
     width: int,
     step: Tensor,
     centre_p: Tensor | None,
+    read: Reader = plain_read,
 ) -> tuple[Tensor, Tensor]:
     """Global, local-m (p_t = t) or local-p (predicted p_t, Gaussian-weighted) attention.
 
@@ -124,7 +130,7 @@ def local_attend(
     inside are multiplied by exp(-(s - p_t)² / 2σ²) with σ = D/2, as in Luong et al. (2015).
     """
     if span == "global":
-        return attend(energies, values, mask)
+        return attend(energies, values, mask, read)
     src_len = mask.sum(1)
     centre = step.float().expand(mask.size(0)) if span == "local-m" else centre_p
     assert centre is not None
@@ -135,5 +141,4 @@ def local_attend(
         sigma = width / 2
         gauss = torch.exp(-((positions.unsqueeze(0) - centre.float().unsqueeze(1)) ** 2) / (2 * sigma**2))
         weights = weights * gauss.to(weights.dtype)
-    context = torch.bmm(weights.unsqueeze(1), values).squeeze(1)
-    return context, weights
+    return read(weights, values), weights

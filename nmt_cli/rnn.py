@@ -13,15 +13,16 @@ learned bridge and comes in two designs (`--decoder`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
-from nmt_cli.attention import LocalPredictor, Scorer, local_attend, make_scorer
+from nmt_cli.attention import LocalPredictor, Reader, Scorer, local_attend, make_scorer
 from nmt_cli.config import ARCH_DEFAULTS, DEFAULT_ATTENTION, PAD_ID, AttentionChoice, ModelConfig
 from nmt_cli.dropout import Dropout
 from nmt_cli.errors import NMTError
+from nmt_cli.memory_reads import SummedReads, plain_read
 from nmt_cli.precision import to_autocast_dtype
 
 
@@ -33,6 +34,13 @@ class RNNMemory:
     keys: Tensor  # (N, S, A)
     mask: Tensor  # (N, S) True on real tokens
     final: tuple[Tensor, Tensor]  # bridged (h, c), each (L, N, H)
+    read: Reader = plain_read  # how attention's context reads the states
+
+    def summing_read_gradients(self) -> RNNMemory:
+        """The same memory, its states' gradient made once for all decoder steps (memory_reads.py):
+        for teacher-forced training, where every step reads them."""
+        reads = SummedReads(self.states)
+        return replace(self, states=reads.states, read=reads.read)
 
     def select(self, idx: Tensor) -> RNNMemory:
         """Rows `idx` of every tensor: reorders beams or drops finished rows."""
@@ -119,7 +127,8 @@ class AttentionalDecoder(nn.Module):
     def _attend(self, query: Tensor, memory: RNNMemory, step: Tensor) -> tuple[Tensor, Tensor]:
         energies = self.scorer(query, memory.keys)
         centre = self.predictor(query, memory.mask.sum(1)) if self.predictor is not None else None
-        return local_attend(energies, memory.states, memory.mask, self.span, self.window, step, centre)
+        states, mask = memory.states, memory.mask
+        return local_attend(energies, states, mask, self.span, self.window, step, centre, memory.read)
 
     def _recur(self, x: Tensor, state: RNNState) -> tuple[Tensor, Tensor]:
         hs, cs = [], []
@@ -207,6 +216,8 @@ class RNNSeq2Seq(nn.Module):
         """Teacher-forced logits (B, T, V), or with `project=False` the output layer's input
         features (B, T, O); and attention (B, T, S), which costs nothing extra here."""
         memory = self.encode(src, src_mask)
+        if torch.is_grad_enabled() and memory.states.requires_grad:
+            memory = memory.summing_read_gradients()
         state = self.init_state(memory)
         emb = to_autocast_dtype(self.dropout(self.tgt_embed(tgt_in)))  # (B, T, E)
         outs, attns = [], []
