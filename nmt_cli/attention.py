@@ -88,9 +88,13 @@ def attend(
     energies: Tensor, values: Tensor, mask: Tensor, read: Reader = plain_read
 ) -> tuple[Tensor, Tensor]:
     """Softmax over the positions where `mask` is True; returns (context (N, H), weights (N, S))."""
-    weights = torch.softmax(energies.float().masked_fill(~mask, -math.inf), dim=-1)
-    weights = weights.to(values.dtype)
+    weights = masked_softmax(energies, mask, values.dtype)
     return read(weights, values), weights
+
+
+def masked_softmax(energies: Tensor, mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """Attention weights (N, S): softmax in fp32 over the positions where `mask` is True."""
+    return torch.softmax(energies.float().masked_fill(~mask, -math.inf), dim=-1).to(dtype)
 
 
 class LocalPredictor(nn.Module):
@@ -135,7 +139,7 @@ def local_attend(
     centre = step.float().expand(mask.size(0)) if span == "local-m" else centre_p
     assert centre is not None
     window = local_window(centre, src_len, width, mask.size(1)) & mask
-    _, weights = attend(energies, values, window)
+    weights = masked_softmax(energies, window, values.dtype)  # the context is read once, below
     if span == "local-p":
         positions = torch.arange(mask.size(1), device=mask.device, dtype=torch.float)
         sigma = width / 2
