@@ -50,8 +50,10 @@ class _SharedStates(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor | None) -> tuple[Tensor | None, None]:
         summed = ctx.reads.states_grad()
-        if summed is None or grad is None:
-            return (summed if grad is None else grad), None
+        if grad is None:
+            return summed, None
+        if summed is None:
+            return grad, None
         return grad + summed, None
 
 
