@@ -22,6 +22,7 @@ from nmt_cli.attention import LocalPredictor, Reader, Scorer, local_attend, make
 from nmt_cli.config import ARCH_DEFAULTS, DEFAULT_ATTENTION, PAD_ID, AttentionChoice, ModelConfig
 from nmt_cli.dropout import Dropout
 from nmt_cli.errors import NMTError
+from nmt_cli.lstm_layer import bilstm
 from nmt_cli.memory_reads import SummedReads, plain_read
 from nmt_cli.precision import to_autocast_dtype
 
@@ -91,9 +92,13 @@ class BiLSTMEncoder(nn.Module):
         """Returns states (B, S, H) and the bridged initial decoder state, each (L, B, H)."""
         lengths = src_mask.sum(1).cpu()
         x = self.dropout(self.embed(src))
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out, (h_n, c_n) = self.lstm(packed)
-        states, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=src.size(1))
+        if torch.is_grad_enabled() and self.lstm.weight_hh_l0.requires_grad:
+            # training: the same function, its backward by hand (lstm_layer.py)
+            states, h_n, c_n = bilstm(self.lstm, to_autocast_dtype(x), src_mask.sum(1), self.dropout)
+        else:
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, (h_n, c_n) = self.lstm(packed)
+            states, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=src.size(1))
         layers, batch = self.lstm.num_layers, src.size(0)
 
         def join(s: Tensor) -> Tensor:
