@@ -64,8 +64,12 @@ class AdditiveScore(nn.Module):
 
     def forward(self, query: Tensor, keys: Tensor) -> Tensor:
         # v as a vector product: a matrix-vector product, not an (N, S, A) x (A, 1) matmul
-        hidden = torch.tanh_(keys + self.W2(query).unsqueeze(1))
-        return hidden @ self.v.weight.squeeze(0)
+        v, q = self.v.weight.squeeze(0), self.W2(query).unsqueeze(1)
+        if keys.dtype == torch.bfloat16:
+            # torch's bf16 tanh runs at a fifth of its bf16 sigmoid's speed on CPUs, and this
+            # (N, S, A) one at every decoder step is the largest: vᵀ tanh(u) = 2vᵀ σ(2u) - Σv
+            return torch.add(q * 2, keys, alpha=2).sigmoid_() @ (v * 2) - v.sum()
+        return torch.tanh_(keys + q) @ v
 
 
 Scorer = DotScore | GeneralScore | AdditiveScore

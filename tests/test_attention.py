@@ -71,3 +71,24 @@ def test_local_m_past_the_end_still_attends_to_the_last_tokens():
     _, w = local_attend(energies, values, mask, "local-m", 1, torch.tensor(10), None)
     assert not math.isnan(float(w.sum()))
     assert torch.allclose(w, torch.tensor([[0.0, 0.5, 0.5, 0.0, 0.0]]))
+
+
+def test_additive_energies_in_bf16_are_the_tanh_definitions_within_rounding():
+    """Under bf16, additive scoring goes through the logistic form of tanh (faster on CPUs):
+    the same energies, and gradients, as vᵀ tanh(W1 h + W2 s) in fp32, up to bf16 rounding."""
+    torch.manual_seed(0)
+    score = AdditiveScore(64, 64, 64)
+    query = torch.randn(5, 64, requires_grad=True)
+    keys = score.project_keys(torch.randn(5, 7, 64)).detach().requires_grad_()
+    want = torch.tanh(keys + score.W2(query).unsqueeze(1)) @ score.v.weight.squeeze(0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = score(query, keys.bfloat16())
+    assert got.dtype == torch.bfloat16
+    assert (got.float() - want).abs().max() <= 0.02 * want.abs().max()
+    weights = torch.randn_like(want)
+    for g, w in zip(
+        torch.autograd.grad((got.float() * weights).sum(), [query, keys, score.v.weight]),
+        torch.autograd.grad((want * weights).sum(), [query, keys, score.v.weight]),
+        strict=True,
+    ):
+        assert (g.float() - w).norm() <= 0.02 * w.norm()
