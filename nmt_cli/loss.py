@@ -9,7 +9,9 @@ The loss is computed by its closed form, logsumexp(z) - (1-ε)·z_y - (ε/V)·Σ
 gradient softmax(z) - (1-ε)·onehot(y) - ε/V, a few hundred rows at a time in fp32, the gradient
 from the same softmax as the loss: this never materialises an fp32 copy of the (tokens × vocabulary)
 logits, their log-softmax or its gradient, the largest tensors of a training step, of which
-torch's cross_entropy makes three.
+torch's cross_entropy makes three. On a CPU with bf16 logits, the compiled kernel of
+`loss_kernel.c` (native.py) makes each chunk's loss and gradient in two passes over the bf16
+logits where torch's operations make eight over an fp32 copy; elsewhere torch's operations do.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nmt_cli import batching
+from nmt_cli import batching, native
 from nmt_cli.config import PAD_ID
 from nmt_cli.data import Batch, collate, token_batches
 from nmt_cli.precision import autocast
@@ -132,24 +134,33 @@ class _LinearSmoothedCrossEntropy(torch.autograd.Function):
         grad_b = torch.zeros(weight.size(0), dtype=torch.float32, device=weight.device) if want_b else None
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
         n = h.size(0)
-        buffer = hidden.new_empty(min(ROWS, n), weight.size(0), dtype=torch.float32)
+        # bf16 logits on a CPU: the compiled kernel reads them as they are (loss_kernel.c)
+        kernel = dtype == torch.bfloat16 and h.device.type == "cpu" and native.loss_fast()
+        buffer = None if kernel else hidden.new_empty(min(ROWS, n), weight.size(0), dtype=torch.float32)
         want = want_h or want_w or want_b
         # logit gradients of up to WEIGHT_ROWS positions, for one weight-gradient product
         grads = h.new_empty(min(WEIGHT_ROWS, n), weight.size(0)) if want else None
         with torch.autocast(hidden.device.type, enabled=False):
             for s in range(0, n, ROWS):
                 rows = h[s : s + ROWS]
-                z = buffer[: rows.size(0)].copy_(torch.nn.functional.linear(rows, w, b))
-                loss, p = _rows(z, safe[s : s + ROWS], keep[s : s + ROWS], smoothing, want)
-                total += loss
-                if grads is None:
-                    continue
                 start = s - s % WEIGHT_ROWS  # of the weight-gradient group
-                g = grads[s - start : s - start + rows.size(0)].copy_(p)
+                g = grads[s - start : s - start + rows.size(0)] if grads is not None else None
+                logits = torch.nn.functional.linear(rows, w, b)
+                if buffer is None:
+                    total += native.smoothed_ce_rows(logits, target[s : s + ROWS], ignore, smoothing, g).sum()
+                    p = g
+                else:
+                    z = buffer[: rows.size(0)].copy_(logits)
+                    loss, p = _rows(z, safe[s : s + ROWS], keep[s : s + ROWS], smoothing, want)
+                    total += loss
+                    if g is not None:
+                        g.copy_(p)
+                if grads is None or g is None or p is None:
+                    continue
                 if grad_h is not None:
                     torch.mm(g, w, out=grad_h[s : s + ROWS])
                 if grad_b is not None:
-                    grad_b += p.sum(0)
+                    grad_b += p.sum(0, dtype=torch.float32)
                 end = s + rows.size(0)
                 if grad_w is not None and (end - start == WEIGHT_ROWS or end == n):
                     grad_w += grads[: end - start].t() @ h[start:end]

@@ -1,8 +1,10 @@
-"""The compiled dropout kernel (`dropout_kernel.c`), where the install could build it.
+"""The compiled kernels, where the install could build them: dropout (`dropout_kernel.c`) and
+the label-smoothed loss over bf16 logits (`loss_kernel.c`).
 
-`pip install` builds it with the machine's C compiler (setup.py); where there is none, or the
-library cannot be loaded, dropout uses torch's operations, which give the same masks and
-products. `NMT_NATIVE=0` in the environment switches it off.
+`pip install` builds them with the machine's C compiler (setup.py); where there is none, or a
+library cannot be loaded, dropout and the loss use torch's operations, which give the same
+masks and products, and the same loss up to rounding. `NMT_NATIVE=0` in the environment
+switches both off.
 """
 
 from __future__ import annotations
@@ -19,17 +21,25 @@ KERNEL_RANGE = "nmt::dropout_kernel"  # how `nmt bench --profile` sees the kerne
 _DTYPES = {torch.bfloat16: 0, torch.float32: 1}  # the kernel's code for each dtype it takes
 
 
-@functools.cache
-def library() -> ctypes.CDLL | None:
-    """The loaded kernel, or None where it was not built, cannot load, or is switched off."""
+def _load(module: str) -> ctypes.CDLL | None:
+    """The compiled module `nmt_cli.<module>`, or None where it was not built, cannot load, or
+    is switched off."""
     if os.environ.get("NMT_NATIVE", "1") == "0":
         return None
-    spec = importlib.util.find_spec("nmt_cli._dropout_kernel")
+    spec = importlib.util.find_spec(f"nmt_cli.{module}")
     if spec is None or spec.origin is None:
         return None
     try:
-        lib = ctypes.CDLL(spec.origin)
+        return ctypes.CDLL(spec.origin)
     except OSError:
+        return None
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The loaded dropout kernel, or None (see `_load`)."""
+    lib = _load("_dropout_kernel")
+    if lib is None:
         return None
     lib.nmt_dropout.restype = ctypes.c_int
     lib.nmt_dropout.argtypes = [
@@ -129,3 +139,62 @@ def relu_dropout_grad(y: Tensor, grad: Tensor, scale_bits: int, simd: bool = Tru
                 y.data_ptr(), grad.data_ptr(), out.data_ptr(), grad.numel(), scale_bits, int(simd)
             )
     return out
+
+
+@functools.cache
+def loss_library() -> ctypes.CDLL | None:
+    """The loaded loss kernel, or None (see `_load`)."""
+    lib = _load("_loss_kernel")
+    if lib is None:
+        return None
+    lib.nmt_loss_simd.restype = ctypes.c_int
+    lib.nmt_smoothed_ce_rows.restype = None
+    lib.nmt_smoothed_ce_rows.argtypes = [
+        ctypes.c_void_p,  # bf16 logits (rows x vocab)
+        ctypes.c_int64,  # rows
+        ctypes.c_int64,  # vocab
+        ctypes.c_void_p,  # int64 targets
+        ctypes.c_int64,  # the target id that counts for nothing
+        ctypes.c_float,  # smoothing
+        ctypes.c_void_p,  # fp32 loss of each row, out
+        ctypes.c_void_p,  # bf16 gradient, out, or NULL
+        ctypes.c_int,  # 1: the AVX-512 path where the CPU has it
+    ]
+    return lib
+
+
+@functools.cache
+def loss_fast() -> bool:
+    """Whether the loss kernel is loaded and this CPU takes its AVX-512 path."""
+    lib = loss_library()
+    return lib is not None and bool(lib.nmt_loss_simd())
+
+
+def smoothed_ce_rows(
+    logits: Tensor, target: Tensor, ignore: int, smoothing: float, grad: Tensor | None, simd: bool = True
+) -> Tensor:
+    """Each row's label-smoothed cross-entropy (fp32, (R,)) of bf16 logits (R, V) against target
+    (R,), and their gradient written into `grad` (bf16, (R, V)) unless None; rows whose target
+    is `ignore` count 0 (see loss_kernel.c). `simd` False takes the plain C path."""
+    lib = loss_library()
+    tensors = [logits] if grad is None else [logits, grad]
+    if lib is None or any(t.dtype != torch.bfloat16 or not _takes(t) for t in tensors):
+        raise ValueError("smoothed_ce_rows: no compiled kernel, or tensors it cannot take")
+    if grad is not None and grad.shape != logits.shape:
+        shapes = f"logits {tuple(logits.shape)} and grad {tuple(grad.shape)}"
+        raise ValueError(f"smoothed_ce_rows: {shapes} differ")
+    target = target.to(torch.int64).contiguous()
+    losses = torch.empty(logits.size(0), dtype=torch.float32)
+    if logits.size(0):
+        lib.nmt_smoothed_ce_rows(
+            logits.data_ptr(),
+            logits.size(0),
+            logits.size(1),
+            target.data_ptr(),
+            ignore,
+            smoothing,
+            losses.data_ptr(),
+            None if grad is None else grad.data_ptr(),
+            int(simd),
+        )
+    return losses

@@ -65,19 +65,23 @@ print(json.dumps({"tokens_per_s": tokens / seconds, "precision": precision, "pea
 
 
 def export_tree(ref: str, into: Path) -> Path:
-    """The `nmt_cli` package of commit `ref`, unpacked into `into`, with its compiled dropout
-    kernel built from its own source where it has one (as its `pip install` would), so that an
+    """The `nmt_cli` package of commit `ref`, unpacked into `into`, with its compiled kernels
+    built from its own sources where it has them (as its `pip install` would), so that an
     old commit is measured as its users ran it."""
     archive = into / "tree.tar"
     subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), ref, "nmt_cli"], check=True)
     with tarfile.open(archive) as tar:
         tar.extractall(into / "tree", filter="data")
     package = into / "tree" / "nmt_cli"
-    source = package / "dropout_kernel.c"
     compiler = shutil.which("cc")
-    if source.is_file() and compiler:
-        library = package / f"_dropout_kernel{sysconfig.get_config_var('EXT_SUFFIX')}"
-        subprocess.run([compiler, "-O3", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    # each kernel the commit has, with the flags its setup.py gives it
+    kernels = {"dropout_kernel": ["-O3"], "loss_kernel": ["-O3", "-fopenmp", "-lm"]}
+    for name, flags in kernels.items():
+        source = package / f"{name}.c"
+        if source.is_file() and compiler:
+            library = package / f"_{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
+            command = [compiler, *flags, "-shared", "-fPIC", "-o", str(library), str(source)]
+            subprocess.run(command, check=True)
     return into / "tree"
 
 
