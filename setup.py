@@ -1,7 +1,7 @@
-"""Builds the optional dropout and loss kernels; everything else is in pyproject.toml.
+"""Builds the optional compiled kernels (native.py); everything else is in pyproject.toml.
 
-`optional=True`: where no C compiler (or no OpenMP for the loss kernel) is found the install goes
-on without it, and dropout and the loss use torch's operations (nmt_cli/native.py).
+`optional=True`: where no C compiler (or, for the OpenMP kernels, no OpenMP) is found the install goes
+on without it, and torch's operations do that work (nmt_cli/native.py).
 """
 
 from setuptools import Extension, setup
@@ -18,6 +18,14 @@ setup(
         Extension(
             "nmt_cli._loss_kernel",
             sources=["nmt_cli/loss_kernel.c"],
+            extra_compile_args=["-O3", "-fopenmp"],
+            extra_link_args=["-fopenmp"],
+            libraries=["m"],
+            optional=True,
+        ),
+        Extension(
+            "nmt_cli._additive_kernel",
+            sources=["nmt_cli/additive_kernel.c"],
             extra_compile_args=["-O3", "-fopenmp"],
             extra_link_args=["-fopenmp"],
             libraries=["m"],

@@ -19,10 +19,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from nmt_cli import additive_energies
+from nmt_cli.additive_energies import SummedEnergies
 from nmt_cli.config import Scoring, Span
 from nmt_cli.memory_reads import plain_read
 
 Reader = Callable[[Tensor, Tensor], Tensor]  # (weights (N, S), values (N, S, H)) -> context (N, H)
+Energy = Callable[[Tensor, Tensor], Tensor]  # (query (N, Q), keys (N, S, A)) -> energies (N, S)
 
 
 class DotScore(nn.Module):
@@ -30,6 +33,10 @@ class DotScore(nn.Module):
 
     def project_keys(self, memory: Tensor) -> Tensor:
         return memory
+
+    def summing(self, keys: Tensor) -> tuple[Tensor, Energy]:
+        """Keys and energies for a teacher-forced batch: this module's own."""
+        return keys, self
 
     def forward(self, query: Tensor, keys: Tensor) -> Tensor:
         # query (N, H), keys (N, S, H) -> energies (N, S)
@@ -46,6 +53,10 @@ class GeneralScore(nn.Module):
     def project_keys(self, memory: Tensor) -> Tensor:
         return self.W(memory)
 
+    def summing(self, keys: Tensor) -> tuple[Tensor, Energy]:
+        """Keys and energies for a teacher-forced batch: this module's own."""
+        return keys, self
+
     def forward(self, query: Tensor, keys: Tensor) -> Tensor:
         return torch.bmm(keys, query.unsqueeze(2)).squeeze(2)
 
@@ -61,6 +72,15 @@ class AdditiveScore(nn.Module):
 
     def project_keys(self, memory: Tensor) -> Tensor:
         return self.W1(memory)
+
+    def summing(self, keys: Tensor) -> tuple[Tensor, Energy]:
+        """Keys and energies for a teacher-forced batch: the compiled kernel's, the keys'
+        gradient made once for all steps (additive_energies.py), where it takes these keys;
+        else this module's own."""
+        if not additive_energies.takes(keys):
+            return keys, self
+        summed = SummedEnergies(keys, self.v.weight.squeeze(0))
+        return summed.keys, lambda query, k: summed.energies(self.W2(query), k)
 
     def forward(self, query: Tensor, keys: Tensor) -> Tensor:
         # v as a vector product: a matrix-vector product, not an (N, S, A) x (A, 1) matmul

@@ -1,10 +1,11 @@
-"""The compiled kernels, where the install could build them: dropout (`dropout_kernel.c`) and
-the label-smoothed loss over bf16 logits (`loss_kernel.c`).
+"""The compiled kernels, where the install could build them: dropout (`dropout_kernel.c`), the
+label-smoothed loss over bf16 logits (`loss_kernel.c`) and additive attention's energies in
+BiLSTM training (`additive_kernel.c`, called by additive_energies.py).
 
 `pip install` builds them with the machine's C compiler (setup.py); where there is none, or a
-library cannot be loaded, dropout and the loss use torch's operations, which give the same
-masks and products, and the same loss up to rounding. `NMT_NATIVE=0` in the environment
-switches both off.
+library cannot be loaded, torch's operations do the same work: the same dropout masks and
+products, the same loss and energies up to rounding. `NMT_NATIVE=0` in the environment
+switches all of them off.
 """
 
 from __future__ import annotations
@@ -198,3 +199,22 @@ def smoothed_ce_rows(
             int(simd),
         )
     return losses
+
+
+@functools.cache
+def energies_library() -> ctypes.CDLL | None:
+    """The loaded additive-attention kernel where this CPU has AVX-512, or None (see `_load`)."""
+    lib = _load("_additive_kernel")
+    if lib is None:
+        return None
+    lib.nmt_energies_simd.restype = ctypes.c_int
+    if not lib.nmt_energies_simd():  # AVX-512 only: without it, nothing else to call
+        return None
+    n, p = ctypes.c_int64, ctypes.c_void_p
+    lib.nmt_energies.restype = None
+    lib.nmt_energies.argtypes = [p, p, p, n, n, n, p]  # keys, q, v, N, S, A, e
+    lib.nmt_energies_query.restype = None
+    lib.nmt_energies_query.argtypes = [p, p, p, p, n, n, n, p]  # keys, q, v, g, N, S, A, dq
+    lib.nmt_energies_keys.restype = ctypes.c_int
+    lib.nmt_energies_keys.argtypes = [p, p, p, p, n, n, n, n, p, p]  # keys, Q, G, v, T, N, S, A, dk, dv
+    return lib

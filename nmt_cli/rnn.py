@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor, nn
 
-from nmt_cli.attention import LocalPredictor, Reader, Scorer, local_attend, make_scorer
+from nmt_cli.attention import Energy, LocalPredictor, Reader, Scorer, local_attend, make_scorer
 from nmt_cli.config import ARCH_DEFAULTS, DEFAULT_ATTENTION, PAD_ID, AttentionChoice, ModelConfig
 from nmt_cli.dropout import Dropout
 from nmt_cli.errors import NMTError
@@ -36,12 +36,15 @@ class RNNMemory:
     mask: Tensor  # (N, S) True on real tokens
     final: tuple[Tensor, Tensor]  # bridged (h, c), each (L, N, H)
     read: Reader = plain_read  # how attention's context reads the states
+    score: Energy | None = None  # how attention scores the keys, if not by the decoder's scorer
 
-    def summing_read_gradients(self) -> RNNMemory:
-        """The same memory, its states' gradient made once for all decoder steps (memory_reads.py):
-        for teacher-forced training, where every step reads them."""
+    def summing_gradients(self, scorer: Scorer) -> RNNMemory:
+        """The same memory, the gradients of its states (memory_reads.py) and, where `scorer`
+        can, of its keys (additive_energies.py) made once for all decoder steps: for
+        teacher-forced training, where every step reads them."""
         reads = SummedReads(self.states)
-        return replace(self, states=reads.states, read=reads.read)
+        keys, score = scorer.summing(self.keys)
+        return replace(self, states=reads.states, read=reads.read, keys=keys, score=score)
 
     def select(self, idx: Tensor) -> RNNMemory:
         """Rows `idx` of every tensor: reorders beams or drops finished rows."""
@@ -130,7 +133,8 @@ class AttentionalDecoder(nn.Module):
         self.combine = nn.Linear(combined, out_dim, bias=False)
 
     def _attend(self, query: Tensor, memory: RNNMemory, step: Tensor) -> tuple[Tensor, Tensor]:
-        energies = self.scorer(query, memory.keys)
+        score = memory.score if memory.score is not None else self.scorer
+        energies = score(query, memory.keys)
         centre = self.predictor(query, memory.mask.sum(1)) if self.predictor is not None else None
         states, mask = memory.states, memory.mask
         return local_attend(energies, states, mask, self.span, self.window, step, centre, memory.read)
@@ -222,7 +226,7 @@ class RNNSeq2Seq(nn.Module):
         features (B, T, O); and attention (B, T, S), which costs nothing extra here."""
         memory = self.encode(src, src_mask)
         if torch.is_grad_enabled() and memory.states.requires_grad:
-            memory = memory.summing_read_gradients()
+            memory = memory.summing_gradients(self.decoder.scorer)
         state = self.init_state(memory)
         emb = to_autocast_dtype(self.dropout(self.tgt_embed(tgt_in)))  # (B, T, E)
         outs, attns = [], []

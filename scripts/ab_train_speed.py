@@ -75,7 +75,8 @@ def export_tree(ref: str, into: Path) -> Path:
     package = into / "tree" / "nmt_cli"
     compiler = shutil.which("cc")
     # each kernel the commit has, with the flags its setup.py gives it
-    kernels = {"dropout_kernel": ["-O3"], "loss_kernel": ["-O3", "-fopenmp", "-lm"]}
+    openmp = ["-O3", "-fopenmp", "-lm"]
+    kernels = {"dropout_kernel": ["-O3"], "loss_kernel": openmp, "additive_kernel": openmp}
     for name, flags in kernels.items():
         source = package / f"{name}.c"
         if source.is_file() and compiler:
