@@ -1,8 +1,8 @@
 """The encoder's bidirectional LSTM in training, its backward written by hand (#16).
 
-torch runs an LSTM over packed sequences one time step at a time with autograd recording each
-step's operators, in fp32 even under bf16 autocast, and its backward makes each weight's
-gradient one small product per step. Here each direction is one `autograd.Function`:
+On a CPU, torch runs an LSTM over packed sequences one time step at a time with autograd
+recording each step's operators, in fp32 even under bf16 autocast, and its backward makes each
+weight's gradient one small product per step. Here each direction is one `autograd.Function`:
 
     forward   the input's share of all gates, x W_ihᵀ + b, in one product for every position;
               then per step only h_{t-1} W_hhᵀ and the gate nonlinearities, on the sentences
@@ -12,7 +12,8 @@ gradient one small product per step. Here each direction is one `autograd.Functi
               positions.
 
 It computes nn.LSTM's function with nn.LSTM's parameters (tests compare the two in fp64), in
-autocast's dtype where autocast is on. Decoding, with no graph, keeps nn.LSTM.
+autocast's dtype where autocast is on. Decoding, with no graph, keeps nn.LSTM, and so does
+training on a GPU, where cuDNN runs the whole recurrence in one call.
 """
 
 from __future__ import annotations

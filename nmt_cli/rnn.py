@@ -95,8 +95,9 @@ class BiLSTMEncoder(nn.Module):
         """Returns states (B, S, H) and the bridged initial decoder state, each (L, B, H)."""
         lengths = src_mask.sum(1).cpu()
         x = self.dropout(self.embed(src))
-        if torch.is_grad_enabled() and self.lstm.weight_hh_l0.requires_grad:
-            # training: the same function, its backward by hand (lstm_layer.py)
+        if torch.is_grad_enabled() and self.lstm.weight_hh_l0.requires_grad and src.device.type == "cpu":
+            # CPU training: the same function, its backward by hand (lstm_layer.py); a GPU
+            # keeps cuDNN's LSTM
             states, h_n, c_n = bilstm(self.lstm, to_autocast_dtype(x), src_mask.sum(1), self.dropout)
         else:
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
