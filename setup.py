@@ -11,10 +11,11 @@ setup(
         Extension(
             "nmt_cli._dropout_kernel",
             sources=["nmt_cli/dropout_kernel.c"],
-            extra_compile_args=["-O3"],
+            extra_compile_args=["-O3", "-fopenmp"],
+            extra_link_args=["-fopenmp"],
             optional=True,
         ),
-        # -fopenmp: rows shared among torch's own OpenMP threads (see loss_kernel.c)
+        # -fopenmp: work shared among torch's own OpenMP threads (see loss_kernel.c)
         Extension(
             "nmt_cli._loss_kernel",
             sources=["nmt_cli/loss_kernel.c"],

@@ -12,11 +12,18 @@
  * gradient from its output alone.
  *
  * Built by setup.py where a C compiler is found; loaded through ctypes, which releases the GIL.
- * One thread: the pass is memory-bound, and threads of its own would wait behind torch's
- * OpenMP threads, which spin for a while after each operator on the same cores.
+ * Large tensors are shared among torch's own OpenMP threads (the library links the libgomp torch
+ * has loaded, see loss_kernel.c): a thread pool of its own would wait behind torch's, whose
+ * threads spin for a while after each operator on the same cores.
  */
 #include <stdint.h>
 #include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define PARALLEL_MIN 262144  // elements below which one thread does it all (a decoder step's)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -118,16 +125,19 @@ AVX512_TARGET static inline __m256i product_bf16_x16(__m256i x, __mmask16 keep, 
     return to_bf16_x16(_mm512_mul_ps(xf, _mm512_maskz_mov_ps(keep, scale)));
 }
 
-/* 32 elements a step: 8 words are 32 lanes, lane k for element k of the block. */
-AVX512_TARGET static void apply_avx512(int dtype, uint64_t key, const void *x, void *y, int64_t n,
+/* Elements [begin, end) 32 a step: 8 words are 32 lanes, lane k for element k of the block;
+ * `begin` is a multiple of 32. */
+AVX512_TARGET static void apply_avx512(int dtype, uint64_t key, const void *x, void *y, int64_t begin, int64_t n,
                                        uint16_t threshold, uint32_t pattern, int relu) {
     const __m512i low15 = _mm512_set1_epi16(0x7FFF);
     const __m512i thr = _mm512_set1_epi16((short)threshold);
     const __m512i step = _mm512_set1_epi64((long long)(8 * GOLDEN));
+    const long long first = (long long)(begin / 4);  // the block's first word
     __m512i counter = _mm512_add_epi64(
         _mm512_set1_epi64((long long)key),
-        _mm512_mullo_epi64(_mm512_set_epi64(8, 7, 6, 5, 4, 3, 2, 1), _mm512_set1_epi64((long long)GOLDEN)));
-    int64_t i = 0;
+        _mm512_mullo_epi64(_mm512_add_epi64(_mm512_set1_epi64(first), _mm512_set_epi64(8, 7, 6, 5, 4, 3, 2, 1)),
+                           _mm512_set1_epi64((long long)GOLDEN)));
+    int64_t i = begin;
     if (dtype == DTYPE_BF16) {
         const __m512 scale = _mm512_set1_ps(bf16_to_float((uint16_t)pattern));
         const uint16_t *in = x;
@@ -180,6 +190,21 @@ static int has_avx512(void) {
 }
 #endif
 
+/* This thread's share [begin, end) of n elements in `blocks` blocks of 32 (the last share takes
+ * the tail); all of it outside a parallel region. */
+static void split(int64_t blocks, int64_t n, int64_t *begin, int64_t *end) {
+#ifdef _OPENMP
+    const int64_t threads = omp_get_num_threads(), me = omp_get_thread_num();
+    const int64_t per = (blocks + threads - 1) / threads;
+    *begin = (me * per < blocks ? me * per : blocks) * 32;
+    *end = me == threads - 1 ? n : ((me + 1) * per < blocks ? (me + 1) * per : blocks) * 32;
+#else
+    (void)blocks;
+    *begin = 0;
+    *end = n;
+#endif
+}
+
 /* 1 where calls with simd = 1 take the AVX-512 path on this CPU, 0 where they take plain C. */
 int nmt_dropout_simd(void) {
 #ifdef HAVE_AVX512_PATH
@@ -196,13 +221,23 @@ int nmt_dropout(int dtype, uint64_t key, const void *x, void *y, int64_t n, int 
                 int relu, int simd) {
     if (dtype != DTYPE_BF16 && dtype != DTYPE_FP32) return -1;
 #ifdef HAVE_AVX512_PATH
-    if (simd && has_avx512()) {
-        apply_avx512(dtype, key, x, y, n, (uint16_t)threshold, pattern, relu);
-        return 0;
-    }
-#endif
+    const int wide = simd && has_avx512();
+#else
+    const int wide = 0;
     (void)simd;
-    apply_portable(dtype, key, x, y, 0, n, (uint16_t)threshold, pattern, relu);
+#endif
+    /* Blocks of 32 elements shared among torch's OpenMP threads (see loss_kernel.c): every
+     * element's bits depend on its index only, so any split gives the same numbers. */
+    const int64_t blocks = n / 32;
+#pragma omp parallel if (n >= PARALLEL_MIN)
+    {
+        int64_t begin = 0, end = n;
+        split(blocks, n, &begin, &end);
+#ifdef HAVE_AVX512_PATH
+        if (wide) apply_avx512(dtype, key, x, y, begin, end, (uint16_t)threshold, pattern, relu);
+#endif
+        if (!wide) apply_portable(dtype, key, x, y, begin, end, (uint16_t)threshold, pattern, relu);
+    }
     return 0;
 }
 
@@ -211,10 +246,16 @@ int nmt_dropout(int dtype, uint64_t key, const void *x, void *y, int64_t n, int 
 void nmt_relu_dropout_grad(const uint16_t *y, const uint16_t *grad, uint16_t *out, int64_t n, uint32_t pattern,
                            int simd) {
     const float scale = bf16_to_float((uint16_t)pattern);
-    int64_t i = 0;
+    const int64_t blocks = n / 32;
+#pragma omp parallel if (n >= PARALLEL_MIN)
+    {
+        int64_t begin = 0, end = n;
+        split(blocks, n, &begin, &end);
+        int64_t i = begin;
 #ifdef HAVE_AVX512_PATH
-    if (simd && has_avx512()) i = relu_grad_avx512(y, grad, out, n, scale);
+        if (simd && has_avx512()) i += relu_grad_avx512(y + begin, grad + begin, out + begin, end - begin, scale);
 #endif
+        for (; i < end; i++) out[i] = bf16_to_float(y[i]) > 0.0f ? float_to_bf16(bf16_to_float(grad[i]) * scale) : 0;
+    }
     (void)simd;
-    for (; i < n; i++) out[i] = bf16_to_float(y[i]) > 0.0f ? float_to_bf16(bf16_to_float(grad[i]) * scale) : 0;
 }

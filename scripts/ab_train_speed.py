@@ -74,10 +74,9 @@ def export_tree(ref: str, into: Path) -> Path:
         tar.extractall(into / "tree", filter="data")
     package = into / "tree" / "nmt_cli"
     compiler = shutil.which("cc")
-    # each kernel the commit has, with the flags its setup.py gives it
-    openmp = ["-O3", "-fopenmp", "-lm"]
-    kernels = {"dropout_kernel": ["-O3"], "loss_kernel": openmp, "additive_kernel": openmp}
-    for name, flags in kernels.items():
+    # each kernel the commit has (-fopenmp changes nothing in a source without OpenMP pragmas)
+    flags = ["-O3", "-fopenmp", "-lm"]
+    for name in ("dropout_kernel", "loss_kernel", "additive_kernel"):
         source = package / f"{name}.c"
         if source.is_file() and compiler:
             library = package / f"_{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
