@@ -11,7 +11,7 @@ install: $(STAMP)
 
 # torch is pinned and installed first: 2.13.0 is the CPU wheel on this machine's disk;
 # any looser spec would make pip fetch a multi-GB CUDA build.
-$(STAMP): pyproject.toml setup.py $(wildcard nmt_cli/*.c)
+$(STAMP): pyproject.toml setup.py $(wildcard nmt_cli/*.c nmt_cli/*.h)
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0

@@ -11,6 +11,7 @@ setup(
         Extension(
             "nmt_cli._dropout_kernel",
             sources=["nmt_cli/dropout_kernel.c"],
+            depends=["nmt_cli/kernel_common.h"],
             extra_compile_args=["-O3", "-fopenmp"],
             extra_link_args=["-fopenmp"],
             optional=True,
@@ -19,6 +20,7 @@ setup(
         Extension(
             "nmt_cli._loss_kernel",
             sources=["nmt_cli/loss_kernel.c"],
+            depends=["nmt_cli/kernel_common.h"],
             extra_compile_args=["-O3", "-fopenmp"],
             extra_link_args=["-fopenmp"],
             libraries=["m"],
@@ -27,6 +29,7 @@ setup(
         Extension(
             "nmt_cli._additive_kernel",
             sources=["nmt_cli/additive_kernel.c"],
+            depends=["nmt_cli/kernel_common.h"],
             extra_compile_args=["-O3", "-fopenmp"],
             extra_link_args=["-fopenmp"],
             libraries=["m"],

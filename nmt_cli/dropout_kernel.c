@@ -16,19 +16,13 @@
  * has loaded, see loss_kernel.c): a thread pool of its own would wait behind torch's, whose
  * threads spin for a while after each operator on the same cores.
  */
-#include <stdint.h>
-#include <string.h>
+#include "kernel_common.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #define PARALLEL_MIN 262144  // elements below which one thread does it all (a decoder step's)
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_AVX512_PATH 1
-#endif
 
 enum { DTYPE_BF16 = 0, DTYPE_FP32 = 1 };
 
@@ -38,22 +32,6 @@ static inline uint64_t splitmix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
-}
-
-static inline float bf16_to_float(uint16_t b) {
-    const uint32_t u = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-/* Round to nearest even, as c10::BFloat16 does (NaN becomes the canonical quiet NaN). */
-static inline uint16_t float_to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if (f != f) return 0x7FC0;
-    u += 0x7FFF + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
 }
 
 /* relu(v) where asked, as torch.relu: negative values become 0; -0 and NaN stay. */
@@ -88,7 +66,6 @@ static void apply_portable(int dtype, uint64_t key, const void *x, void *y, int6
 }
 
 #ifdef HAVE_AVX512_PATH
-#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512dq")))
 
 /* Eight words at once: counters c, c + golden, ..., mixed as in `splitmix64`. */
 AVX512_TARGET static inline __m512i splitmix64_x8(__m512i z) {
@@ -183,11 +160,6 @@ AVX512_TARGET static int64_t relu_grad_avx512(const uint16_t *y, const uint16_t 
     return i;
 }
 
-static int has_avx512(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq");
-}
 #endif
 
 /* This thread's share [begin, end) of n elements in `blocks` blocks of 32 (the last share takes
