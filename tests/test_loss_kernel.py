@@ -98,5 +98,6 @@ def test_fused_loss_under_bf16_takes_the_kernel_and_matches_torch_operations(mon
 def test_nmt_native_0_switches_the_loss_kernel_off():
     code = "from nmt_cli import native; print(native.loss_library() is None, native.loss_fast())"
     env = {"NMT_NATIVE": "0", "PATH": ""}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    command = [sys.executable, "-c", code]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.split() == ["True", "False"]
