@@ -11,7 +11,7 @@ install: $(STAMP)
 
 # torch is pinned and installed first: 2.13.0 is the CPU wheel on this machine's disk;
 # any looser spec would make pip fetch a multi-GB CUDA build.
-$(STAMP): pyproject.toml setup.py $(wildcard nmt_cli/*.c nmt_cli/*.h)
+$(STAMP): pyproject.toml setup.py $(wildcard nmt_cli/accel/*.c nmt_cli/accel/*.h)
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
@@ -22,9 +22,9 @@ test: install
 	$(BIN)/pytest
 
 check: install
-	$(BIN)/ruff check nmt_cli tests scripts
-	$(BIN)/ruff format --check nmt_cli tests scripts
-	$(BIN)/mypy nmt_cli scripts
+	$(BIN)/ruff check nmt_cli tests scripts benchmarks
+	$(BIN)/ruff format --check nmt_cli tests scripts benchmarks
+	$(BIN)/mypy nmt_cli scripts benchmarks
 
 demo: install
 	@echo '$$ printf "Ein Hund läuft durch den Schnee.\nWo ist der Bahnhof?\nIch habe morgen keine Zeit.\nDie Regierung will die Steuern im nächsten Jahr senken.\n" | nmt translate'
@@ -37,9 +37,9 @@ demo: install
 	@echo "Ein Mann fährt Fahrrad ." | $(BIN)/nmt align --reverse-model models/en-de --format table
 
 bench: install
-	$(BIN)/nmt bench
-	$(BIN)/nmt bench --part ct2
-	$(BIN)/nmt bench --part ddp
+	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks --part ct2
+	$(BIN)/python -m benchmarks --part ddp
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

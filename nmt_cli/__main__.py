@@ -1,6 +1,6 @@
 """`python -m nmt_cli`, the entry point torchrun needs: `torchrun --nproc-per-node 2 -m nmt_cli train ...`."""
 
-from nmt_cli.cli import app
+from nmt_cli.cli.app import main
 
 if __name__ == "__main__":
-    app(prog_name="nmt")
+    main()

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from sacrebleu.metrics import BLEU, CHRF, TER
 
-from nmt_cli.data import read_lines
 from nmt_cli.errors import NMTError
+from nmt_cli.io.lines import read_lines
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
     from nmt_cli.config import DecodeConfig, RuntimeConfig
-    from nmt_cli.data import Tokenizer
+    from nmt_cli.data.tokenizer import Tokenizer
 
 # sacreBLEU's defaults (BLEU with 13a tokens, chrF2, case-insensitive TER), as papers report them.
 METRICS = {"bleu": BLEU, "chrf": CHRF, "ter": TER}
@@ -126,7 +126,7 @@ def hypotheses(
     device: torch.device,
 ) -> list[str]:
     """The model's best translation of each source line, as `nmt translate` would print it."""
-    from nmt_cli.search import translate
+    from nmt_cli.decoding.search import translate
 
     return [t.text for t in translate(model, tokenizer, src, cfg, device)]  # type: ignore[arg-type]
 
@@ -139,8 +139,8 @@ def perplexity(
     device: torch.device,
 ) -> Perplexity:
     """How well the model predicts the reference given the source, measured as in validation."""
-    from nmt_cli.loss import pairs_loss
-    from nmt_cli.search import MAX_SRC_TOKENS
+    from nmt_cli.decoding.search import MAX_SRC_TOKENS
+    from nmt_cli.training.loss import pairs_loss
 
     # Empty sides have nothing to attend to or predict; over-long ones exceed what decoding accepts.
     kept = [
@@ -178,14 +178,14 @@ def evaluate(
         raise NMTError("--model and --save-hyp go with --src, not with --hyp")
     inputs = [("--src", src)] + [("--ref", r) for r in refs]
     if save_hyp is not None:
-        from nmt_cli.files import refuse_same_file
+        from nmt_cli.io.files import refuse_same_file
 
         refuse_same_file(save_hyp, "--save-hyp", inputs)
     lines, *references = read_aligned([p for p in (hyp, src) if p is not None] + list(refs), src)
     hyps, ppl, scored_model = lines, None, None
     if src is not None:
-        from nmt_cli.data import open_output
-        from nmt_cli.ensemble import load_for_decoding
+        from nmt_cli.io.output import open_output
+        from nmt_cli.models.ensemble import load_for_decoding
 
         loaded = load_for_decoding(model_dirs, runtime or RuntimeConfig())
         device = next(loaded.model.parameters()).device

@@ -34,13 +34,13 @@ SIZES = {
 # Runs inside each version's tree; uses only what both versions have.
 CHILD = r"""
 import json, resource, sys, time, torch
-from nmt_cli import step
+from nmt_cli.training import step
 from nmt_cli.config import model_config
-from nmt_cli.data import collate
-from nmt_cli.model import build_model
-from nmt_cli.precision import resolve_precision
+from nmt_cli.data.batch import collate
+from nmt_cli.models.seq2seq import build_model
+from nmt_cli.decoding.precision import resolve_precision
 try:
-    from nmt_cli.allocator import keep_freed_memory
+    from nmt_cli.training.allocator import keep_freed_memory
     keep_freed_memory()
 except ImportError:
     pass
@@ -87,7 +87,7 @@ def export_tree(ref: str, into: Path) -> Path:
 
 def write_batches(path: Path, count: int) -> None:
     """`count` Multi30k training batches of 4,096 tokens as id lists, in the shipped subwords."""
-    from nmt_cli.step_profile import multi30k_batches_ids
+    from benchmarks.step_profile import multi30k_batches_ids
 
     path.write_text(json.dumps(multi30k_batches_ids(ROOT / "models" / "de-en", count, pairs=29000)))
 

@@ -25,14 +25,16 @@ import torch
 from ab_train_speed import SIZES
 from torch import Tensor
 
-from nmt_cli import attention, loss, native, step, transformer
-from nmt_cli import dropout as dropout_module
-from nmt_cli.allocator import keep_freed_memory
+from benchmarks.step_profile import multi30k_batches_ids
+from nmt_cli.accel import native
 from nmt_cli.config import PAD_ID, Arch, model_config
-from nmt_cli.data import collate
-from nmt_cli.model import build_model
-from nmt_cli.precision import resolve_precision
-from nmt_cli.step_profile import multi30k_batches_ids
+from nmt_cli.data.batch import collate
+from nmt_cli.decoding.precision import resolve_precision
+from nmt_cli.models import attention, transformer
+from nmt_cli.models import dropout as dropout_module
+from nmt_cli.models.seq2seq import build_model
+from nmt_cli.training import loss, step
+from nmt_cli.training.allocator import keep_freed_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 Swap = Callable[[bool], None]  # True: the stand-in; False: the real part

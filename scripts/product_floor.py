@@ -29,13 +29,13 @@ import torch
 from ab_train_speed import SIZES
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from nmt_cli import step
-from nmt_cli.allocator import keep_freed_memory
+from benchmarks.step_profile import matmul_peak_gflops, multi30k_batches_ids, update_flops
 from nmt_cli.config import Arch, model_config
-from nmt_cli.data import Batch, collate
-from nmt_cli.model import build_model
-from nmt_cli.precision import resolve_precision
-from nmt_cli.step_profile import matmul_peak_gflops, multi30k_batches_ids, update_flops
+from nmt_cli.data.batch import Batch, collate
+from nmt_cli.decoding.precision import resolve_precision
+from nmt_cli.models.seq2seq import build_model
+from nmt_cli.training import step
+from nmt_cli.training.allocator import keep_freed_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 aten = torch.ops.aten

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from nmt_cli import checkpoint
 from nmt_cli.config import ModelConfig
+from nmt_cli.models import checkpoint
 
 
 def halve(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

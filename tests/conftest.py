@@ -123,7 +123,7 @@ def toy_model_dir(toy_corpus, tmp_path_factory) -> Path:
     not for others."""
     from typer.testing import CliRunner
 
-    from nmt_cli.cli import app
+    from nmt_cli.cli.app import app
 
     out = tmp_path_factory.mktemp("model") / "toy"
     args = train_args(toy_corpus, out, "--max-steps", "300", "--keep-checkpoints", "1")
@@ -163,7 +163,7 @@ def tiny_model_dir(tiny_corpus, tmp_path_factory) -> Path:
     commands do with files and lines, not of translation quality."""
     from typer.testing import CliRunner
 
-    from nmt_cli.cli import app
+    from nmt_cli.cli.app import app
 
     out = tmp_path_factory.mktemp("tiny-model") / "tiny"
     result = CliRunner().invoke(app, train_args(tiny_corpus, out, "--max-steps", "20", *TINY_TRAIN_ARGS))

@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
-from nmt_cli.distributed import rank
-from nmt_cli.train import train
+from nmt_cli.training.distributed import rank
+from nmt_cli.training.loop import train
 
 
 def configs(corpus: str, out: Path, batch_tokens: int, accumulate: int):

@@ -8,9 +8,9 @@ import pytest
 import torch
 from conftest import rnn_config
 
-from nmt_cli import additive_energies, native
-from nmt_cli.additive_energies import SummedEnergies
-from nmt_cli.rnn import RNNSeq2Seq
+from nmt_cli.accel import additive_energies, native
+from nmt_cli.accel.additive_energies import SummedEnergies
+from nmt_cli.models.rnn import RNNSeq2Seq
 
 needs_kernel = pytest.mark.skipif(
     native.energies_library() is None, reason="the attention kernel was not built here, or no AVX-512"

@@ -3,8 +3,8 @@ line in errors, and AER, precision and recall as Och & Ney define them."""
 
 import pytest
 
-from nmt_cli.aer import GoldLinks, alignment_error, parse_gold, read_gold
-from nmt_cli.align import to_pharaoh
+from nmt_cli.alignment.aer import GoldLinks, alignment_error, parse_gold, read_gold
+from nmt_cli.alignment.extract import to_pharaoh
 from nmt_cli.errors import NMTError
 
 

@@ -10,8 +10,8 @@ from conftest import rnn_config
 from rich.console import Console
 from toy import train_toy
 
-from nmt_cli.aer import parse_gold
-from nmt_cli.align import (
+from nmt_cli.alignment.aer import parse_gold
+from nmt_cli.alignment.extract import (
     Alignment,
     align_pairs,
     drop_eos,
@@ -25,9 +25,9 @@ from nmt_cli.align import (
     word_groups,
     word_labels,
 )
+from nmt_cli.cli.render import alignment_view
 from nmt_cli.config import AttentionChoice, DecodeConfig
 from nmt_cli.errors import NMTError
-from nmt_cli.render import alignment_view
 
 
 class ToyTokenizer:

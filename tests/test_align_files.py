@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from nmt_cli.align_files import align_files, check_choice, check_reverse
+from nmt_cli.alignment.align_files import align_files, check_choice, check_reverse
 from nmt_cli.config import DecodeConfig, RuntimeConfig
 from nmt_cli.errors import NMTError
 

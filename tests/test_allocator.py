@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from nmt_cli.allocator import keep_freed_memory
+from nmt_cli.training.allocator import keep_freed_memory
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")

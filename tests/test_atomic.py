@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from nmt_cli.atomic import atomic_write, os_error_in, save_json, save_json_lines
 from nmt_cli.errors import NMTError
+from nmt_cli.io.atomic import atomic_write, os_error_in, save_json, save_json_lines
 
 
 def test_atomic_write_keeps_the_previous_file_when_writing_fails(tmp_path):

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from nmt_cli.attention import AdditiveScore, DotScore, GeneralScore, attend, local_attend
+from nmt_cli.models.attention import AdditiveScore, DotScore, GeneralScore, attend, local_attend
 
 
 def test_dot_general_additive_match_hand_computation():

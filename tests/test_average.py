@@ -8,15 +8,15 @@ import torch
 from conftest import rnn_config, train_args
 from typer.testing import CliRunner
 
-from nmt_cli import finetune
-from nmt_cli.average import average, average_weights, list_checkpoints
-from nmt_cli.checkpoint import load_model, safe_load, save_weights
-from nmt_cli.cli import app
+from nmt_cli.cli.app import app
 from nmt_cli.config import DataConfig, TrainConfig
 from nmt_cli.errors import NMTError
-from nmt_cli.loss import shard_loss
-from nmt_cli.model import build_model
-from nmt_cli.train import LogReporter, prepare
+from nmt_cli.models.average import average, average_weights, list_checkpoints
+from nmt_cli.models.checkpoint import load_model, safe_load, save_weights
+from nmt_cli.models.seq2seq import build_model
+from nmt_cli.training import finetune
+from nmt_cli.training.loop import LogReporter, prepare
+from nmt_cli.training.loss import shard_loss
 
 runner = CliRunner()
 TRANSLATE = "ein hund läuft\nder mann schläft im park\nklein katze\n"
@@ -97,7 +97,7 @@ def test_average_on_a_full_disk_leaves_no_half_made_model_and_names_the_output(
     def full(path, obj):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("nmt_cli.average.save_torch", full)
+    monkeypatch.setattr("nmt_cli.models.average.save_torch", full)
     empty = tmp_path / "empty"
     empty.mkdir()
     for out in (tmp_path / "new", empty):

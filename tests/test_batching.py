@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nmt_cli.batching import cut_sorted, epoch_batches, epoch_examples, epoch_rng, token_batches
+from nmt_cli.data.batching import cut_sorted, epoch_batches, epoch_examples, epoch_rng, token_batches
 
 
 def random_lengths(n, seed=0):

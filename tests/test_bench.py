@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-import nmt_cli.bench as bench
-import nmt_cli.step as step
+import benchmarks.bench as bench
+import nmt_cli.training.step as step
 
 
 def test_median_time_is_the_median_of_the_runs(monkeypatch):
@@ -35,16 +35,16 @@ def test_training_speed_times_the_update_training_runs(toy_model_dir, tmp_path, 
     assert bench.ensure_model("rnn", minutes=0.0) == tmp_path / "rnn"  # cached: nothing trained
 
 
-def test_bench_parts_ct2_and_ddp_are_parts_of_nmt_bench():
+def test_bench_parts_ct2_and_ddp_are_parts_of_make_bench():
     from typer.testing import CliRunner
 
-    from nmt_cli.bench_ct2 import available
-    from nmt_cli.cli import app
+    from benchmarks.__main__ import app
+    from benchmarks.bench_ct2 import available
 
     runner = CliRunner()
     if not available():  # without the optional package the part is skipped, and make bench goes on
-        result = runner.invoke(app, ["bench", "--part", "ct2"])
+        result = runner.invoke(app, ["--part", "ct2"])
         assert result.exit_code == 0 and "CTranslate2 part skipped" in result.output
-    result = runner.invoke(app, ["bench", "--part", "ddp", "--ddp-arch", "lstm"])
+    result = runner.invoke(app, ["--part", "ddp", "--ddp-arch", "lstm"])
     assert result.exit_code == 1 and "--ddp-arch lstm" in result.output
     assert len(result.output.strip().splitlines()) == 1

@@ -1,6 +1,6 @@
 """The CTranslate2 part of the benchmark compares each of our precisions with its counterpart."""
 
-from nmt_cli import bench_ct2
+from benchmarks import bench_ct2
 
 
 def test_each_of_our_precisions_has_its_ctranslate2_compute_type():

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from nmt_cli.bench_ddp import VALID, size_args, tiny_valid
-from nmt_cli.data import read_parallel
+from benchmarks.bench_ddp import VALID, size_args, tiny_valid
+from nmt_cli.data.parallel import read_parallel
 
 
 def test_size_args_are_the_reference_sizes_as_nmt_train_options():

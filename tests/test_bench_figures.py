@@ -1,6 +1,6 @@
 """The benchmark's tables as text: the ratios and units each figure is reported in."""
 
-from nmt_cli import bench_figures
+from benchmarks import bench_figures
 
 
 def test_ct2_rows_give_ours_over_ctranslate2_for_the_matching_precision_only():

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import write_toy_corpus
 
-from nmt_cli import bench_scale
-from nmt_cli.corpus import load_corpora
+from benchmarks import bench_scale
+from nmt_cli.data.corpus import load_corpora
 
 
 @pytest.fixture

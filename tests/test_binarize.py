@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import write_toy_corpus
 
-from nmt_cli import binarize
-from nmt_cli.binarize import (
+from nmt_cli.config import DataConfig
+from nmt_cli.data import binarize
+from nmt_cli.data.binarize import (
     cached_corpus,
     chunks,
     entry_name,
@@ -18,9 +19,8 @@ from nmt_cli.binarize import (
     read_bleu_subset,
     write_valid,
 )
-from nmt_cli.config import DataConfig
-from nmt_cli.data import Tokenizer, train_sentencepiece
-from nmt_cli.shards import Shard
+from nmt_cli.data.shards import Shard
+from nmt_cli.data.tokenizer import Tokenizer, train_sentencepiece
 
 
 @pytest.fixture(scope="module")

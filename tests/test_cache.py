@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from nmt_cli import cache
+from nmt_cli.data import cache
 
 
 def test_keys_ignore_dict_order_and_change_with_any_part():

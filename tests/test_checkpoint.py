@@ -5,10 +5,10 @@ import shutil
 import pytest
 import torch
 
-from nmt_cli.checkpoint import load_model, save_weights
 from nmt_cli.config import DecodeConfig
+from nmt_cli.decoding.search import translate
 from nmt_cli.errors import NMTError
-from nmt_cli.search import translate
+from nmt_cli.models.checkpoint import load_model, save_weights
 
 LINES = ["ein hund läuft", "der mann schläft im park", "", "frau spielt auf der straße"]
 
@@ -63,8 +63,8 @@ def test_transformer_round_trip_reproduces_outputs(tmp_path):
 
     from conftest import transformer_config
 
-    from nmt_cli.data import train_sentencepiece
-    from nmt_cli.model import build_model
+    from nmt_cli.data.tokenizer import train_sentencepiece
+    from nmt_cli.models.seq2seq import build_model
 
     size = train_sentencepiece(["ein hund läuft", "eine katze schläft im park"] * 20, tmp_path / "spm", 40)
     torch.manual_seed(0)
@@ -87,8 +87,8 @@ def test_a_sentencepiece_model_of_another_run_is_refused_though_its_size_fits(ti
     ids: such a mix would translate into wrong words, so the weights record their vocabulary."""
     from conftest import write_toy_corpus
 
-    from nmt_cli.average import average_weights
-    from nmt_cli.data import Tokenizer, train_sentencepiece
+    from nmt_cli.data.tokenizer import Tokenizer, train_sentencepiece
+    from nmt_cli.models.average import average_weights
 
     other = tmp_path / "other"
     write_toy_corpus(other / "c", n=300, seed=1)

@@ -7,16 +7,16 @@ import sys
 from conftest import train_args
 from typer.testing import CliRunner
 
-from nmt_cli.cli import app
+from nmt_cli.cli.app import app
 
 runner = CliRunner()
 
 
 def test_every_command_is_registered_and_help_does_not_import_torch():
-    code = "import sys; from nmt_cli.cli import app; assert 'torch' not in sys.modules"
+    code = "import sys; from nmt_cli.cli.app import app; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert runner.invoke(app, ["--help"]).exit_code == 0
-    for command in ("train", "translate", "evaluate", "align", "bench"):
+    for command in ("train", "translate", "evaluate", "align", "prepare", "export", "average"):
         result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0, f"{command}: {result.output}"  # 2: no such command
         assert f"Usage: root {command} [OPTIONS]" in result.output

@@ -18,7 +18,7 @@ import torch
 from conftest import train_args
 from typer.testing import CliRunner
 
-from nmt_cli.cli import app
+from nmt_cli.cli.app import app
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPECTED = json.loads((FIXTURES / "legacy-outputs.json").read_text(encoding="utf-8"))

@@ -29,7 +29,7 @@ def test_each_architecture_gets_its_own_recipe_unless_told_otherwise():
 def test_nmt_train_help_shows_the_config_defaults():
     """The CLI reads its defaults from config.py (they once drifted: warmup 1000 vs 4000)."""
     result = CliRunner().invoke(
-        __import__("nmt_cli.cli").cli.app, ["train", "--help"], env={"COLUMNS": "300"}
+        __import__("nmt_cli.cli.app").cli.app.app, ["train", "--help"], env={"COLUMNS": "300"}
     )
     assert result.exit_code == 0
     line = next(x for x in result.output.splitlines() if "--warmup-steps" in x)

@@ -4,8 +4,8 @@ import pytest
 from conftest import write_toy_corpus
 
 from nmt_cli.config import DataConfig
-from nmt_cli.corpus import load_corpora, split_holdout, spm_files
-from nmt_cli.data import read_parallel
+from nmt_cli.data.corpus import load_corpora, split_holdout, spm_files
+from nmt_cli.data.parallel import read_parallel
 from nmt_cli.errors import NMTError
 
 

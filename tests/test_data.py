@@ -5,8 +5,11 @@ import random
 
 import pytest
 
-from nmt_cli.data import Tokenizer, normalize, read_lines, read_parallel, token_batches, train_sentencepiece
+from nmt_cli.data.batch import token_batches
+from nmt_cli.data.parallel import read_parallel
+from nmt_cli.data.tokenizer import Tokenizer, normalize, train_sentencepiece
 from nmt_cli.errors import NMTError
+from nmt_cli.io.lines import read_lines
 
 
 def test_reads_plain_and_gzipped_sides(tmp_path):
@@ -70,7 +73,7 @@ def test_small_corpus_trains_sentencepiece_with_fixed_special_ids(tmp_path):
 
 def test_empty_pairs_are_skipped_and_long_pairs_dropped_and_counted(tmp_path):
     from nmt_cli.config import DataConfig
-    from nmt_cli.corpus import load_corpora
+    from nmt_cli.data.corpus import load_corpora
 
     src = ["ein hund läuft"] * 50 + ["", "eine katze"] + [" ".join(["hund"] * 40)]
     tgt = ["a dog runs"] * 50 + ["nothing", "  "] + [" ".join(["dog"] * 40)]
@@ -93,7 +96,7 @@ def test_empty_pairs_are_skipped_and_long_pairs_dropped_and_counted(tmp_path):
 
 
 def test_without_valid_a_seeded_tenth_is_held_out(tmp_path):
-    from nmt_cli.corpus import split_holdout
+    from nmt_cli.data.corpus import split_holdout
 
     src = [f"s{i}" for i in range(100)]
     tgt = [f"t{i}" for i in range(100)]

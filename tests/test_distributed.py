@@ -19,13 +19,13 @@ import torch
 from conftest import rnn_config, transformer_config, write_toy_corpus
 from ddp_worker import configs
 
-from nmt_cli import batching
-from nmt_cli.checkpoint import safe_load
-from nmt_cli.distributed import World, empty_batch, share, world_from_env
-from nmt_cli.loss import loss_fn
-from nmt_cli.model import build_model
-from nmt_cli.prepare import prepare_data
-from nmt_cli.train import train
+from nmt_cli.data import batching
+from nmt_cli.data.prepare import prepare_data
+from nmt_cli.models.checkpoint import safe_load
+from nmt_cli.models.seq2seq import build_model
+from nmt_cli.training.distributed import World, empty_batch, share, world_from_env
+from nmt_cli.training.loop import train
+from nmt_cli.training.loss import loss_fn
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent

@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from nmt_cli import native
-from nmt_cli.dropout import (
+from nmt_cli.accel import native
+from nmt_cli.models.dropout import (
     Dropout,
     _scale,
     _scaled,
@@ -168,10 +168,10 @@ def test_relu_dropout_gives_the_values_and_gradients_of_relu_then_dropout(dtype)
 
 def _transformer_weights_after_three_updates() -> list[torch.Tensor]:
     """A small Transformer with dropout 0.3 after three bf16 updates from seed 0."""
-    from nmt_cli import step
     from nmt_cli.config import model_config
-    from nmt_cli.data import collate
-    from nmt_cli.model import build_model
+    from nmt_cli.data.batch import collate
+    from nmt_cli.models.seq2seq import build_model
+    from nmt_cli.training import step
 
     pairs = [([5, 6, 7, 8][: 2 + i % 3], [9, 10, 11][: 1 + i % 3]) for i in range(12)]
     batch = collate(*zip(*pairs, strict=True))
@@ -186,7 +186,7 @@ def _transformer_weights_after_three_updates() -> list[torch.Tensor]:
 
 @needs_kernel
 def test_fused_relu_dropout_trains_a_transformer_to_the_same_weights(monkeypatch):
-    from nmt_cli import dropout as dropout_module
+    from nmt_cli.models import dropout as dropout_module
 
     calls = []
     real_grad = native.relu_dropout_grad
@@ -225,7 +225,7 @@ def test_dropout_backward_multiplies_by_the_forward_mask():
 
 
 def test_nmt_native_0_switches_the_kernel_off():
-    code = "from nmt_cli import native; print(native.library() is None, native.dropout_path())"
+    code = "from nmt_cli.accel import native; print(native.library() is None, native.dropout_path())"
     env = {**os.environ, "NMT_NATIVE": "0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.split(maxsplit=1) == ["True", "torch operations (no compiled kernel)\n"]

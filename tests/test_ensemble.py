@@ -8,14 +8,14 @@ import torch
 from toy import exact_match, src_batch
 from typer.testing import CliRunner
 
-from nmt_cli.align import align_pairs
-from nmt_cli.checkpoint import load_model
-from nmt_cli.cli import app
+from nmt_cli.alignment.extract import align_pairs
+from nmt_cli.cli.app import app
 from nmt_cli.config import DecodeConfig
-from nmt_cli.data import train_sentencepiece
-from nmt_cli.ensemble import Ensemble, combine
+from nmt_cli.data.tokenizer import train_sentencepiece
+from nmt_cli.decoding.search import beam_search, greedy
 from nmt_cli.errors import NMTError
-from nmt_cli.search import beam_search, greedy
+from nmt_cli.models.checkpoint import load_model
+from nmt_cli.models.ensemble import Ensemble, combine
 
 runner = CliRunner()
 

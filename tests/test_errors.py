@@ -4,7 +4,7 @@ traceback for --debug."""
 import pytest
 from typer.testing import CliRunner
 
-from nmt_cli.cli import app
+from nmt_cli.cli.app import app
 from nmt_cli.errors import NMTError
 
 

@@ -8,7 +8,7 @@ import pytest
 import sacrebleu
 from typer.testing import CliRunner
 
-from nmt_cli.cli import app
+from nmt_cli.cli.app import app
 from nmt_cli.errors import NMTError
 from nmt_cli.evaluate import parse_metrics, read_aligned, score
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import train_args, write_toy_corpus
 from typer.testing import CliRunner
 
-from nmt_cli.cli import app
+from nmt_cli.cli.app import app
 
 ctranslate2 = pytest.importorskip("ctranslate2")
 import sentencepiece as spm  # noqa: E402
@@ -88,9 +88,9 @@ def ct2_translate(
 def ours(
     model_dir: Path, lines: list[str], beam: int, length_penalty: float
 ) -> tuple[list[str], list[float]]:
-    from nmt_cli.checkpoint import load_model
     from nmt_cli.config import DecodeConfig
-    from nmt_cli.search import translate
+    from nmt_cli.decoding.search import translate
+    from nmt_cli.models.checkpoint import load_model
 
     loaded = load_model(model_dir)
     out = translate(loaded.model, loaded.tokenizer, lines, DecodeConfig(beam, length_penalty))

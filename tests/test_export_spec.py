@@ -7,8 +7,8 @@ import collections
 import pytest
 from conftest import transformer_config
 
-from nmt_cli.export import spec_table
-from nmt_cli.model import build_model
+from nmt_cli.models.export import spec_table
+from nmt_cli.models.seq2seq import build_model
 
 
 @pytest.mark.parametrize("post_norm", [False, True])

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from nmt_cli.errors import NMTError
-from nmt_cli.files import describe_os_error, os_errors_as_words, refuse_same_file, require_inputs
+from nmt_cli.io.files import describe_os_error, os_errors_as_words, refuse_same_file, require_inputs
 
 
 def test_an_output_that_is_an_input_is_refused_even_through_a_link(tmp_path):

@@ -5,12 +5,13 @@ import pytest
 import torch
 from conftest import rnn_config
 
-from nmt_cli import checkpoint, finetune
 from nmt_cli.config import DataConfig, TrainConfig
-from nmt_cli.data import train_sentencepiece
+from nmt_cli.data.tokenizer import train_sentencepiece
 from nmt_cli.errors import NMTError
-from nmt_cli.model import build_model
-from nmt_cli.step import make_optimizer, make_scheduler
+from nmt_cli.models import checkpoint
+from nmt_cli.models.seq2seq import build_model
+from nmt_cli.training import finetune
+from nmt_cli.training.step import make_optimizer, make_scheduler
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from nmt_cli.aer import AlignmentScores
-from nmt_cli.formats import (
+from nmt_cli.alignment.aer import AlignmentScores
+from nmt_cli.cli.formats import (
     alignment_scores,
     byte_size,
     duration,
@@ -20,8 +20,8 @@ from nmt_cli.formats import (
     validation_line,
     write_translations,
 )
-from nmt_cli.report import StepStats, Validation
-from nmt_cli.search import Hypothesis, Translation
+from nmt_cli.decoding.search import Hypothesis, Translation
+from nmt_cli.training.report import StepStats, Validation
 
 
 def test_nbest_lines_are_moses_style_and_an_empty_line_keeps_its_index():
@@ -99,5 +99,7 @@ def test_durations_sizes_and_peak_shares_read_as_people_write_them():
 
 
 def test_writing_text_imports_neither_rich_nor_torch():
-    code = "import sys, nmt_cli.formats; assert not {'rich', 'torch'} & set(sys.modules), sys.modules.keys()"
+    code = (
+        "import sys, nmt_cli.cli.formats; assert not {'rich', 'torch'} & set(sys.modules), sys.modules.keys()"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

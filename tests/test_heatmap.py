@@ -1,7 +1,7 @@
 """The heatmap's layout: column blocks that fit the width, labels clipped with an ellipsis,
 colours that grow with the weight."""
 
-from nmt_cli.heatmap import SRC_LABEL_MAX, TGT_LABEL_MAX, clip, column_blocks, heat, layout
+from nmt_cli.alignment.heatmap import SRC_LABEL_MAX, TGT_LABEL_MAX, clip, column_blocks, heat, layout
 
 
 def test_column_blocks_fit_the_room_and_keep_every_column_once_in_order():

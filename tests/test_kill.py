@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from nmt_cli.checkpoint import load_model, safe_load
+from nmt_cli.models.checkpoint import load_model, safe_load
 
 ARGS = ["--embed-dim", "16", "--hidden-dim", "32", "--vocab-size", "40", "--batch-tokens", "600"]
 ARGS += ["--valid-every", "5", "--max-steps", "40", "--lr", "3e-3", "--threads", "1"]
@@ -18,7 +18,7 @@ ARGS += ["--valid-every", "5", "--max-steps", "40", "--lr", "3e-3", "--threads",
 
 def command(corpus: Path, out: Path) -> list[str]:
     train = ["train", "--train", str(corpus), "-s", "de", "-t", "en", "-o", str(out)]
-    return [sys.executable, "-m", "nmt_cli.cli", *train, *ARGS]
+    return [sys.executable, "-m", "nmt_cli", *train, *ARGS]
 
 
 def log_records(out: Path) -> list[tuple[str, int]]:

@@ -8,9 +8,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from nmt_cli.cli import app
-from nmt_cli.data import normalize, read_parallel
-from nmt_cli.lines import read_lines
+from nmt_cli.cli.app import app
+from nmt_cli.data.parallel import read_parallel
+from nmt_cli.data.tokenizer import normalize
+from nmt_cli.io.lines import read_lines
 
 runner = CliRunner()
 ODD = ["\r", "\x00", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\t", " ", "ein", "hund", "läuft"]

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from conftest import rnn_config
 
-from nmt_cli import loss
-from nmt_cli.loss import loss_fn, output_loss, pairs_loss, shard_loss, smoothed_cross_entropy
-from nmt_cli.model import build_model
-from nmt_cli.shards import Shard, ShardSet, ShardWriter
+from nmt_cli.data.shards import Shard, ShardSet, ShardWriter
+from nmt_cli.models.seq2seq import build_model
+from nmt_cli.training import loss
+from nmt_cli.training.loss import loss_fn, output_loss, pairs_loss, shard_loss, smoothed_cross_entropy
 
 
 def test_padding_costs_nothing_and_smoothing_raises_a_confident_loss():

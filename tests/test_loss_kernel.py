@@ -8,8 +8,9 @@ import sys
 import pytest
 import torch
 
-from nmt_cli import loss, native
-from nmt_cli.loss import output_loss
+from nmt_cli.accel import native
+from nmt_cli.training import loss
+from nmt_cli.training.loss import output_loss
 
 needs_kernel = pytest.mark.skipif(native.loss_library() is None, reason="the loss kernel was not built here")
 
@@ -96,7 +97,7 @@ def test_fused_loss_under_bf16_takes_the_kernel_and_matches_torch_operations(mon
 
 
 def test_nmt_native_0_switches_the_loss_kernel_off():
-    code = "from nmt_cli import native; print(native.loss_library() is None, native.loss_fast())"
+    code = "from nmt_cli.accel import native; print(native.loss_library() is None, native.loss_fast())"
     env = {"NMT_NATIVE": "0", "PATH": ""}
     command = [sys.executable, "-c", code]
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=120)

@@ -5,9 +5,10 @@ import pytest
 import torch
 from conftest import rnn_config
 
-from nmt_cli import additive_energies, rnn
-from nmt_cli.memory_reads import SummedReads, plain_read
-from nmt_cli.rnn import RNNSeq2Seq
+from nmt_cli.accel import additive_energies
+from nmt_cli.accel.memory_reads import SummedReads, plain_read
+from nmt_cli.models import rnn
+from nmt_cli.models.rnn import RNNSeq2Seq
 
 SRC = torch.tensor([[5, 6, 7, 3, 4], [5, 3, 0, 0, 0], [8, 9, 10, 11, 3]])
 TGT_IN = torch.tensor([[2, 5, 6, 7], [2, 9, 3, 0], [2, 4, 4, 3]])
@@ -75,7 +76,7 @@ def test_decoding_without_gradients_takes_the_plain_reads():
 
 def test_training_records_every_steps_read_once(monkeypatch):
     """Teacher-forced training takes the summed reads: one record per target position."""
-    from nmt_cli import memory_reads
+    from nmt_cli.accel import memory_reads
 
     recorded = []
     real = memory_reads.StepReads.record

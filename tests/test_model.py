@@ -7,9 +7,9 @@ from conftest import rnn_config, transformer_config
 
 from nmt_cli.config import ARCH_DEFAULTS, AttentionChoice
 from nmt_cli.errors import NMTError
-from nmt_cli.model import build_model, count_parameters
-from nmt_cli.rnn import RNNSeq2Seq
-from nmt_cli.transformer import TransformerSeq2Seq
+from nmt_cli.models.rnn import RNNSeq2Seq
+from nmt_cli.models.seq2seq import build_model, count_parameters
+from nmt_cli.models.transformer import TransformerSeq2Seq
 
 
 @pytest.mark.parametrize("make", [rnn_config, transformer_config])

@@ -6,7 +6,7 @@ import pytest
 
 from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
 from nmt_cli.errors import NMTError
-from nmt_cli.modeldir import foreign_entries, is_temporary, resume_settings, trim_log
+from nmt_cli.training.rundir import foreign_entries, is_temporary, resume_settings, trim_log
 
 
 def test_only_nmt_temporaries_count_as_leftovers():

@@ -4,8 +4,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from nmt_cli.cli.options import decoding
 from nmt_cli.config import DecodeConfig, RuntimeConfig
-from nmt_cli.options import decoding
 
 
 def command_with_decoding(**kw):

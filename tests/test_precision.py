@@ -6,8 +6,14 @@ import torch
 from toy import exact_match, src_batch
 
 from nmt_cli.config import DecodeConfig
-from nmt_cli.precision import BF16Linear, BF16LSTMCell, cast_for_decoding, quantize_int8, to_autocast_dtype
-from nmt_cli.search import beam_search, greedy
+from nmt_cli.decoding.precision import (
+    BF16Linear,
+    BF16LSTMCell,
+    cast_for_decoding,
+    quantize_int8,
+    to_autocast_dtype,
+)
+from nmt_cli.decoding.search import beam_search, greedy
 
 
 def test_bf16_lstm_cell_matches_the_fp32_cell_and_keeps_fp32_states():

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from conftest import write_toy_corpus
 
-from nmt_cli import cache
 from nmt_cli.config import DataConfig
-from nmt_cli.corpus import load_corpora
+from nmt_cli.data import cache
+from nmt_cli.data.corpus import load_corpora
+from nmt_cli.data.prepare import prepare_data
 from nmt_cli.errors import NMTError
-from nmt_cli.prepare import prepare_data
 
 
 def data_config(prefix, **kw):
@@ -138,7 +138,7 @@ def test_a_corpus_weight_must_be_positive_and_finite(corpus, tmp_path, weight):
 
 def interrupted_run(corpus, data, sig):
     """Start `nmt prepare`, send `sig` once it is writing the training shard, return (code, stderr)."""
-    cmd = [sys.executable, "-m", "nmt_cli.cli", "prepare", "--train", str(corpus), "-s", "de", "-t", "en"]
+    cmd = [sys.executable, "-m", "nmt_cli", "prepare", "--train", str(corpus), "-s", "de", "-t", "en"]
     cmd += ["--data-dir", str(data), "--vocab-size", "40", "--spm-sample", "2000", "--threads", "1"]
     # A shell starts background jobs with SIGINT ignored, and children inherit that (a CI runner's
     # may): give `nmt prepare` the disposition of a command typed at a terminal.
@@ -183,7 +183,7 @@ def test_an_interrupted_preparation_leaves_nothing_a_later_run_trusts(tmp_path, 
 def test_nmt_prepare_summarises_then_finds_everything_prepared(corpus, tmp_path):
     from typer.testing import CliRunner
 
-    from nmt_cli.cli import app
+    from nmt_cli.cli.app import app
 
     args = ["prepare", "--train", str(corpus), "-s", "de", "-t", "en", "--vocab-size", "40", "--threads", "1"]
     runner = CliRunner()

@@ -7,9 +7,9 @@ import pytest
 import torch
 from conftest import rnn_config, transformer_config
 
-from nmt_cli.data import collate
-from nmt_cli.model import build_model
-from nmt_cli.step_profile import update_flops
+from benchmarks.step_profile import update_flops
+from nmt_cli.data.batch import collate
+from nmt_cli.models.seq2seq import build_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import product_floor  # noqa: E402

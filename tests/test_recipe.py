@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from nmt_cli.cli.train_options import TRAIN_OPTIONS
 from nmt_cli.errors import NMTError
-from nmt_cli.recipe import TrainRecipe, changed, configs
-from nmt_cli.train_options import TRAIN_OPTIONS
+from nmt_cli.training.recipe import TrainRecipe, changed, configs
 
 
 def recipe(**kw) -> TrainRecipe:

@@ -6,20 +6,18 @@ import json
 
 from rich.console import Console
 
-from nmt_cli.align import Alignment
-from nmt_cli.evaluate import Perplexity, Score, Scores
-from nmt_cli.render import (
+from benchmarks.render import bench_tables, ct2_table, ddp_table
+from nmt_cli.alignment.extract import Alignment
+from nmt_cli.cli.render import (
     RichReporter,
     alignment_view,
-    bench_tables,
-    ct2_table,
-    ddp_table,
     figures_table,
     score_table,
     validation_table,
     write_alignments,
 )
-from nmt_cli.report import StepStats, Validation
+from nmt_cli.evaluate import Perplexity, Score, Scores
+from nmt_cli.training.report import StepStats, Validation
 
 
 def text_of(renderable, width: int = 100) -> str:

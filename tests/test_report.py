@@ -5,9 +5,9 @@ import json
 import logging
 from types import SimpleNamespace
 
-from nmt_cli import distributed
-from nmt_cli.modeldir import LOG
-from nmt_cli.report import LogReporter, SilentReporter, Validation, log_event, start_info
+from nmt_cli.training import distributed
+from nmt_cli.training.report import LogReporter, SilentReporter, Validation, log_event, start_info
+from nmt_cli.training.rundir import LOG
 
 
 def test_start_info_sums_what_preparation_skipped_and_dropped_over_the_corpora():

@@ -6,8 +6,8 @@ from conftest import rnn_config
 from toy import exact_match, src_batch, train_toy
 
 from nmt_cli.config import DecodeConfig
-from nmt_cli.rnn import RNNSeq2Seq
-from nmt_cli.search import greedy
+from nmt_cli.decoding.search import greedy
+from nmt_cli.models.rnn import RNNSeq2Seq
 
 
 def greedy_tokens(model, pairs, keep_attention=False):

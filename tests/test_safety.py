@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import TINY_TRAIN_ARGS, train_args
 from typer.testing import CliRunner
 
-from nmt_cli.cli import app
+from nmt_cli.cli.app import app
 
 runner = CliRunner()
 
@@ -108,7 +108,7 @@ def test_translate_refuses_its_input_as_output_also_through_links(tiny_model_dir
 def test_translate_refuses_to_overwrite_the_file_stdin_reads(tiny_model_dir, tmp_path):
     src = tmp_path / "in.de"
     src.write_text("ein hund läuft\n", encoding="utf-8")
-    cmd = [sys.executable, "-m", "nmt_cli.cli", "translate", "-m", str(tiny_model_dir), "-o", str(src)]
+    cmd = [sys.executable, "-m", "nmt_cli", "translate", "-m", str(tiny_model_dir), "-o", str(src)]
     with open(src, "rb") as stdin:
         proc = subprocess.run(cmd, stdin=stdin, capture_output=True, timeout=120)
     assert proc.returncode == 1
@@ -207,7 +207,7 @@ def test_config_that_disagrees_with_the_weights_is_refused(tiny_model_dir, tmp_p
 
 
 def test_sentencepiece_model_of_another_vocabulary_is_refused_at_load(tiny_model_dir, tmp_path):
-    from nmt_cli.data import train_sentencepiece
+    from nmt_cli.data.tokenizer import train_sentencepiece
 
     model = copy_model(tiny_model_dir, tmp_path)
     size = train_sentencepiece(["ein hund läuft im park", "eine katze schläft"] * 30, tmp_path / "other", 25)
@@ -231,7 +231,7 @@ def test_config_paths_cannot_point_outside_and_null_is_handled(tiny_model_dir, t
 
 
 def test_shipped_model_directory_still_loads():
-    from nmt_cli.checkpoint import SHIPPED_MODEL, load_model
+    from nmt_cli.models.checkpoint import SHIPPED_MODEL, load_model
 
     loaded = load_model(SHIPPED_MODEL)
     assert loaded.tokenizer.tgt_vocab_size == loaded.model.cfg.vocab_size
@@ -309,7 +309,7 @@ def test_failed_checkpoint_write_is_said_in_words_and_keeps_the_previous_one(
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    cmd = [sys.executable, "-m", "nmt_cli.cli", *tiny_train(tiny_corpus, model)]
+    cmd = [sys.executable, "-m", "nmt_cli", *tiny_train(tiny_corpus, model)]
     cmd[cmd.index("--max-steps") + 1] = "30"
     proc = subprocess.run(cmd, capture_output=True, timeout=180, preexec_fn=small_files)
     assert proc.returncode == 1, proc.stderr.decode()
@@ -356,7 +356,7 @@ def test_a_full_disk_while_training_sentencepiece_names_the_file_and_leaves_noth
 
     import pytest
 
-    from nmt_cli.data import train_sentencepiece
+    from nmt_cli.data.tokenizer import train_sentencepiece
     from nmt_cli.errors import NMTError
 
     texts = ["ein hund läuft", "a dog runs"] * 20
@@ -396,7 +396,7 @@ def test_a_full_disk_while_writing_shards_names_the_shard_and_leaves_no_partial_
     cmd = [
         sys.executable,
         "-m",
-        "nmt_cli.cli",
+        "nmt_cli",
         "prepare",
         "--train",
         str(tmp_path / "c"),
@@ -450,7 +450,7 @@ def test_stdout_on_a_full_disk_is_said_in_words_by_every_command(tiny_model_dir,
     )
     for command in commands:
         with open("/dev/full", "w") as full:
-            cmd = [sys.executable, "-m", "nmt_cli.cli", *command]
+            cmd = [sys.executable, "-m", "nmt_cli", *command]
             proc = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, timeout=120, text=True)
         assert proc.returncode == 1, (command, proc.stderr)
         assert proc.stderr.strip() == "error: no space left on device while writing stdout", command
@@ -475,7 +475,7 @@ def test_a_line_with_two_separators_is_an_error_with_its_number(tiny_model_dir, 
 
 def test_lock_file_is_released_when_training_process_is_killed_midway(tiny_corpus, tmp_path):
     out = tmp_path / "m"
-    cmd = [sys.executable, "-m", "nmt_cli.cli", *tiny_train(tiny_corpus, out)]
+    cmd = [sys.executable, "-m", "nmt_cli", *tiny_train(tiny_corpus, out)]
     cmd[cmd.index("--max-steps") + 1] = "100000"
     quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     proc = subprocess.Popen(cmd, **quiet)

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from toy import make_pairs, src_batch
 
 from nmt_cli.config import BOS_ID, EOS_ID, DecodeConfig
+from nmt_cli.decoding.sampling import Sampler, Sampling, block_repeats, restrict
+from nmt_cli.decoding.search import beam_search, greedy, make_sampler, sample, translate
 from nmt_cli.errors import NMTError
-from nmt_cli.model import build_model
-from nmt_cli.sampling import Sampler, Sampling, block_repeats, restrict
-from nmt_cli.search import beam_search, greedy, make_sampler, sample, translate
+from nmt_cli.models.seq2seq import build_model
 
 
 class IdTokenizer:
@@ -194,7 +194,7 @@ def test_translate_samples_every_line_and_repeats_by_seed(trained):
 def test_cli_top_k_one_sample_is_the_greedy_translation_and_bad_specs_fail(toy_model_dir):
     from typer.testing import CliRunner
 
-    from nmt_cli.cli import app
+    from nmt_cli.cli.app import app
 
     runner = CliRunner()
     text = "ein hund läuft\nder mann schläft im park\n"

@@ -4,7 +4,7 @@ import torch
 from toy import src_batch
 
 from nmt_cli.config import DecodeConfig
-from nmt_cli.search import batch_budget, beam_search, greedy, length_batches, translate
+from nmt_cli.decoding.search import batch_budget, beam_search, greedy, length_batches, translate
 
 
 class IdTokenizer:
@@ -127,7 +127,7 @@ def test_length_batches_cover_each_source_once_within_both_budgets():
 def test_dropping_finished_sentences_only_every_few_steps_changes_nothing(trained, monkeypatch):
     """On CUDA finished sentences leave the batch only every 4th step (to avoid host syncs):
     the rows that linger after their end must not change any result."""
-    import nmt_cli.search as search
+    import nmt_cli.decoding.search as search
 
     model, pairs = trained
     every_step = [run(greedy, model, pairs, beam_size=1), run(beam_search, model, pairs, beam_size=4)]

@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from nmt_cli.data import collate
-from nmt_cli.shards import NpyAppender, Shard, ShardSet, ShardWriter, token_dtype
+from nmt_cli.data.batch import collate
+from nmt_cli.data.shards import NpyAppender, Shard, ShardSet, ShardWriter, token_dtype
 
 
 def random_rows(n, vocab, seed):

@@ -6,10 +6,11 @@ import dataclasses
 import torch
 from conftest import rnn_config
 
-from nmt_cli import checkpoint, distributed
-from nmt_cli.model import build_model
-from nmt_cli.startup import Progress, rank_seed, restore, restore_rng
-from nmt_cli.step import make_optimizer, make_scheduler
+from nmt_cli.models import checkpoint
+from nmt_cli.models.seq2seq import build_model
+from nmt_cli.training import distributed
+from nmt_cli.training.startup import Progress, rank_seed, restore, restore_rng
+from nmt_cli.training.step import make_optimizer, make_scheduler
 
 
 def test_rank_0_keeps_the_seed_and_every_other_process_gets_its_own_stream():

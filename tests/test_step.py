@@ -4,10 +4,10 @@ import pytest
 import torch
 from conftest import rnn_config, transformer_config
 
-from nmt_cli.data import collate
-from nmt_cli.loss import loss_fn
-from nmt_cli.model import build_model
-from nmt_cli.step import make_optimizer, make_scheduler, train_step
+from nmt_cli.data.batch import collate
+from nmt_cli.models.seq2seq import build_model
+from nmt_cli.training.loss import loss_fn
+from nmt_cli.training.step import make_optimizer, make_scheduler, train_step
 
 
 def batches():

@@ -4,11 +4,11 @@ import pytest
 import torch
 from conftest import transformer_config
 
-import nmt_cli.bench as bench
-from nmt_cli.data import collate
-from nmt_cli.model import build_model
-from nmt_cli.native import KERNEL_RANGE
-from nmt_cli.step_profile import update_flops
+import benchmarks.bench as bench
+from benchmarks.step_profile import update_flops
+from nmt_cli.accel.native import KERNEL_RANGE
+from nmt_cli.data.batch import collate
+from nmt_cli.models.seq2seq import build_model
 
 
 def test_update_flops_count_every_matrix_product_of_forward_and_backward():
@@ -22,7 +22,7 @@ def test_update_flops_count_every_matrix_product_of_forward_and_backward():
 
 
 def test_profile_names_the_operators_of_an_update_and_their_shares(toy_model_dir):
-    from nmt_cli.step_profile import profile_update
+    from benchmarks.step_profile import profile_update
 
     if not (bench.ROOT / "data" / "multi30k" / "train.de.gz").is_file():
         pytest.skip("data/multi30k is not in this checkout")

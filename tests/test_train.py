@@ -12,12 +12,12 @@ import pytest
 import torch
 from conftest import TOY_TRAIN_ARGS
 
-from nmt_cli.checkpoint import load_model, safe_load
 from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
-from nmt_cli.precision import resolve_precision
-from nmt_cli.prepare import prepare_data
-from nmt_cli.train import train
-from nmt_cli.validation import validate
+from nmt_cli.data.prepare import prepare_data
+from nmt_cli.decoding.precision import resolve_precision
+from nmt_cli.models.checkpoint import load_model, safe_load
+from nmt_cli.training.loop import train
+from nmt_cli.training.validation import validate
 
 
 def configs(corpus, out, max_steps):
@@ -76,7 +76,18 @@ def test_best_checkpoint_follows_validation_bleu(toy_corpus, tmp_path):
 
 def test_sigint_saves_state_and_the_same_command_resumes(toy_corpus, tmp_path):
     out = tmp_path / "m"
-    cmd = [sys.executable, "-m", "nmt_cli.cli", "train", "--train", str(toy_corpus), "-s", "de", "-t", "en"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nmt_cli",
+        "train",
+        "--train",
+        str(toy_corpus),
+        "-s",
+        "de",
+        "-t",
+        "en",
+    ]
     cmd += ["-o", str(out), *TOY_TRAIN_ARGS, "--valid-every", "5", "--max-steps", "100000"]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     log = out / "train.log.jsonl"

@@ -4,8 +4,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from nmt_cli.recipe import TrainRecipe
-from nmt_cli.train_options import training
+from nmt_cli.cli.train_options import training
+from nmt_cli.training.recipe import TrainRecipe
 
 
 def command_with_training():

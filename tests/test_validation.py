@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from nmt_cli import distributed, validation
-from nmt_cli.validation import perplexity, validate_on_main
+from nmt_cli.training import distributed, validation
+from nmt_cli.training.validation import perplexity, validate_on_main
 
 
 def test_perplexity_is_exp_of_the_loss_capped_for_untrained_models():

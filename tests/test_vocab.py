@@ -7,8 +7,8 @@ import pytest
 from conftest import write_toy_corpus
 
 from nmt_cli.config import DataConfig
+from nmt_cli.data.vocab import ensure_sentencepiece, tokenizer_digest, tokenizer_in
 from nmt_cli.errors import NMTError
-from nmt_cli.vocab import ensure_sentencepiece, tokenizer_digest, tokenizer_in
 
 
 def no_progress(stage, done, total):

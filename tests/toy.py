@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from nmt_cli.config import EOS_ID, ModelConfig
-from nmt_cli.data import collate
-from nmt_cli.model import build_model
-from nmt_cli.step import train_step
+from nmt_cli.data.batch import collate
+from nmt_cli.models.seq2seq import build_model
+from nmt_cli.training.step import train_step
 
 FIRST = 4  # ids below are pad, unk, bos, eos
 
@@ -51,7 +51,7 @@ def exact_match(hyps: list[list[int]], pairs) -> float:
 
 
 def src_batch(pairs):
-    from nmt_cli.data import pad
+    from nmt_cli.data.batch import pad
 
     src = pad([p[0] for p in pairs], suffix=EOS_ID)
     return src, src != 0

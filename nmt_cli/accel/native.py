@@ -1,0 +1,220 @@
+"""The compiled kernels, where the install could build them: dropout (`dropout_kernel.c`), the
+label-smoothed loss over bf16 logits (`loss_kernel.c`) and additive attention's energies in
+BiLSTM training (`additive_kernel.c`, called by additive_energies.py).
+
+`pip install` builds them with the machine's C compiler (setup.py); where there is none, or a
+library cannot be loaded, torch's operations do the same work: the same dropout masks and
+products, the same loss and energies up to rounding. `NMT_NATIVE=0` in the environment
+switches all of them off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.util
+import os
+
+import torch
+from torch import Tensor
+
+KERNEL_RANGE = "nmt::dropout_kernel"  # how `nmt bench --profile` sees the kernel's calls
+_DTYPES = {torch.bfloat16: 0, torch.float32: 1}  # the kernel's code for each dtype it takes
+
+
+def _load(module: str) -> ctypes.CDLL | None:
+    """The compiled module `nmt_cli.accel.<module>`, or None where it was not built, cannot load, or
+    is switched off."""
+    if os.environ.get("NMT_NATIVE", "1") == "0":
+        return None
+    spec = importlib.util.find_spec(f"nmt_cli.accel.{module}")
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        return ctypes.CDLL(spec.origin)
+    except OSError:
+        return None
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The loaded dropout kernel, or None (see `_load`)."""
+    lib = _load("_dropout_kernel")
+    if lib is None:
+        return None
+    lib.nmt_dropout.restype = ctypes.c_int
+    lib.nmt_dropout.argtypes = [
+        ctypes.c_int,  # dtype
+        ctypes.c_uint64,  # key of the random words
+        ctypes.c_void_p,  # x
+        ctypes.c_void_p,  # y
+        ctypes.c_int64,  # elements
+        ctypes.c_int,  # threshold
+        ctypes.c_uint32,  # the scale's bit pattern
+        ctypes.c_int,  # 1: relu before the mask
+        ctypes.c_int,  # 1: the AVX-512 path where the CPU has it
+    ]
+    lib.nmt_dropout_simd.restype = ctypes.c_int
+    lib.nmt_relu_dropout_grad.restype = None
+    # y, grad, out, elements, the scale's bit pattern, simd
+    lib.nmt_relu_dropout_grad.argtypes = [ctypes.c_void_p] * 3 + [
+        ctypes.c_int64,
+        ctypes.c_uint32,
+        ctypes.c_int,
+    ]
+    return lib
+
+
+def dropout_path() -> str:
+    """Which path CPU dropout takes on this machine: what `nmt bench` reports."""
+    if fast():
+        return "compiled kernel (AVX-512)"
+    if library() is None:
+        return "torch operations (no compiled kernel)"
+    return "torch operations (no AVX-512 on this CPU)"
+
+
+@functools.cache
+def fast() -> bool:
+    """Whether the kernel is loaded and this CPU takes its AVX-512 path. Its plain C path
+    (the reference, for tests) is no faster than torch's operations, which dropout uses then."""
+    lib = library()
+    return lib is not None and bool(lib.nmt_dropout_simd())
+
+
+def _takes(x: Tensor) -> bool:
+    """Whether x is a tensor the kernel can read: contiguous, bf16 or fp32, on the CPU."""
+    return x.dtype in _DTYPES and x.device.type == "cpu" and x.is_contiguous()
+
+
+def supports(x: Tensor) -> bool:
+    """Whether dropout hands x to the kernel: the kernel is `fast` and `_takes` x."""
+    return _takes(x) and fast()
+
+
+def masked_product(
+    x: Tensor, key: int, threshold: int, scale_bits: int, simd: bool = True, relu: bool = False
+) -> Tensor:
+    """x (or relu(x), with `relu`) times the dropout mask keyed by `key` (see dropout_kernel.c):
+    the scale whose bit pattern in x's dtype is `scale_bits` where element i's 15 random bits
+    are >= `threshold`, else 0; `simd` False takes the plain C path."""
+    lib = library()
+    if lib is None or not _takes(x):
+        raise ValueError("masked_product: no compiled kernel, or a tensor it cannot take")
+    y = torch.empty_like(x)
+    if not x.numel():
+        return y
+    with torch.profiler.record_function(KERNEL_RANGE):
+        lib.nmt_dropout(
+            _DTYPES[x.dtype],
+            key,
+            x.data_ptr(),
+            y.data_ptr(),
+            x.numel(),
+            threshold,
+            scale_bits,
+            int(relu),
+            int(simd),
+        )
+    return y
+
+
+def relu_dropout_grad(y: Tensor, grad: Tensor, scale_bits: int, simd: bool = True) -> Tensor:
+    """The gradient of relu then dropout, from its bf16 output y: grad times the scale (bits
+    `scale_bits`) where y > 0, else 0."""
+    lib = library()
+    if (
+        lib is None
+        or y.dtype != torch.bfloat16
+        or grad.dtype != torch.bfloat16
+        or not _takes(y)
+        or not _takes(grad)
+    ):
+        raise ValueError("relu_dropout_grad: no compiled kernel, or tensors it cannot take")
+    if y.shape != grad.shape:
+        raise ValueError(f"relu_dropout_grad: y {tuple(y.shape)} and grad {tuple(grad.shape)} differ")
+    out = torch.empty_like(grad)
+    if grad.numel():
+        with torch.profiler.record_function(KERNEL_RANGE):
+            lib.nmt_relu_dropout_grad(
+                y.data_ptr(), grad.data_ptr(), out.data_ptr(), grad.numel(), scale_bits, int(simd)
+            )
+    return out
+
+
+@functools.cache
+def loss_library() -> ctypes.CDLL | None:
+    """The loaded loss kernel, or None (see `_load`)."""
+    lib = _load("_loss_kernel")
+    if lib is None:
+        return None
+    lib.nmt_loss_simd.restype = ctypes.c_int
+    lib.nmt_smoothed_ce_rows.restype = None
+    lib.nmt_smoothed_ce_rows.argtypes = [
+        ctypes.c_void_p,  # bf16 logits (rows x vocab)
+        ctypes.c_int64,  # rows
+        ctypes.c_int64,  # vocab
+        ctypes.c_void_p,  # int64 targets
+        ctypes.c_int64,  # the target id that counts for nothing
+        ctypes.c_float,  # smoothing
+        ctypes.c_void_p,  # fp32 loss of each row, out
+        ctypes.c_void_p,  # bf16 gradient, out, or NULL
+        ctypes.c_int,  # 1: the AVX-512 path where the CPU has it
+    ]
+    return lib
+
+
+@functools.cache
+def loss_fast() -> bool:
+    """Whether the loss kernel is loaded and this CPU takes its AVX-512 path."""
+    lib = loss_library()
+    return lib is not None and bool(lib.nmt_loss_simd())
+
+
+def smoothed_ce_rows(
+    logits: Tensor, target: Tensor, ignore: int, smoothing: float, grad: Tensor | None, simd: bool = True
+) -> Tensor:
+    """Each row's label-smoothed cross-entropy (fp32, (R,)) of bf16 logits (R, V) against target
+    (R,), and their gradient written into `grad` (bf16, (R, V)) unless None; rows whose target
+    is `ignore` count 0 (see loss_kernel.c). `simd` False takes the plain C path."""
+    lib = loss_library()
+    tensors = [logits] if grad is None else [logits, grad]
+    if lib is None or any(t.dtype != torch.bfloat16 or not _takes(t) for t in tensors):
+        raise ValueError("smoothed_ce_rows: no compiled kernel, or tensors it cannot take")
+    if grad is not None and grad.shape != logits.shape:
+        shapes = f"logits {tuple(logits.shape)} and grad {tuple(grad.shape)}"
+        raise ValueError(f"smoothed_ce_rows: {shapes} differ")
+    target = target.to(torch.int64).contiguous()
+    losses = torch.empty(logits.size(0), dtype=torch.float32)
+    if logits.size(0):
+        lib.nmt_smoothed_ce_rows(
+            logits.data_ptr(),
+            logits.size(0),
+            logits.size(1),
+            target.data_ptr(),
+            ignore,
+            smoothing,
+            losses.data_ptr(),
+            None if grad is None else grad.data_ptr(),
+            int(simd),
+        )
+    return losses
+
+
+@functools.cache
+def energies_library() -> ctypes.CDLL | None:
+    """The loaded additive-attention kernel where this CPU has AVX-512, or None (see `_load`)."""
+    lib = _load("_additive_kernel")
+    if lib is None:
+        return None
+    lib.nmt_energies_simd.restype = ctypes.c_int
+    if not lib.nmt_energies_simd():  # AVX-512 only: without it, nothing else to call
+        return None
+    n, p = ctypes.c_int64, ctypes.c_void_p
+    lib.nmt_energies.restype = None
+    lib.nmt_energies.argtypes = [p, p, p, n, n, n, p]  # keys, q, v, N, S, A, e
+    lib.nmt_energies_query.restype = None
+    lib.nmt_energies_query.argtypes = [p, p, p, p, n, n, n, p]  # keys, q, v, g, N, S, A, dq
+    lib.nmt_energies_keys.restype = ctypes.c_int
+    lib.nmt_energies_keys.argtypes = [p, p, p, p, n, n, n, n, p, p]  # keys, Q, G, v, T, N, S, A, dk, dv
+    return lib
