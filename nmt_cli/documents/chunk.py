@@ -1,0 +1,84 @@
+"""Over-long sentences cut into pieces the model was trained on: first at clause boundaries
+(; : , and before conjunctions), else at the space nearest the middle, so nothing is truncated.
+
+A model never saw a source longer than its training `max_len` subwords; far beyond that it
+drops or repeats content. Each piece is translated alone and the translations are joined.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from nmt_cli.documents.split import Span
+
+DEFAULT_MAX_TOKENS = 100  # DataConfig.max_len: what a model without a recorded limit saw
+CONJUNCTIONS = [
+    "und",
+    "oder",
+    "aber",
+    "sondern",
+    "denn",
+    "weil",
+    "dass",
+    "obwohl",
+    "während",
+    "wenn",
+    "als",
+    "damit",
+    "sowie",
+    "and",
+    "or",
+    "but",
+    "because",
+    "while",
+    "which",
+    "although",
+    "whereas",
+    "when",
+    "so",
+    "nor",
+    "yet",
+]
+# A clause boundary: the space after ; : , or the space before a conjunction.
+_CLAUSE = re.compile(r"(?<=[;:,])\s+|\s+(?=(?:" + "|".join(CONJUNCTIONS) + r")\b)", re.IGNORECASE)
+_STRONG = re.compile(r"(?<=[;:])\s+")
+
+
+def trained_length(config: dict[str, Any], cap: int) -> int:
+    """The longest source (in subwords) a model directory's config.json says it trained on,
+    at most `cap` (what the search accepts)."""
+    data = config.get("data") or {}
+    max_len = data.get("max_len") if isinstance(data, dict) else None
+    return min(int(max_len) if isinstance(max_len, int) and max_len > 0 else DEFAULT_MAX_TOKENS, cap)
+
+
+def _cuts(text: str, pattern: re.Pattern[str]) -> list[Span]:
+    return [(m.start(), m.end()) for m in pattern.finditer(text)]
+
+
+def _best_cut(text: str) -> Span | None:
+    """The whitespace gap to cut `text` at: a strong clause boundary (; :), else a comma or
+    conjunction, else any space, whichever of its kind is nearest the middle."""
+    middle = len(text) / 2
+    for pattern in (_STRONG, _CLAUSE, re.compile(r"\s+")):
+        gaps = [g for g in _cuts(text, pattern) if g[0] > 0 and g[1] < len(text)]
+        if gaps:
+            return min(gaps, key=lambda g: abs(g[0] - middle))
+    return None
+
+
+def chunk_spans(text: str, length: Callable[[str], int], limit: int) -> list[Span]:
+    """Spans of `text` (stripped, whitespace between them) of at most `limit` by `length`.
+
+    Cuts recursively in halves at the best boundary; a piece with no whitespace at all
+    (a URL, a long number) is cut between characters. Its own text when it already fits.
+    """
+    if length(text) <= limit or len(text) < 2:
+        return [(0, len(text))]
+    gap = _best_cut(text)
+    left_end, right_start = gap if gap is not None else (len(text) // 2, len(text) // 2)
+    left = chunk_spans(text[:left_end], length, limit)
+    right = chunk_spans(text[right_start:], length, limit)
+    return left + [(s + right_start, e + right_start) for s, e in right]

@@ -1,0 +1,178 @@
+"""Inline tags carried into a translation by word alignment: an element goes around the target
+words aligned to the source words it enclosed; a void element (<br>, <img>, a kept <code>) goes
+after the target of its source neighbour. Spans are then clipped so that children stay inside
+their parents and siblings do not overlap, so the output nests as the input did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from nmt_cli.documents.layout import Element, Layout
+from nmt_cli.documents.markup import escape_text
+
+PUNCTUATION = ".,;:!?…"
+Link = tuple[int, int]  # (source word, target word)
+# (sources, their translations) -> for each pair: source words, target words, links, as the
+# alignment of `nmt align` counts words (SentencePiece words).
+Aligned = tuple[int, int, list[Link]]
+Aligner = Callable[[Sequence[str], Sequence[str]], list[Aligned]]
+# sources -> (translation, its alignment) each: the search's own attention, kept as it goes.
+AlignedTranslator = Callable[[Sequence[str]], list[tuple[str, Aligned]]]
+
+
+def aligned_translator(
+    translator: Callable[[Sequence[str]], list[str]], aligner: Aligner
+) -> AlignedTranslator:
+    """Translate, then align sources with their translations: for translators that keep no
+    attention (and the tests' fakes)."""
+
+    def run(sources: Sequence[str]) -> list[tuple[str, Aligned]]:
+        texts = translator(sources)
+        return list(zip(texts, aligner(sources, texts), strict=True))
+
+    return run
+
+
+@dataclass
+class _Span:
+    """Where an element lands among the target words: [lo, hi)."""
+
+    element: int
+    lo: int
+    hi: int
+
+
+def _rescale(i: int, n_from: int, n_to: int) -> int:
+    """A word index when the aligner counted words differently (rare): proportional."""
+    return i if n_from == n_to or n_from == 0 else min(n_to - 1, i * n_to // n_from)
+
+
+def _targets(aligned: Aligned, n_src: int, n_tgt: int) -> list[list[int]]:
+    """For each source word, the target words linked to it."""
+    a_src, a_tgt, links = aligned
+    out: list[list[int]] = [[] for _ in range(n_src)]
+    for s, t in links:
+        if n_src and n_tgt:
+            out[_rescale(s, a_src, n_src)].append(_rescale(t, a_tgt, n_tgt))
+    return out
+
+
+def _anchor(word_starts: Sequence[int], at: int, targets: Sequence[Sequence[int]]) -> int:
+    """The target position for something at source offset `at`: after the target of the
+    nearest source word starting before it that has one, else before the first aligned word."""
+    before = [w for w, start in enumerate(word_starts) if start < at and targets[w]]
+    if before:
+        return max(targets[before[-1]]) + 1
+    after = [min(t) for t in targets if t]
+    return after[0] if after else 0
+
+
+def _spans(
+    lay: Layout, unit: int, word_spans: Sequence[tuple[int, int]], targets: Sequence[Sequence[int]]
+) -> list[_Span]:
+    spans = []
+    for e, el in enumerate(lay.elements):
+        if lay.unit_of[e] != unit:
+            continue
+        hit = [
+            t for w, (ws, we) in enumerate(word_spans) if ws < el.end and we > el.start for t in targets[w]
+        ]
+        if el.void or not hit:
+            at = _anchor([ws for ws, _ in word_spans], el.start, targets)
+            spans.append(_Span(e, at, at))
+        else:
+            spans.append(_Span(e, min(hit), max(hit) + 1))
+    return spans
+
+
+Tree = list[tuple[_Span, "Tree"]]  # placed elements, each with its placed children
+
+
+def _nest(lay: Layout, spans: list[_Span], lo: int, hi: int, parent: int) -> Tree:
+    """Children of `parent` clipped into [lo, hi), in target order, not overlapping; recursively."""
+    mine = sorted(
+        (s for s in spans if _parent_in(lay, s.element, spans) == parent), key=lambda s: (s.lo, s.element)
+    )
+    out: Tree = []
+    at = lo
+    for s in mine:
+        s.lo = min(max(s.lo, at), hi)
+        s.hi = min(max(s.hi, s.lo), hi)
+        out.append((s, _nest(lay, spans, s.lo, s.hi, s.element)))
+        at = s.hi
+    return out
+
+
+def _parent_in(lay: Layout, e: int, spans: Sequence[_Span]) -> int:
+    """The nearest ancestor of element `e` placed in the same unit (-1: the unit itself)."""
+    placed = {s.element for s in spans}
+    p = lay.elements[e].parent
+    while p != -1 and p not in placed:
+        p = lay.elements[p].parent
+    return p
+
+
+def _events(lay: Layout, tree: Tree, words: Sequence[str], lo: int, hi: int) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    at = lo
+    for span, children in tree:
+        out += [("w", w) for w in words[at : span.lo]]
+        el: Element = lay.elements[span.element]
+        if el.void:
+            out.append(("v", lay.items[el.first].raw))
+        else:
+            out.append(("o", lay.items[el.first].raw))
+            out += _events(lay, children, words, span.lo, span.hi)
+            moved = _punctuation_out(out, lay.text[el.start : el.end])
+            out += [("c", lay.items[el.last].raw), *moved]
+        at = span.hi
+    return out + [("w", w) for w in words[at:hi]]
+
+
+def _punctuation_out(events: list[tuple[str, str]], enclosed: str) -> list[tuple[str, str]]:
+    """Final punctuation that the translation glued to an element's last word, cut off that
+    word, when the element's source text did not end in punctuation: it goes after the
+    closing tag ("<a>ball</a>.", not "<a>ball.</a>")."""
+    if not events or events[-1][0] != "w" or enclosed.rstrip().endswith(tuple(PUNCTUATION)):
+        return []
+    word = events[-1][1]
+    core = word.rstrip(PUNCTUATION)
+    if not core or core == word:
+        return []
+    events[-1] = ("w", core)
+    return [("p", word[len(core) :])]
+
+
+def _join(events: Sequence[tuple[str, str]]) -> str:
+    """Words separated by one space; closing tags and voids stick to the word before, opening
+    tags to the word after."""
+    out: list[str] = []
+    gap: list[tuple[str, str]] = []
+    seen_word = False
+    for kind, text in events:
+        if kind != "w":
+            gap.append((kind, text))
+            continue
+        if seen_word:
+            split = next((i for i, (k, _) in enumerate(gap) if k == "o"), len(gap))
+            gap.insert(split, ("s", " "))
+        out += [escape_text(t) if k == "p" else t for k, t in gap] + [escape_text(text)]
+        gap, seen_word = [], True
+    return "".join(out + [escape_text(t) if k == "p" else t for k, t in gap])
+
+
+def place(lay: Layout, unit: int, translation: str, aligned: Aligned) -> str:
+    """The unit's translation as markup, with its inner elements around the aligned words."""
+    s, e = lay.units[unit]
+    word_spans, at = [], s
+    for word in lay.text[s:e].split():
+        start = lay.text.index(word, at)
+        word_spans.append((start, start + len(word)))
+        at = start + len(word)
+    words = translation.split()
+    targets = _targets(aligned, len(word_spans), len(words))
+    spans = _spans(lay, unit, word_spans, targets)
+    tree = _nest(lay, spans, 0, len(words), -1)
+    return _join(_events(lay, tree, words, 0, len(words)))

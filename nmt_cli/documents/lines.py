@@ -1,0 +1,82 @@
+"""Lines of text in, the same number of lines out: each line split into sentences (and
+over-long sentences into pieces), all pieces of all lines translated in one call, each line
+put back together with its own spacing between sentences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from nmt_cli.documents.chunk import chunk_spans
+from nmt_cli.documents.split import Span, sentence_spans
+
+# Sentences in, their translations out, in order: one call for a whole window of lines, so the
+# search sorts all of their sentences into the same length-sorted batches.
+Translator = Callable[[Sequence[str]], list[str]]
+Measure = Callable[[Sequence[str]], list[int]]  # texts -> their lengths in source subwords
+
+
+@dataclass(frozen=True)
+class Splitting:
+    """How lines become units to translate: the source language's sentence rules (None: keep
+    each line whole) and the longest unit, in subwords, the model was trained on."""
+
+    lang: str | None
+    max_tokens: int
+
+
+def sentences_of(line: str, lang: str | None) -> list[Span]:
+    """The sentences of a line; with no language, the whole stripped line as one."""
+    if lang is not None:
+        return sentence_spans(line, lang)
+    core = line.strip()
+    start = len(line) - len(line.lstrip())
+    return [(start, start + len(core))] if core else []
+
+
+def plan_lines(lines: Sequence[str], splitting: Splitting, measure: Measure) -> list[list[list[Span]]]:
+    """For each line, its sentences, each as the spans of its pieces (one unless over-long)."""
+    sentences = [sentences_of(line, splitting.lang) for line in lines]
+    texts = [line[s:e] for line, spans in zip(lines, sentences) for s, e in spans]
+    lengths = iter(measure(texts))
+    plans: list[list[list[Span]]] = []
+    for line, spans in zip(lines, sentences):
+        plan = []
+        for s, e in spans:
+            if next(lengths) <= splitting.max_tokens:
+                plan.append([(s, e)])
+                continue
+            fits = chunk_spans(line[s:e], lambda t: measure([t])[0], splitting.max_tokens)
+            plan.append([(s + a, s + b) for a, b in fits])
+        plans.append(plan)
+    return plans
+
+
+def assemble(line: str, plan: Sequence[Sequence[Span]], translations: Sequence[str]) -> str:
+    """The translated line: a sentence's pieces joined by a space, sentences by the original
+    whitespace between them; the line's leading and trailing whitespace dropped, as before."""
+    out: list[str] = []
+    done = iter(translations)
+    cursor: int | None = None
+    for pieces in plan:
+        if cursor is not None:
+            out.append(line[cursor : pieces[0][0]])
+        out.append(" ".join(next(done) for _ in pieces))
+        cursor = pieces[-1][1]
+    return "".join(out)
+
+
+def translate_lines(
+    lines: Sequence[str], translator: Translator, splitting: Splitting, measure: Measure
+) -> list[str]:
+    """One translated line per line; empty and blank lines stay empty."""
+    plans = plan_lines(lines, splitting, measure)
+    units = [line[s:e] for line, plan in zip(lines, plans) for pieces in plan for s, e in pieces]
+    translated = translator(units) if units else []
+    out, at = [], 0
+    for line, plan in zip(lines, plans):
+        n = sum(len(pieces) for pieces in plan)
+        out.append(assemble(line, plan, translated[at : at + n]))
+        at += n
+    return out

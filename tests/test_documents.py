@@ -1,0 +1,199 @@
+"""Documents as text: sentence splitting, N lines in and N out, spacing kept, over-long
+sentences cut at clauses, `--split none` as before."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from nmt_cli.cli.app import app
+from nmt_cli.documents.chunk import chunk_spans, trained_length
+from nmt_cli.documents.lines import Splitting, translate_lines
+from nmt_cli.documents.split import language_code, sentence_spans, source_language
+from nmt_cli.documents.translate import DocumentConfig, document_config, translate_with
+from nmt_cli.errors import NMTError
+
+
+def identity(sentences):
+    return list(sentences)
+
+
+def words(texts):
+    return [len(t.split()) for t in texts]
+
+
+def sentences(line: str, lang: str) -> list[str]:
+    return [line[s:e] for s, e in sentence_spans(line, lang)]
+
+
+HARD = {
+    "de": [
+        ("Wir treffen uns am 3. Oktober in Berlin. Dann gehen wir essen.", 2),
+        ("Das sind z. B. Äpfel, Birnen u. a. Obst. Dr. Müller kommt morgen.", 2),
+        ("Im 19. Jahrhundert war das anders. Heute nicht.", 2),  # the ordinal fix
+        ("Er sagte: „Ich komme morgen.“ Dann ging er.", 2),
+        ("Nun ja... Wir werden sehen.", 2),
+        ("Das kostet ca. 3,5 Mio. Euro. Prof. Dr. Schmidt bzw. Frau Meier sagt das.", 2),
+        ("Wo bist du? Ich bin hier! Gut.", 3),
+        ("Der 1. FC Köln gewann. Die Fans jubelten.", 2),
+    ],
+    "en": [
+        ("Dr. Smith arrived at 5 p.m. on Oct. 3. He left early.", 2),
+        ("I live in the U.S. and work e.g. on weekends. It is fine.", 2),
+        ('He said, "I will come tomorrow." Then he left.', 2),
+        ("Well... We will see.", 2),
+        ("Mr. and Mrs. Jones paid $3.50 each. They left.", 2),
+        ("Really?! Yes! Fine.", 3),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "lang,line,n", [(lang, line, n) for lang, cases in HARD.items() for line, n in cases]
+)
+def test_hard_cases_split_where_a_reader_would(lang, line, n):
+    assert len(sentences(line, lang)) == n
+
+
+def test_a_german_numbered_list_stays_one_unit_not_cut_after_the_numbers():
+    line = "Es gibt drei Gründe. 1. Erstens ist es teuer. 2. Zweitens ist es spät."
+    assert all(not s.endswith((" 1.", " 2.")) for s in sentences(line, "de"))
+
+
+def test_language_codes_are_normalised_for_the_splitter():
+    assert [language_code(c) for c in ("de-DE", "DE", "de_AT", "deu", "en-US", "fr", None)] == [
+        "de", "de", "de", "de", "en", "en", "en",
+    ]  # fmt: skip
+    assert source_language({"src_lang": "de"}) == "de"
+
+
+TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(["Ein Satz", "Dr. Müller", "am 3.", "z. B.", "„Ja.“", "e.g.", "Oct.", "x", "19."]),
+        st.sampled_from([". ", "! ", "? ", "... ", " ", "  ", "\t", "\n", "\n\n", "", "."]),
+        st.text(alphabet=" .!?\n\u00a0aZ3", max_size=5),
+    ),
+    max_size=25,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=TEXT, lang=st.sampled_from(["de", "en"]))
+def test_n_lines_in_give_n_lines_out_with_the_spacing_kept(text, lang):
+    cfg = DocumentConfig(lang=lang)
+    out = translate_with(text, cfg, identity, words)
+    assert out.split("\n") == [line.strip() for line in text.split("\n")]
+    shouted = translate_with(text, cfg, lambda s: ["X" for _ in s], words)
+    assert len(shouted.split("\n")) == len(text.split("\n"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=TEXT)
+def test_every_sentence_is_translated_once_in_order(text):
+    seen: list[str] = []
+    translate_with(text, DocumentConfig(lang="de"), lambda s: seen.extend(s) or list(s), words)
+    assert "".join("".join(seen).split()) == "".join(text.split())
+
+
+def test_blank_lines_and_windows_keep_their_places():
+    lines = ["", "Ein Hund. Eine Katze.", "   ", "Ende"]
+    out = translate_lines(lines, lambda s: [f"<{x}>" for x in s], Splitting("de", 100), words)
+    assert out == ["", "<Ein Hund.> <Eine Katze.>", "", "<Ende>"]
+
+
+def test_the_spacing_between_sentences_is_the_original_one():
+    out = translate_with("Eins.\t Zwei!   Drei?", DocumentConfig(lang="de"), lambda s: ["A"] * len(s), words)
+    assert out == "A\t A   A"
+
+
+def test_over_long_sentences_are_cut_at_clauses_into_pieces_that_fit():
+    text = "Wir kamen an, wir sahen uns um; dann gingen wir nach Hause und wir schliefen sofort ein"
+    spans = chunk_spans(text, lambda t: len(t.split()), 5)
+    pieces = [text[s:e] for s, e in spans]
+    assert all(len(p.split()) <= 5 for p in pieces)
+    assert " ".join(pieces).split() == text.split()
+    assert pieces[:2] == ["Wir kamen an,", "wir sahen uns um;"]
+
+
+def test_a_piece_without_spaces_is_cut_between_characters():
+    spans = chunk_spans("x" * 50, len, 8)
+    assert all(e - s <= 8 for s, e in spans) and "".join("x" * (e - s) for s, e in spans) == "x" * 50
+
+
+def test_a_long_sentence_reaches_the_translator_in_pieces_and_comes_back_joined():
+    line = ", ".join(f"Teil {i}" for i in range(30)) + "."
+    calls: list[list[str]] = []
+    cfg = DocumentConfig(lang="de", max_tokens=10)
+    out = translate_with(line, cfg, lambda s: calls.append(list(s)) or list(s), words)
+    assert len(calls) == 1 and all(len(p.split()) <= 10 for p in calls[0]) and len(calls[0]) > 1
+    assert out == line
+
+
+def test_split_none_keeps_each_line_whole():
+    seen: list[str] = []
+    translate_with("Eins. Zwei.", DocumentConfig(split="none"), lambda s: seen.extend(s) or list(s), words)
+    assert seen == ["Eins. Zwei."]
+
+
+def test_document_config_reads_the_model_and_refuses_bad_choices(tmp_path):
+    cfg = document_config({"src_lang": "de", "data": {"max_len": 80}})
+    assert (cfg.lang, cfg.max_tokens, cfg.split) == ("de", 80, "sentences")
+    assert trained_length({}, 1000) == 100
+    assert document_config({}, nbest=3).split == "none"
+    assert document_config({}, format="auto", path=tmp_path / "a.HTML").format == "html"
+    for bad in ({"split": "words"}, {"format": "pdf"}, {"split": "sentences", "nbest": 2}):
+        with pytest.raises(NMTError):
+            document_config({}, **bad)  # type: ignore[arg-type]
+
+
+runner = CliRunner()
+
+
+def test_cli_split_none_is_todays_output_byte_for_byte(tiny_model_dir):
+    from nmt_cli.decoding.search import translate
+    from nmt_cli.models.checkpoint import load_model
+
+    text = "ein hund läuft. eine katze schläft.\n\nein mann  spielt\n"
+    args = ["translate", "-m", str(tiny_model_dir), "--threads", "1", "--precision", "fp32", "-k", "2"]
+    old = runner.invoke(app, [*args, "--split", "none"], input=text)
+    assert old.exit_code == 0, old.output
+    loaded = load_model(tiny_model_dir)
+    expected = [t.text for t in translate(loaded.model, loaded.tokenizer, text.splitlines(), _decode())]
+    assert old.stdout == "".join(t + "\n" for t in expected)
+    new = runner.invoke(app, args, input=text)
+    assert new.exit_code == 0 and len(new.stdout.splitlines()) == 3
+
+
+def test_cli_refuses_nbest_with_sentence_splitting_in_one_line(tiny_model_dir):
+    args = ["translate", "-m", str(tiny_model_dir), "--nbest", "2", "--split", "sentences"]
+    result = runner.invoke(app, args, input="x\n")
+    assert result.exit_code == 1 and "--split none" in result.output
+
+
+def test_real_model_document_keeps_its_lines(tiny_model_dir):
+    from nmt_cli.documents import translate_document
+    from nmt_cli.models.checkpoint import load_model
+
+    loaded = load_model(tiny_model_dir)
+    text = "ein hund. eine katze!\n\n  der mann läuft im park? ja\n"
+    out = translate_document(loaded.model, loaded.tokenizer, text, document_config(loaded.config), _decode())
+    assert len(out.split("\n")) == len(text.split("\n")) and out.split("\n")[1] == ""
+
+
+def _decode():
+    from nmt_cli.config import DecodeConfig
+
+    return DecodeConfig(beam_size=2)
+
+
+def test_evaluate_splits_src_lines_unless_told_not_to(tiny_model_dir, tmp_path):
+    src, ref = tmp_path / "src.de", tmp_path / "ref.en"
+    src.write_text("ein hund. eine katze.\nder mann\n", encoding="utf-8")
+    ref.write_text("a dog. a cat.\nthe man\n", encoding="utf-8")
+    base = ["evaluate", "-m", str(tiny_model_dir), "--src", str(src), "--ref", str(ref), "--json", "-k", "1"]
+    for extra in ([], ["--split", "none"]):
+        result = runner.invoke(app, [*base, *extra, "--save-hyp", str(tmp_path / "hyp")])
+        assert result.exit_code == 0, result.output
+        assert len((tmp_path / "hyp").read_text(encoding="utf-8").splitlines()) == 2

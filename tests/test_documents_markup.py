@@ -1,0 +1,211 @@
+"""Documents with markup: tags, comments and kept elements survive translation, well-formed
+and with the same nesting; inline tags follow the words they enclosed."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nmt_cli.documents.markup import html_items, xml_items
+from nmt_cli.documents.translate import DocumentConfig, translate_with
+from nmt_cli.errors import NMTError
+
+HTML = DocumentConfig(format="html", lang="de")
+XML = DocumentConfig(format="xml", lang="de")
+
+
+def upper(sentences):
+    return [s.upper() for s in sentences]
+
+
+def reverse(sentences):
+    return [" ".join(reversed(s.split())) for s in sentences]
+
+
+def words(texts):
+    return [len(t.split()) for t in texts]
+
+
+def diagonal(sources, targets):
+    return [
+        (len(s.split()), len(t.split()), [(i, i) for i in range(len(s.split()))])
+        for s, t in zip(sources, targets)
+    ]
+
+
+def mirrored(sources, targets):
+    n = [len(s.split()) for s in sources]
+    return [(k, k, [(i, k - 1 - i) for i in range(k)]) for k in n]
+
+
+def shape(markup: str) -> list[tuple[str, str, str]]:
+    """Every element as (tag, parent tag, attributes): what must survive translation (the
+    values of alt and title are translated)."""
+    root = ET.fromstring(f"<root>{markup}</root>")
+    attrs = lambda e: repr(sorted((k, "*" if k in ("alt", "title") else v) for k, v in e.attrib.items()))  # noqa: E731
+    return sorted((c.tag, p.tag, attrs(c)) for p in root.iter() for c in p)
+
+
+def order(markup: str) -> list[str]:
+    return [e.tag for e in ET.fromstring(f"<root>{markup}</root>").iter()]
+
+
+WORD = st.sampled_from(["Hund", "Katze", "läuft", "z. B.", "am 3. Oktober", "Dr. Müller", "&amp;", "ja"])
+END = st.sampled_from(["", ". ", "! ", "? ", " ", "\n", "... "])
+TEXT = st.lists(st.tuples(WORD, END).map("".join), max_size=4).map(" ".join)
+INLINE = ("b", "i", "em", "span", "strong")
+BLOCKS = ("p", "div", "li", "td", "h1")
+
+
+def element(children: list[str], tag: str) -> str:
+    attrs = ' href="x.html"' if tag == "a" else ' class="c"' if tag == "span" else ""
+    return f"<{tag}{attrs}>{' '.join(children)}</{tag}>"  # tags inside words: see the docs
+
+
+FRAGMENT = st.recursive(
+    st.one_of(
+        TEXT,
+        st.sampled_from(["<br/>", '<img src="a.png" alt="Bild"/>', "<!-- c -->", "<code>x &lt; y</code>"]),
+    ),
+    lambda inner: st.builds(element, st.lists(inner, max_size=4), st.sampled_from((*INLINE, "a", *BLOCKS))),
+    max_leaves=12,
+)
+DOCUMENT = st.lists(FRAGMENT, min_size=1, max_size=4).map(" ".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    doc=DOCUMENT, translator=st.sampled_from([upper, reverse]), aligner=st.sampled_from([diagonal, mirrored])
+)
+def test_any_well_formed_fragment_stays_well_formed_with_the_same_elements(doc, translator, aligner):
+    out = translate_with(doc, HTML, translator, words, aligner)
+    assert shape(out) == shape(doc)
+
+
+@settings(max_examples=100, deadline=None)
+@given(doc=DOCUMENT)
+def test_xml_documents_keep_their_elements_and_nesting(doc):
+    out = translate_with(f"<doc>{doc}</doc>", XML, reverse, words, mirrored)
+    assert shape(out) == shape(f"<doc>{doc}</doc>")
+
+
+@settings(max_examples=100, deadline=None)
+@given(doc=DOCUMENT)
+def test_with_an_identity_translator_the_text_comes_back(doc):
+    out = translate_with(doc, HTML, lambda s: list(s), words, diagonal)
+    text = lambda m: "".join("".join(ET.fromstring(f"<r>{m}</r>").itertext()).split())  # noqa: E731
+    assert text(out) == text(doc)
+
+
+def test_inline_tags_follow_their_words_and_nest():
+    doc = "<p>Ein <b>großer <i>Hund</i></b> läuft <a href='x'>schnell</a>.</p>"
+    out = translate_with(doc, HTML, reverse, words, mirrored)
+    assert out == "<p><a href='x'>schnell</a>. läuft <b><i>Hund</i> großer</b> Ein</p>"
+
+
+def test_void_elements_follow_their_source_neighbour():
+    out = translate_with("<p>eins zwei<br/> drei</p>", HTML, upper, words, diagonal)
+    assert out == "<p>EINS ZWEI<br/> DREI</p>"
+
+
+def test_script_style_code_and_translate_no_stay_verbatim():
+    doc = (
+        "<script>var a = '<b>Hund</b>';</script><style>p{}</style><p>Ein <code>Hund</code> hier.</p>"
+        '<div translate="no">Ein Hund.</div><pre>Ein  Hund.</pre>'
+    )
+    out = translate_with(doc, HTML, upper, words, diagonal)
+    assert out.startswith(
+        "<script>var a = '<b>Hund</b>';</script><style>p{}</style><p>EIN<code>Hund</code> HIER.</p>"
+    )
+    assert out.endswith('<div translate="no">Ein Hund.</div><pre>Ein  Hund.</pre>')
+
+
+def test_comments_entities_and_attributes_never_reach_the_translator():
+    seen: list[str] = []
+    doc = '<p title="Titel">Fisch &amp; Chips<!-- geheim --> sind <b class="x">gut</b>.</p>'
+    out = translate_with(doc, HTML, lambda s: seen.extend(s) or list(s), words, diagonal)
+    assert seen == ["Titel", "Fisch & Chips sind gut."]  # the title attribute is translated on its own
+    assert out == '<p title="Titel">Fisch &amp; Chips<!-- geheim --> sind <b class="x">gut</b>.</p>'
+
+
+def test_block_elements_are_translated_as_units_of_their_own():
+    seen: list[str] = []
+    translate_with(
+        "<ul><li>Eins</li><li>Zwei</li></ul><p>Drei. Vier.</p>",
+        HTML,
+        lambda s: seen.extend(s) or list(s),
+        words,
+    )
+    assert seen == ["Eins", "Zwei", "Drei.", "Vier."]
+
+
+def test_an_element_across_sentences_keeps_them_together():
+    seen: list[str] = []
+    doc = "<p>Erster <b>Satz. Zweiter</b> Satz.</p>"
+    out = translate_with(doc, HTML, lambda s: seen.extend(s) or list(s), words, diagonal)
+    assert seen == ["Erster Satz. Zweiter Satz."] and out == doc
+
+
+def test_an_element_around_whole_sentences_stays_where_it_was():
+    seen: list[str] = []
+    doc = "<p><b>Eins.</b> Zwei.</p>"
+    out = translate_with(doc, HTML, lambda s: seen.extend(s) or [x.upper() for x in s], words)
+    assert seen == ["Eins.", "Zwei."] and out == "<p><b>EINS.</b> ZWEI.</p>"
+
+
+def test_xml_items_give_back_the_document_exactly():
+    doc = '<?xml version="1.0"?>\n<!DOCTYPE d>\n<d a="1"><p>Hi &amp; <b>x</b><br/><![CDATA[<y>]]></p></d>\n'
+    assert "".join(i.raw for i in xml_items(doc)) == doc
+    out = translate_with(doc, XML, upper, words, diagonal)
+    assert out.endswith("<![CDATA[<y>]]></p></d>\n") and "HI &amp; <b>X</b><br/>" in out
+
+
+def test_broken_xml_is_one_line_error():
+    with pytest.raises(NMTError, match="not well-formed XML: line 1"):
+        xml_items("<a><b></a>")
+
+
+def test_lenient_html_is_written_back_even_when_unbalanced():
+    doc = "<p>Eins <b>zwei<p>drei</i> vier"
+    out = translate_with(doc, HTML, lambda s: list(s), words, diagonal)
+    assert [i.kind for i in html_items(out)].count("open") == [i.kind for i in html_items(doc)].count("open")
+
+
+def test_real_model_markup_document(tiny_model_dir):
+    from nmt_cli.config import DecodeConfig
+    from nmt_cli.documents import document_config, translate_document
+    from nmt_cli.models.checkpoint import load_model
+
+    loaded = load_model(tiny_model_dir)
+    doc = "<html><body><p>ein <b>hund</b> läuft.<br/> eine <i>katze</i>!</p><!-- x --></body></html>"
+    cfg = document_config(loaded.config, format="html")
+    out = translate_document(loaded.model, loaded.tokenizer, doc, cfg, DecodeConfig(beam_size=2))
+    assert shape(out) == shape(doc)
+
+
+def test_cli_translates_an_html_file_by_its_extension(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from nmt_cli.cli.app import app
+
+    page = tmp_path / "page.html"
+    doc = "<!DOCTYPE html>\n<html><body><p>ein <b>hund</b> läuft.</p>\n<pre>ein hund</pre></body></html>\n"
+    page.write_text(doc, encoding="utf-8")
+    args = ["translate", "-m", str(tiny_model_dir), "-i", str(page), "--format", "auto", "-k", "2"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (
+        result.stdout.startswith("<!DOCTYPE html>\n<html><body><p>")
+        and "<pre>ein hund</pre>" in result.stdout
+    )
+    body = result.stdout.split("\n", 1)[1]
+    assert shape(body) == shape(doc.split("\n", 1)[1])
+
+
+def test_alt_and_title_are_translated_other_attributes_kept():
+    doc = '<p title="Ein  Titel" hidden>Ein <IMG SRC="a.png" alt="Ein &quot;Hund&quot;"/> Hund.</p>'
+    out = translate_with(doc, HTML, upper, words, diagonal)
+    assert out == '<p title="EIN TITEL" hidden>EIN<IMG src="a.png" alt="EIN &quot;HUND&quot;"/> HUND.</p>'
