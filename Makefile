@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 MODEL   ?= models/de-en
 
-.PHONY: install test check demo bench clean
+.PHONY: install test test-fast check demo bench clean
 
 install: $(STAMP)
 
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml setup.py $(wildcard nmt_cli/accel/*.c nmt_cli/accel/*.h
 
 test: install
 	$(BIN)/pytest
+
+# everything not marked slow (no subprocesses, no training longer than a few seconds)
+test-fast: install
+	$(BIN)/pytest -m "not slow"
 
 check: install
 	$(BIN)/ruff check nmt_cli tests scripts benchmarks

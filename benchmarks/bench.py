@@ -1,4 +1,4 @@
-"""`nmt bench` (`make bench`): translation and training speed, start-up, load time and peak memory.
+"""`python -m benchmarks` (`make bench`): translation and training speed, start-up, load time and peak memory.
 
 Models: the shipped one, plus one of each architecture at the reference sizes (BiLSTM: 1 layer,
 embeddings 256, hidden 512, additive attention; Transformer: 3+3 layers, d_model 256, 4 heads,

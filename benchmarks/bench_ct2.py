@@ -4,7 +4,7 @@ The reference Transformer (bench.py's, or --ct2-model) translates test_2016 with
 beam 5, by `nmt` (fp32, bf16 where the CPU has it, int8) and by CTranslate2 (float32, bfloat16
 where the CPU has it, int8), with the same threads and batch budget, runs alternating between
 engines so that a machine's drift hits both alike. Each figure is the median of `--runs`.
-`nmt bench --part ct2` runs it; render.ct2_table shows it.
+`python -m benchmarks --part ct2` runs it; render.ct2_table shows it.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def run_ct2(
     train_minutes: float = 5.0,
     output: Path = CACHE / "results_ct2.json",
 ) -> dict[str, Any] | None:
-    """The CTranslate2 part of `nmt bench` on `model_dir` (default: the reference Transformer,
+    """The CTranslate2 part of `python -m benchmarks` on `model_dir` (default: the reference Transformer,
     trained for `train_minutes` if missing), also written to `output` as JSON; None when
     CTranslate2 is not installed. `src`/`ref`: test_2016 by default; `threads` 0: all cores;
     `sentences` 0: all of `src`."""

@@ -3,7 +3,7 @@ processes with 1 thread each (torchrun, gloo), on Multi30k, at the same global b
 
 Both run the real `nmt train` end to end; the figure is the tokens/s that rank 0 logs over
 updates 2..N (the first update pays for allocation and oneDNN kernel compilation). Run it on a
-quiet machine: other processes on the cores distort both sides unevenly. `nmt bench --part ddp`
+quiet machine: other processes on the cores distort both sides unevenly. `python -m benchmarks --part ddp`
 runs it; render.ddp_table shows it.
 """
 
@@ -68,7 +68,7 @@ def run_ddp(
     batch_tokens: int = 4096,
     output: Path = CACHE / "ddp.json",
 ) -> dict[str, Any]:
-    """The data-parallel part of `nmt bench`: for each architecture, tokens/s of 1 process x 2
+    """The data-parallel part of `python -m benchmarks`: for each architecture, tokens/s of 1 process x 2
     threads and of 2 processes x 1 thread at the global batch `batch_tokens`, also written to
     `output` as JSON."""
     for arch in archs:

@@ -78,7 +78,7 @@ def speed(results: dict[str, Any]) -> list[Figures]:
 
 
 def profile(arch: str, found: Any) -> list[Figures]:
-    """A training update by phase, by operator family and by operator (nmt bench --profile)."""
+    """A training update by phase, by operator family and by operator (python -m benchmarks --profile)."""
 
     def table(title: str, first: str, ops: list[Any]) -> Figures:
         rows = tuple(
@@ -158,7 +158,7 @@ def scale(results: dict[str, Any]) -> list[Figures]:
 
 
 def ct2(results: dict[str, Any]) -> Figures:
-    """nmt against CTranslate2 (nmt bench --part ct2), with ours / CTranslate2 time for each
+    """nmt against CTranslate2 (python -m benchmarks --part ct2), with ours / CTranslate2 time for each
     precision pair (fp32 / float32, bf16 / bfloat16, int8 / int8), and each of ours against
     CTranslate2 int8 with the same search, the engine the goal is measured against."""
     from benchmarks.bench_ct2 import PAIRS
@@ -190,7 +190,7 @@ def ct2(results: dict[str, Any]) -> Figures:
 
 
 def ddp(results: dict[str, Any]) -> Figures:
-    """Training tokens/s of 1 process x 2 threads against 2 processes x 1 thread (nmt bench --part ddp)."""
+    """Training tokens/s of 1 process x 2 threads against 2 processes x 1 thread (--part ddp)."""
     rows = tuple(
         (arch, f"{r['1x2']:,.0f}", f"{r['2x1']:,.0f}", f"x{r['speedup']:.2f}")
         for arch, r in results["runs"].items()

@@ -8,7 +8,7 @@ memory (ru_maxrss) is its own:
 
 - streamed preparation (`prepare_data`): seconds, pairs/s, the share of each stage, peak RSS;
   then the same call again, which finds everything prepared and reads no text;
-- today's in-memory path (`corpus.load_corpora`) on the same corpus, up to `--scale-in-memory-max`
+- the in-memory path (`in_memory.load_corpora`) on the same corpus, up to `--scale-in-memory-max`
   pairs: seconds, the share of each stage, peak RSS;
 - training on the prepared corpus: time to the first update, training tokens/s, and peak RSS
   over the first `--scale-steps` updates (default Transformer);
@@ -101,11 +101,12 @@ def streamed(prefix: str, data_dir: str, threads: int) -> dict[str, Any]:
 
 
 def in_memory(prefix: str, threads: int) -> dict[str, Any]:
-    """Child: today's in-memory path, stage by stage as `corpus.load_corpora` runs it."""
+    """Child: today's in-memory path, stage by stage as `in_memory.load_corpora` runs it."""
     import tempfile
     import time
 
-    from nmt_cli.data.corpus import StreamCounts, build_tokenizer, clean_pairs, encode_set, split_holdout
+    from benchmarks.in_memory import build_tokenizer, encode_set, split_holdout
+    from nmt_cli.data.corpus import StreamCounts, clean_pairs
     from nmt_cli.data.parallel import read_parallel
 
     cfg, s = data_config(prefix), {}

@@ -1,21 +1,22 @@
 """Where a training update spends its time: a torch.profiler breakdown of `step.train_step`, the
 FLOPs it performs, and the share of the CPU's measured matrix-product peak that it reaches.
 
-Used by `nmt bench --profile` and by the training-speed part of `nmt bench`.
+Used by `python -m benchmarks --profile` and by the training-speed part of `python -m benchmarks`.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from benchmarks.in_memory import encode_set
 from nmt_cli.accel.native import KERNEL_RANGE
-from nmt_cli.data.batch import Batch, collate, token_batches
-from nmt_cli.data.corpus import encode_set
+from nmt_cli.data import batching
+from nmt_cli.data.batch import Batch, collate
 from nmt_cli.data.parallel import read_parallel
 from nmt_cli.decoding.precision import resolve_precision
 from nmt_cli.models.checkpoint import load_model
@@ -41,7 +42,9 @@ def multi30k_batches_ids(
     loaded = load_model(model_dir)
     src, tgt = read_parallel(str(MULTI30K), "de", "en")
     data = encode_set(loaded.tokenizer, src[:pairs], tgt[:pairs])
-    order = token_batches(data.lengths(), batch_tokens, random.Random(0))[:count]
+    lengths = np.asarray(data.lengths()) + 1  # what a padded batch pays for, EOS or BOS included
+    order = batching.token_batches(np.arange(len(lengths)), lengths, batch_tokens, np.random.default_rng(0))
+    order = order[:count]
     return [([list(data.src_ids[j]) for j in idx], [list(data.tgt_ids[j]) for j in idx]) for idx in order]
 
 
@@ -68,7 +71,7 @@ def update_flops(model: torch.nn.Module, batch: Batch, precision: str) -> int:
 
     opt = torch.optim.SGD(model.parameters(), lr=0.0)
     with FlopCounterMode(display=False) as counter:
-        step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+        step.train_step(model, opt, [batch], label_smoothing=0.1, clip_norm=1.0, precision=precision)
     return int(counter.get_total_flops())
 
 
@@ -84,7 +87,8 @@ def train_throughput(model_dir: Path, steps: int, warmup: int) -> dict[str, floa
     for i, batch in enumerate(batches):
         if i == warmup:
             tokens, start = 0, time.perf_counter()
-        tokens += step.train_step(model, opt, [batch], 0.1, 1.0, precision).tokens
+        result = step.train_step(model, opt, [batch], label_smoothing=0.1, clip_norm=1.0, precision=precision)
+        tokens += result.tokens
     seconds = time.perf_counter() - start
     sample = batches[-1]
     flops_per_token = update_flops(model, sample, precision) / (sample.n_src_tokens + sample.n_tgt_tokens)
@@ -163,14 +167,14 @@ def profile_update(model_dir: Path, steps: int = 4, warmup: int = 3, top: int = 
     precision = resolve_precision("auto", torch.device("cpu"))
     opt = step.make_optimizer(model, 1e-4)
     for batch in batches[:warmup]:
-        step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+        step.train_step(model, opt, [batch], label_smoothing=0.1, clip_norm=1.0, precision=precision)
     start = time.perf_counter()
     for batch in batches[warmup:]:
-        step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+        step.train_step(model, opt, [batch], label_smoothing=0.1, clip_norm=1.0, precision=precision)
     unprofiled = (time.perf_counter() - start) / steps * 1e3
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for batch in batches[warmup:]:
-            step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+            step.train_step(model, opt, [batch], label_smoothing=0.1, clip_norm=1.0, precision=precision)
     averages = prof.key_averages()
     events = [e for e in averages if e.key.startswith("aten::") or e.key == KERNEL_RANGE]
     total = sum(e.self_cpu_time_total for e in events) or 1.0

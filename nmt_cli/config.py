@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 Arch = Literal["rnn", "transformer"]
@@ -22,34 +23,63 @@ Quantize = Literal["none", "int8"]
 # SentencePiece ids, fixed for every model this tool trains.
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 
+# A dropout or smoothing probability: 1 would leave nothing to learn from.
+PROBABILITY = ((">=", 0), ("<", 1))
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", **cli: Any) -> Any:
+    """A config field that is also an `nmt train` option, declared once: its name, type and
+    default are the field's; `help` and `cli` (flags, metavar, min, finite `bounds`, a
+    `cli_type` where the command line takes another form, `by_arch`: None on the command line
+    means the architecture's default) are what cli/train_options.py makes the option from."""
+    return dataclasses.field(default=default, metadata={"help": help, **cli})
+
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture hyperparameters; the fields of the other architecture are ignored."""
+    """Architecture hyperparameters; the fields of the other architecture are ignored. A field
+    declared with `option` is also an `nmt train` option, in this order in --help."""
 
-    arch: Arch = "rnn"
-    vocab_size: int = 8000  # target vocabulary (the joint one when joint_vocab)
+    arch: Arch = option("rnn", "rnn (attentional BiLSTM) or transformer.")
+    # BiLSTM (Luong et al., 2015; Bahdanau et al., 2015)
+    attention: Scoring = option("additive", "RNN attention scoring: dot, general or additive.")
+    decoder: DecoderKind = option("luong", "RNN decoder: luong (input feeding) or bahdanau.")
+    attention_span: Span = option("global", "RNN attention span: global, local-m or local-p.")
+    window: int = option(5, "Half-width D of local attention windows.", min=0, max=10_000)
+    layers: int = option(
+        1,
+        "Layers (RNN: {rnn}; Transformer: encoder and decoder, {transformer}).",
+        min=1,
+        max=64,
+        by_arch=True,
+    )
+    embed_dim: int = option(256, "RNN embedding size.", min=1, max=16_384)
+    hidden_dim: int = option(512, "RNN decoder size (each encoder direction has half).", min=1, max=16_384)
+    # Transformer (Vaswani et al., 2017); enc_layers and dec_layers default to --layers
+    d_model: int = option(256, "Transformer model size.", min=1, max=16_384)
+    heads: int = option(4, "Transformer attention heads.", min=1, max=1_024)
+    ff_dim: int = option(1024, "Transformer feed-forward size.", min=1, max=65_536)
+    enc_layers: int = option(3, "Transformer encoder layers.", min=1, max=64, by_arch=True)
+    dec_layers: int = option(3, "Transformer decoder layers.", min=1, max=64, by_arch=True)
+    post_norm: bool = option(False, "Transformer: post-norm as in the original paper.")
+    attn_dropout: float = option(0.1, "Transformer attention dropout.", bounds=PROBABILITY)
+    align_layer: int = option(
+        -2, "Transformer decoder layer whose cross-attention gives alignments (-2: penultimate)."
+    )
+    align_head: int | None = option(  # the head `nmt align` reads (None: the mean); guided training sets it
+        None,
+        "Transformer cross-attention head that guided alignment trains and nmt align reads "
+        "(default: 0 with --guided-alignment, else the mean over heads).",
+    )
+    # Both
+    dropout: float = option(
+        0.3, "Dropout (RNN: {rnn}, Transformer: {transformer}).", bounds=PROBABILITY, by_arch=True
+    )
+    tie_embeddings: bool = option(True, "Tie embeddings and output layer.")
+    # From the data: the vocabulary sizes (the target's is the joint one when joint_vocab)
+    vocab_size: int = 8000
     src_vocab_size: int = 8000
     joint_vocab: bool = True
-    dropout: float = 0.3
-    tie_embeddings: bool = True
-    # BiLSTM (Luong et al., 2015; Bahdanau et al., 2015)
-    embed_dim: int = 256
-    hidden_dim: int = 512
-    layers: int = 1
-    attention: Scoring = "additive"
-    decoder: DecoderKind = "luong"
-    attention_span: Span = "global"
-    window: int = 5
-    # Transformer (Vaswani et al., 2017)
-    d_model: int = 256
-    heads: int = 4
-    ff_dim: int = 1024
-    enc_layers: int = 3
-    dec_layers: int = 3
-    attn_dropout: float = 0.1
-    post_norm: bool = False
-    align_layer: int = -2
     max_positions: int = 1024
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,19 +100,40 @@ class DataConfig:
     says how many times each is visited per epoch, so a small in-domain corpus can be upsampled.
     """
 
-    train: str | tuple[str, ...]
-    src_lang: str
-    tgt_lang: str
-    valid: str | None = None
-    vocab_size: int = 8000
-    joint_vocab: bool = True
-    max_len: int = 100
-    batch_tokens: int = 4096
+    train: str | tuple[str, ...] = option(
+        help="Training corpus prefix: reads PREFIX.SRC and PREFIX.TGT (or .gz). Repeat for several corpora.",
+        flags=("--train",),
+        metavar="PREFIX",
+        cli_type=list[str],
+    )
+    src_lang: str = option(help="Source language suffix, e.g. de.", flags=("-s", "--src"))
+    tgt_lang: str = option(help="Target language suffix, e.g. en.", flags=("-t", "--tgt"))
+    valid: str | None = option(
+        None, "Validation corpus prefix (default: hold out 500 pairs of the first corpus, at most 10%)."
+    )
+    train_weights: tuple[float, ...] = option(
+        (),
+        "Times each --train corpus is visited per epoch, one per --train in the same order (default 1).",
+        flags=("--train-weights",),
+        metavar="W",
+        cli_type=list[float] | None,
+    )
+    data_dir: str | None = option(  # prepared shards (default: the model directory's data/)
+        None,
+        "Where prepared corpora are cached, to share between runs (default: OUTPUT/data).",
+        cli_type=Path | None,
+    )
+    spm_sample: int = option(
+        1_000_000, "Training pairs sampled (reservoir) to train SentencePiece on.", min=1
+    )
+    valid_max_sentences: int = option(
+        1000, "Validation BLEU on at most this many pairs (a fixed subset); loss on all.", min=1
+    )
+    vocab_size: int = option(8000, "SentencePiece vocabulary size.", min=1, max=1_000_000)
+    joint_vocab: bool = option(True, "One SentencePiece model for both languages.")
+    max_len: int = option(100, "Drop training pairs longer than this many subwords.", min=1, max=100_000)
+    batch_tokens: int = option(4096, "Padded tokens per batch.", min=1, max=10_000_000)
     valid_holdout: int = 500
-    train_weights: tuple[float, ...] = ()
-    spm_sample: int = 1_000_000  # pairs sampled from the training text for SentencePiece
-    valid_max_sentences: int = 1000  # BLEU on at most this fixed subset of --valid; loss on all
-    data_dir: str | None = None  # prepared shards (default: the model directory's data/)
 
     @property
     def prefixes(self) -> tuple[str, ...]:
@@ -97,29 +148,60 @@ class DataConfig:
 class TrainConfig:
     """Optimisation, budgets and bookkeeping."""
 
-    output: str
-    lr: float = 1e-3
-    lr_schedule: Schedule = "plateau"
-    warmup_steps: int = 1000
-    label_smoothing: float = 0.1
-    clip_norm: float = 1.0
-    accumulate: int = 1
-    valid_every: int = 1000
+    output: str = option(help="Model directory to write.", flags=("-o", "--output"), cli_type=Path)
+    lr: float = option(1e-3, "Learning rate (the peak for inverse-sqrt).", bounds=((">", 0),))
+    lr_schedule: Schedule = option(
+        "plateau", "plateau (RNN default) or inverse-sqrt (Transformer default).", by_arch=True
+    )
+    warmup_steps: int = option(1000, "Linear warmup steps for inverse-sqrt.", min=0)
+    label_smoothing: float = option(0.1, "Label smoothing.", bounds=PROBABILITY)
+    # 0 is no "off": clip_grad_norm_ would scale every gradient to 0, and nothing would learn.
+    clip_norm: float = option(1.0, "Gradient-norm clipping.", bounds=((">", 0),))
+    accumulate: int = option(1, "Batches per optimizer update.", min=1)
+    valid_every: int = option(1000, "Validate every N updates.", min=1)
     valid_beam: int = 1
-    patience: int = 8
-    max_epochs: int = 100
-    max_steps: int = 0
-    max_minutes: float = 0.0
-    seed: int = 1
-    device: str = "auto"
-    precision: TrainPrecision = "auto"
-    threads: int = 0
-    keep_checkpoints: int = 0  # keep the weights of the last N validations as ckpt.STEP.pt
-    init_from: str | None = None  # fine-tune: start from this model directory
-    vocab_from: str | None = None  # this model directory's SentencePiece model(s), not new ones
-    continue_optimizer: bool = False  # with init_from: also its optimizer and schedule state
-    log_every: int = 20  # updates between progress reports and train.log.jsonl step records
-    dist_timeout: float = 30.0  # minutes a process waits for a hung peer under torchrun
+    patience: int = option(8, "Stop after N validations without a better BLEU.", min=0)
+    max_epochs: int = option(100, "Epoch budget.", min=1)
+    max_steps: int = option(0, "Update budget (0: none).", min=0)
+    max_minutes: float = option(0.0, "Wall-clock budget in minutes (0: none).", bounds=((">=", 0),))
+    seed: int = option(1, "Random seed.", min=0, max=2**32 - 1)  # numpy and SentencePiece: 32 bits
+    device: str = option("auto", "auto, cpu or cuda (auto picks CUDA when present).")
+    precision: TrainPrecision = option(
+        "auto", "auto (bf16 where the hardware has it; fp16 on GPUs without it), bf16, fp16 or fp32."
+    )
+    threads: int = option(0, "CPU threads (0: all cores).", min=0, max=1024)
+    log_every: int = option(20, "Updates between progress reports.", min=1)  # and step records
+    dist_timeout: float = option(
+        30.0,
+        "Under torchrun: minutes a process waits for a hung peer before failing (must exceed a validation).",
+        min=0.1,
+    )
+    keep_checkpoints: int = option(
+        0, "Keep the weights of the last N validations as OUTPUT/ckpt.STEP.pt (for nmt average).", min=0
+    )
+    init_from: str | None = option(
+        None,
+        "Fine-tune: start from this model directory's weights, SentencePiece model and "
+        "architecture (architecture options that contradict it are refused).",
+        cli_type=Path | None,
+    )
+    vocab_from: str | None = option(
+        None,
+        "Use this model directory's SentencePiece model(s) instead of training new ones: "
+        "independently trained models that share a vocabulary can be ensembled.",
+        cli_type=Path | None,
+    )
+    continue_optimizer: bool = option(
+        False, "With --init-from: continue its optimizer and LR schedule (from its last.pt)."
+    )
+    guided_alignment: str = option(
+        "none",
+        "Guided alignment (Garg et al., 2019): align the training corpus with eflomal "
+        "(pip install 'nmt-cli[align]') and train the align layer's head towards its links; "
+        "none: plain training. Without eflomal installed, training says so and goes on without.",
+        metavar="eflomal|none",
+    )
+    alignment_weight: float = option(0.1, "Weight λ of the guided-alignment loss term.", bounds=((">=", 0),))
 
 
 @dataclass(frozen=True)
@@ -198,6 +280,9 @@ class DecodeConfig:
     sampling: str | None = None  # "topk:K", "topp:P" or "full": sample instead of search
     temperature: float = 1.0  # divides the logits before sampling
     seed: int = 1  # of the sampling generator, so that a run can be repeated
+    glossary: str | None = None  # TSV of source -> target terms the output must contain
+    keep: tuple[str, ...] = ()  # regexes whose matches in the source are copied exactly
+    protect: bool = False  # copy numbers, URLs, e-mail addresses, paths and `code` exactly
 
     @property
     def rows_per_sentence(self) -> int:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from nmt_cli.config import DecodeConfig, RuntimeConfig
     from nmt_cli.data.tokenizer import Tokenizer
+    from nmt_cli.documents.translate import DocumentConfig
 
 # sacreBLEU's defaults (BLEU with 13a tokens, chrF2, case-insensitive TER), as papers report them.
 METRICS = {"bleu": BLEU, "chrf": CHRF, "ter": TER}
@@ -124,10 +125,17 @@ def hypotheses(
     src: Sequence[str],
     cfg: DecodeConfig,
     device: torch.device,
+    doc: DocumentConfig | None = None,
 ) -> list[str]:
-    """The model's best translation of each source line, as `nmt translate` would print it."""
+    """The model's best translation of each source line, as `nmt translate` would print it
+    (split into sentences as `doc` says; None: each line whole)."""
     from nmt_cli.decoding.search import translate
 
+    if doc is not None and doc.split != "none":
+        from nmt_cli.documents.translate import search_translator, subword_measure, translate_text_lines
+
+        translator = search_translator(model, tokenizer, cfg, device)  # type: ignore[arg-type]
+        return list(translate_text_lines(src, translator, subword_measure(tokenizer), doc))
     return [t.text for t in translate(model, tokenizer, src, cfg, device)]  # type: ignore[arg-type]
 
 
@@ -164,11 +172,12 @@ def evaluate(
     decode_cfg: DecodeConfig | None = None,
     runtime: RuntimeConfig | None = None,
     save_hyp: Path | None = None,
+    split: str | None = None,
 ) -> Scores:
     """What `nmt evaluate` reports: the scores of the translations in `hyp`, or of a model's
     translations of `src` (saved to `save_hyp` when given) with its perplexity on the first
     reference. `metrics` is a comma-separated list (see parse_metrics); several `model_dirs`
-    are decoded as an ensemble, none is the shipped model."""
+    are decoded as an ensemble, none is the shipped model; `split` as `nmt translate --split`."""
     from nmt_cli.config import DecodeConfig, RuntimeConfig
 
     names = parse_metrics(metrics)
@@ -185,11 +194,16 @@ def evaluate(
     hyps, ppl, scored_model = lines, None, None
     if src is not None:
         from nmt_cli.io.output import open_output
+        from nmt_cli.models.checkpoint import check_beam
         from nmt_cli.models.ensemble import load_for_decoding
 
         loaded = load_for_decoding(model_dirs, runtime or RuntimeConfig())
+        check_beam((decode_cfg or DecodeConfig()).beam_size, loaded)
         device = next(loaded.model.parameters()).device
-        hyps = hypotheses(loaded.model, loaded.tokenizer, lines, decode_cfg or DecodeConfig(), device)
+        from nmt_cli.documents.translate import document_config
+
+        doc = document_config(loaded.config, split)
+        hyps = hypotheses(loaded.model, loaded.tokenizer, lines, decode_cfg or DecodeConfig(), device, doc)
         if save_hyp is not None:
             with open_output(save_hyp, inputs, "--save-hyp") as out:
                 out.writelines(h + "\n" for h in hyps)

@@ -57,7 +57,8 @@ tokens, start = 0, 0.0
 for i, batch in enumerate(batches):
     if i == warmup:
         tokens, start = 0, time.perf_counter()
-    tokens += step.train_step(model, opt, [batch], 0.1, 1.0, precision).tokens
+    result = step.train_step(model, opt, [batch], label_smoothing=0.1, clip_norm=1.0, precision=precision)
+    tokens += result.tokens
 seconds = time.perf_counter() - start
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"tokens_per_s": tokens / seconds, "precision": precision, "peak_mb": peak_mb}))

@@ -30,7 +30,7 @@ from nmt_cli.accel import native
 from nmt_cli.config import PAD_ID, Arch, model_config
 from nmt_cli.data.batch import collate
 from nmt_cli.decoding.precision import resolve_precision
-from nmt_cli.models import attention, transformer
+from nmt_cli.models import attention, transformer_layers
 from nmt_cli.models import dropout as dropout_module
 from nmt_cli.models.seq2seq import build_model
 from nmt_cli.training import loss, step
@@ -42,14 +42,14 @@ Swap = Callable[[bool], None]  # True: the stand-in; False: the real part
 
 def _no_dropout() -> Swap:
     """Every dropout (masks and products) is the identity."""
-    real, real_tf = dropout_module.dropout, transformer.dropout
+    real, real_tf = dropout_module.dropout, transformer_layers.dropout
 
     def identity(x: Tensor, p: float, training: bool) -> Tensor:
         return x
 
     def swap(on: bool) -> None:
         dropout_module.dropout = identity if on else real
-        transformer.dropout = identity if on else real_tf
+        transformer_layers.dropout = identity if on else real_tf
 
     return swap
 
@@ -164,7 +164,7 @@ def measure(arch: str, part: str, steps: int, warmup: int, threads: int) -> tupl
         for stand_in in (False, True) if i % 2 else (True, False):
             swap(stand_in)
             start = time.perf_counter()
-            step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+            step.train_step(model, opt, [batch], label_smoothing=0.1, clip_norm=1.0, precision=precision)
             if i >= warmup:
                 times[stand_in].append(time.perf_counter() - start)
     swap(False)

@@ -119,7 +119,7 @@ def record(
     weights move, which changes nothing that is timed)."""
     opt = step.make_optimizer(model, 1e-4)
     with RecordProducts() as recorder:
-        step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+        step.train_step(model, opt, [batch], label_smoothing=0.1, clip_norm=1.0, precision=precision)
     return recorder.calls
 
 
@@ -143,7 +143,7 @@ def main() -> None:
     by_operator: Counter[str] = Counter()
     for i, batch in enumerate(batches):
         start = time.perf_counter()
-        step.train_step(model, opt, [batch], 0.1, 1.0, precision)
+        step.train_step(model, opt, [batch], label_smoothing=0.1, clip_norm=1.0, precision=precision)
         elapsed = time.perf_counter() - start
         if i < args.warmup:
             continue

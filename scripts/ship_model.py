@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from nmt_cli.config import ModelConfig
+from nmt_cli.io.atomic import save_json, save_torch
 from nmt_cli.models import checkpoint
 
 
@@ -41,8 +42,8 @@ def ship(source: Path, dest: Path) -> None:
     cfg = ModelConfig.from_dict(obj["model_config"])
     checkpoint.check_vocab(obj, source / checkpoint.WEIGHTS, source, cfg)
     obj["vocab"] = checkpoint.vocab_fingerprint(dest, cfg)  # weights saved before it was recorded
-    checkpoint.save_torch(dest / checkpoint.WEIGHTS, obj)
-    checkpoint.save_json(dest / checkpoint.CONFIG, config)
+    save_torch(dest / checkpoint.WEIGHTS, obj)
+    save_json(dest / checkpoint.CONFIG, config)
     print(f"{dest}: {(dest / checkpoint.WEIGHTS).stat().st_size / 1e6:.1f} MB of weights")
 
 

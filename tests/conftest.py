@@ -14,6 +14,19 @@ from nmt_cli.config import ModelConfig  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
+# The session fixtures that train a model for more than a few seconds (here, and test_export's
+# transformer_dir): a test that uses one is slow (`make test-fast` leaves it out; `make test`
+# runs it), marked here once.
+TRAINING_FIXTURES = frozenset(
+    {"rnn_reverse", "transformer_reverse", "trained", "toy_model_dir", "transformer_dir"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 def rnn_config(**kw) -> ModelConfig:
     base = dict(arch="rnn", vocab_size=20, src_vocab_size=20, embed_dim=64, hidden_dim=128, dropout=0.0)

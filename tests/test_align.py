@@ -71,6 +71,7 @@ def rnn_copy():
     return train_toy(rnn_config(attention="general"), "copy", steps=300)
 
 
+@pytest.mark.slow
 def test_translated_reversal_aligns_on_the_anti_diagonal(rnn_reverse):
     model, pairs = rnn_reverse
     sources = [as_text(s) for s, _ in pairs[:100]]
@@ -79,6 +80,7 @@ def test_translated_reversal_aligns_on_the_anti_diagonal(rnn_reverse):
     assert all(a.score is not None and a.score < 0 for a in alignments)
 
 
+@pytest.mark.slow
 def test_forced_copy_aligns_on_the_diagonal(rnn_copy):
     model, pairs = rnn_copy
     sources, targets = [as_text(s) for s, _ in pairs[:100]], [as_text(t) for _, t in pairs[:100]]
@@ -87,6 +89,7 @@ def test_forced_copy_aligns_on_the_diagonal(rnn_copy):
     assert [a.target for a in alignments] == targets
 
 
+@pytest.mark.slow
 def test_transformer_reversal_aligns_on_the_anti_diagonal(transformer_reverse):
     model, pairs = transformer_reverse
     sources, targets = [as_text(s) for s, _ in pairs[:100]], [as_text(t) for _, t in pairs[:100]]
@@ -94,6 +97,7 @@ def test_transformer_reversal_aligns_on_the_anti_diagonal(transformer_reverse):
     assert diagonal_share(alignments, anti=True) >= 0.9
 
 
+@pytest.mark.slow
 def test_forced_score_prefers_the_right_target(rnn_reverse):
     model, pairs = rnn_reverse
     src, tgt = pairs[0]
@@ -103,6 +107,7 @@ def test_forced_score_prefers_the_right_target(rnn_reverse):
     assert right.score > wrong.score
 
 
+@pytest.mark.slow
 def test_rows_are_distributions_and_eos_mass_is_reported(rnn_reverse):
     model, pairs = rnn_reverse
     (a,) = align_pairs(model, ToyTokenizer(), [as_text(pairs[0][0])], [as_text(pairs[0][1])])
@@ -113,12 +118,14 @@ def test_rows_are_distributions_and_eos_mass_is_reported(rnn_reverse):
     assert all(0.0 <= m <= 1.0 for m in a.eos_mass)
 
 
+@pytest.mark.slow
 def test_empty_source_gives_an_empty_alignment(rnn_reverse):
     model, _ = rnn_reverse
     (a,) = align_pairs(model, ToyTokenizer(), [""])
     assert a.src_tokens == a.tgt_tokens == a.links == [] and a.score is None
 
 
+@pytest.mark.slow
 def test_layer_and_head_choose_the_transformer_attention(transformer_reverse):
     model, pairs = transformer_reverse
     src, tgt_in = torch.tensor([[5, 6, 7, 3]]), torch.tensor([[2, 7, 6, 5]])
@@ -135,6 +142,7 @@ def test_layer_and_head_choose_the_transformer_attention(transformer_reverse):
         model.check_attention(AttentionChoice(None, 4))
 
 
+@pytest.mark.slow
 def test_layer_is_refused_for_an_rnn(rnn_reverse):
     with pytest.raises(NMTError, match="Transformer models only"):
         rnn_reverse[0].check_attention(AttentionChoice(0, None))

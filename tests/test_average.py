@@ -123,8 +123,8 @@ def test_fine_tuning_starts_from_the_models_weights_and_loss(toy_model_dir, toy_
     model_cfg = finetune.model_config(toy_model_dir)
     data_cfg = DataConfig(train=str(toy_corpus), src_lang="de", tgt_lang="en", vocab_size=8000)
     train_cfg = TrainConfig(output=str(tmp_path / "ft"), init_from=str(toy_model_dir))
-    model_cfg, data_cfg = finetune.configs(toy_model_dir, model_cfg, data_cfg)
-    model, data, _ = prepare(model_cfg, data_cfg, train_cfg, resume=False, reporter=LogReporter())
+    model_cfg, data_cfg, start = finetune.resolve(model_cfg, data_cfg, train_cfg)
+    model, data, _ = prepare(model_cfg, data_cfg, train_cfg, False, LogReporter(), start)
     original = load_model(toy_model_dir).model
     model.eval()
     assert shard_loss(model, data.valid, torch.device("cpu"), "fp32") == pytest.approx(
@@ -167,16 +167,10 @@ def test_fine_tuning_refuses_contradicting_options_in_one_line(toy_model_dir, to
     assert not (out / "model.pt").exists()
 
 
-def test_fine_tuning_may_change_dropout_only(toy_model_dir):
-    assert finetune.model_config(toy_model_dir, {"dropout": 0.1, "hidden_dim": 128}).dropout == 0.1
-    with pytest.raises(NMTError, match="--embed-dim 32 contradicts"):
-        finetune.model_config(toy_model_dir, {"embed_dim": 32})
-
-
 def test_fine_tuning_the_other_direction_is_warned_about(toy_model_dir, toy_corpus, caplog):
     model_cfg = finetune.model_config(toy_model_dir)
     for src, tgt, warned in (("de", "en", False), ("en", "de", True)):
         caplog.clear()
         data_cfg = DataConfig(train=str(toy_corpus), src_lang=src, tgt_lang=tgt)
-        finetune.configs(toy_model_dir, model_cfg, data_cfg)
+        finetune.resolve(model_cfg, data_cfg, TrainConfig(output="o", init_from=str(toy_model_dir)))
         assert ("translates de→en; this run trains en→de" in caplog.text) == warned

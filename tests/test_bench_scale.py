@@ -1,5 +1,5 @@
 """The scale benchmark's parts: synthetic corpora drawn once with a fixed seed, stage shares,
-the in-memory baseline measuring what corpus.load_corpora does, and the training clock."""
+the in-memory baseline measuring what in_memory.load_corpora does, and the training clock."""
 
 from pathlib import Path
 from types import SimpleNamespace
@@ -8,7 +8,7 @@ import pytest
 from conftest import write_toy_corpus
 
 from benchmarks import bench_scale
-from nmt_cli.data.corpus import load_corpora
+from benchmarks.in_memory import load_corpora
 
 
 @pytest.fixture

@@ -58,13 +58,20 @@ def test_entry_names_read_as_the_corpus():
     assert entry_name("train") == "train"
 
 
+def prepare(corpus, cfg, tok, data_dir, holdout, seconds):
+    return prepare_corpus(
+        corpus, cfg, tok, spm_key=["k"], data_dir=data_dir, threads=1, holdout=holdout,
+        known_pairs=None, seconds=seconds, on_progress=no_progress,
+    )  # fmt: skip
+
+
 def test_long_pairs_are_dropped_held_out_pairs_kept_apart_and_both_counted(
     corpus, tok, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(binarize, "CHUNK_PAIRS", 64)  # several chunks: the held-out positions span them
     seconds: dict[str, float] = {}
     cfg = config(corpus, max_len=6, valid_max_sentences=10)
-    entry = prepare_corpus(corpus, cfg, tok, ["k"], tmp_path, 1, (20, 1), None, seconds, no_progress)
+    entry = prepare(corpus, cfg, tok, tmp_path, (20, 1), seconds)
     meta = entry.meta
     assert meta["held_out"] == 20 and meta["valid"]["pairs"] == 20 and meta["valid"]["bleu_pairs"] == 10
     assert meta["train"]["pairs"] + meta["dropped_long"] + meta["held_out"] == 300
@@ -72,11 +79,9 @@ def test_long_pairs_are_dropped_held_out_pairs_kept_apart_and_both_counted(
     shard = Shard(entry.path, "train")
     assert max(max(len(shard.ids("src", i)), len(shard.ids("tgt", i))) for i in range(len(shard))) <= 6
     assert set(seconds) == {"encode", "write"}
-    again = prepare_corpus(corpus, cfg, tok, ["k"], tmp_path, 1, (20, 1), None, {}, no_progress)
+    again = prepare(corpus, cfg, tok, tmp_path, (20, 1), {})
     assert again.reused and again.path == entry.path
-    other = prepare_corpus(
-        corpus, config(corpus, max_len=7), tok, ["k"], tmp_path, 1, None, None, {}, no_progress
-    )
+    other = prepare(corpus, config(corpus, max_len=7), tok, tmp_path, None, {})
     assert not other.reused and other.path != entry.path  # another --max-len is another entry
 
 

@@ -58,6 +58,7 @@ def test_not_a_model_directory(tmp_path):
         load_model(tmp_path)
 
 
+@pytest.mark.slow
 def test_transformer_round_trip_reproduces_outputs(tmp_path):
     import json
 
@@ -105,3 +106,18 @@ def test_a_sentencepiece_model_of_another_run_is_refused_though_its_size_fits(ti
         load_model(mixed)
     with pytest.raises(NMTError, match="other SentencePiece models"):
         average_weights([mixed / "model.pt"], vocab={"src": "0" * 64, "tgt": "0" * 64})
+
+
+def test_a_beam_wider_than_the_vocabulary_is_refused_where_the_model_is_loaded(tiny_model_dir):
+    """A beam larger than the vocabulary crashed in a reshape."""
+    from typer.testing import CliRunner
+
+    from nmt_cli.cli.app import app
+
+    runner = CliRunner()
+    for command in (["translate"], ["align", "--format", "pharaoh"]):
+        args = [*command, "-m", str(tiny_model_dir), "--threads", "1", "--beam-size"]
+        wide = runner.invoke(app, [*args, "41"], input="ein hund\n")
+        assert wide.exit_code == 1
+        assert "--beam-size 41 is larger than the model's target vocabulary (40 pieces)" in wide.output
+        assert runner.invoke(app, [*args, "40"], input="ein hund\n").exit_code == 0

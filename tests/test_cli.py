@@ -4,19 +4,31 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import train_args
 from typer.testing import CliRunner
 
 from nmt_cli.cli.app import app
 
 runner = CliRunner()
+COMMANDS = ("train", "translate", "evaluate", "align", "prepare", "export", "average")
 
 
-def test_every_command_is_registered_and_help_does_not_import_torch():
+@pytest.mark.slow
+def test_python_dash_m_is_the_nmt_app_and_its_help_does_not_import_torch():
+    """`python -m nmt_cli` is what `torchrun -m nmt_cli` runs; `nmt --help` stays fast without torch."""
     code = "import sys; from nmt_cli.cli.app import app; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "nmt_cli", "--help"], capture_output=True, text=True, timeout=120, check=True
+    )
+    for command in COMMANDS:
+        assert command in out.stdout
+
+
+def test_every_command_is_registered():
     assert runner.invoke(app, ["--help"]).exit_code == 0
-    for command in ("train", "translate", "evaluate", "align", "prepare", "export", "average"):
+    for command in COMMANDS:
         result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0, f"{command}: {result.output}"  # 2: no such command
         assert f"Usage: root {command} [OPTIONS]" in result.output

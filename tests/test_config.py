@@ -3,10 +3,6 @@
 from typer.testing import CliRunner
 
 from nmt_cli.config import (
-    ARCH_DEFAULTS,
-    BATCH_TOKENS,
-    AttentionChoice,
-    DecodeConfig,
     ModelConfig,
     TrainConfig,
     model_config,
@@ -37,11 +33,15 @@ def test_nmt_train_help_shows_the_config_defaults():
     assert TrainConfig.warmup_steps == 1000  # what `nmt train` has always used
 
 
-def test_decode_budget_and_betas_are_per_architecture():
-    assert BATCH_TOKENS == {"rnn": 2500, "transformer": 5000}
-    assert ARCH_DEFAULTS["transformer"].adam_betas == (0.9, 0.98)
-    assert ARCH_DEFAULTS["rnn"].adam_betas == (0.9, 0.999)
-    assert DecodeConfig().attention == AttentionChoice(None, None)
+def test_each_architecture_trains_with_its_own_adam_betas():
+    """β2 = 0.98 for the Transformer as in Vaswani et al. (2017), Adam's own 0.999 for the BiLSTM."""
+    from conftest import rnn_config, transformer_config
+
+    from nmt_cli.models.seq2seq import build_model
+    from nmt_cli.training.step import make_optimizer
+
+    for cfg, betas in ((rnn_config(), (0.9, 0.999)), (transformer_config(), (0.9, 0.98))):
+        assert make_optimizer(build_model(cfg), 1e-3).param_groups[0]["betas"] == betas
 
 
 def test_saved_model_config_round_trips_and_ignores_unknown_keys():

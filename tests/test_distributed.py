@@ -85,6 +85,7 @@ def test_an_empty_batch_has_no_loss_and_a_zero_gradient_for_every_parameter(make
         assert p.grad is not None and not p.grad.any(), name  # DDP waits for every gradient
 
 
+@pytest.mark.slow
 def test_ranks_hold_bit_identical_parameters_after_training(two_ranks):
     a = torch.load(two_ranks / "params.rank0.pt")
     b = torch.load(two_ranks / "params.rank1.pt")
@@ -93,6 +94,7 @@ def test_ranks_hold_bit_identical_parameters_after_training(two_ranks):
         assert torch.equal(a[name], b[name]), name
 
 
+@pytest.mark.slow
 def test_an_odd_number_of_batches_gives_both_ranks_the_same_updates(corpus, two_ranks):
     data_cfg = configs(str(corpus), two_ranks, BATCH, 1)[1]
     data = prepare_data(data_cfg, two_ranks / "data", seed=1, tokenizer_dir=two_ranks)  # found prepared
@@ -102,6 +104,7 @@ def test_an_odd_number_of_batches_gives_both_ranks_the_same_updates(corpus, two_
     assert (progress["step"], progress["epoch"]) == ((n_batches + 1) // 2, 1)
 
 
+@pytest.mark.slow
 def test_two_ranks_learn_like_one_process_accumulating_their_two_batches(corpus, two_ranks, tmp_path):
     """Same global batches, loss divided by the update's global token count: same updates."""
     one = train(*configs(str(corpus), tmp_path / "one", BATCH, 2))
@@ -112,6 +115,7 @@ def test_two_ranks_learn_like_one_process_accumulating_their_two_batches(corpus,
         assert torch.allclose(p, ranks[name], atol=1e-5), name
 
 
+@pytest.mark.slow
 def test_two_ranks_with_batch_b_follow_one_process_with_batch_2b(corpus, two_ranks, tmp_path):
     train(*configs(str(corpus), tmp_path / "one", 2 * BATCH, 1))
     one, two = step_losses(tmp_path / "one")[:6], step_losses(two_ranks)[:6]
@@ -138,6 +142,7 @@ def wait_for(path: Path, text: str, proc: subprocess.Popen, seconds: float = TIM
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_a_two_rank_run_interrupted_resumes_on_one_process_and_back_on_two(corpus, tmp_path):
     out = tmp_path / "m"
     run_args = cli_args(corpus, out, 100_000)
@@ -181,6 +186,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failure", ["killed", "hung"])
 def test_a_rank_that_dies_or_hangs_makes_the_other_fail_with_a_clear_error(corpus, tmp_path, failure):
     """Without torchrun's agent to clean up: the survivor itself must notice and exit."""

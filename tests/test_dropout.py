@@ -180,7 +180,7 @@ def _transformer_weights_after_three_updates() -> list[torch.Tensor]:
     model = build_model(model_config("transformer", dropout=0.3, **sizes)).train()
     opt = step.make_optimizer(model, 1e-3)
     for _ in range(3):
-        step.train_step(model, opt, [batch], 0.1, 1.0, "bf16")
+        step.train_step(model, opt, [batch], label_smoothing=0.1, clip_norm=1.0, precision="bf16")
     return [p.detach().clone() for p in model.parameters()]
 
 
@@ -224,6 +224,7 @@ def test_dropout_backward_multiplies_by_the_forward_mask():
         assert torch.equal(x.grad, grad * mask)
 
 
+@pytest.mark.slow
 def test_nmt_native_0_switches_the_kernel_off():
     code = "from nmt_cli.accel import native; print(native.library() is None, native.dropout_path())"
     env = {**os.environ, "NMT_NATIVE": "0"}

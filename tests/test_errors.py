@@ -1,11 +1,9 @@
 """NMTError is the user-facing failure: the CLI says it in one line and exits 1, and keeps the
 traceback for --debug."""
 
-import pytest
 from typer.testing import CliRunner
 
 from nmt_cli.cli.app import app
-from nmt_cli.errors import NMTError
 
 
 def test_an_nmt_error_is_one_line_and_exit_code_1(tmp_path):
@@ -21,9 +19,3 @@ def test_debug_shows_the_traceback_of_the_same_error(tmp_path):
     missing = tmp_path / "missing.en"
     result = CliRunner().invoke(app, ["evaluate", "--hyp", str(missing), "--ref", str(missing), "--debug"])
     assert result.exit_code == 1 and "Traceback" in result.output and "NMTError" in result.output
-
-
-def test_nmt_error_carries_its_message_like_any_exception():
-    with pytest.raises(NMTError, match="^bad input$"):
-        raise NMTError("bad input")
-    assert issubclass(NMTError, Exception) and not issubclass(NMTError, OSError)

@@ -142,6 +142,7 @@ def test_int8_export_is_smaller_and_translates_as_float32_does(transformer_dir, 
     assert sum(a == b for a, b in zip(reference, quantised)) >= 0.9 * len(lines)
 
 
+@pytest.mark.slow
 def test_readme_snippet_runs_in_the_export(transformer_dir, tmp_path):
     out = tmp_path / "ct2"
     assert export(transformer_dir, out).exit_code == 0

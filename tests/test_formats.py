@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from nmt_cli.alignment.aer import AlignmentScores
 from nmt_cli.cli.formats import (
     alignment_scores,
@@ -98,6 +100,7 @@ def test_durations_sizes_and_peak_shares_read_as_people_write_them():
     assert peak_share({}) == "-"
 
 
+@pytest.mark.slow
 def test_writing_text_imports_neither_rich_nor_torch():
     code = (
         "import sys, nmt_cli.cli.formats; assert not {'rich', 'torch'} & set(sys.modules), sys.modules.keys()"

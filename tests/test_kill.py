@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from nmt_cli.models.checkpoint import load_model, safe_load
@@ -44,6 +45,7 @@ def kill_when_the_log_grows(cmd: list[str], out: Path, timeout: float = 120) -> 
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_to_the_weights_of_an_uninterrupted_run(tiny_corpus, tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     done = subprocess.run(command(tiny_corpus, whole), capture_output=True, timeout=300)

@@ -96,3 +96,116 @@ def test_a_named_pipe_reads_as_a_file(tmp_path):
     writer.start()
     assert read_lines(fifo) == ["ein", "zwei", "", "drei"]
     writer.join(timeout=10)
+
+
+# Round 3: runaway inputs and odd encodings (lines.py is the one reader of every text input).
+
+import gzip  # noqa: E402
+import io  # noqa: E402
+
+import pytest  # noqa: E402
+
+from nmt_cli.errors import NMTError  # noqa: E402
+from nmt_cli.io import lines as lines_module  # noqa: E402
+from nmt_cli.io.lines import MAX_LINE_BYTES, iter_raw_lines, open_binary  # noqa: E402
+
+
+def test_an_endless_line_is_refused_after_reading_at_most_the_limit():
+    """`translate -i /dev/zero` grew to 23 GB: a line is read no further than MAX_LINE_BYTES."""
+
+    class Zeros(io.RawIOBase):
+        served = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b) -> int:
+            b[:] = bytes(len(b))
+            self.served += len(b)
+            return len(b)
+
+    zeros = Zeros()
+    with pytest.raises(NMTError, match=r"/dev/zero: line 1 is longer than 4 MiB"):
+        list(iter_raw_lines(io.BufferedReader(zeros), "/dev/zero"))
+    assert zeros.served < 2 * MAX_LINE_BYTES
+
+
+def test_dev_zero_is_refused_in_words(tmp_path):
+    with pytest.raises(NMTError, match="longer than"):
+        read_lines("/dev/zero")
+
+
+def test_a_line_of_exactly_the_limit_is_read(monkeypatch):
+    monkeypatch.setattr(lines_module, "MAX_LINE_BYTES", 8)
+    assert list(iter_raw_lines(io.BytesIO(b"12345678\nabc"))) == [b"12345678", b"abc"]
+    with pytest.raises(NMTError, match="line 2 is longer"):
+        list(iter_raw_lines(io.BytesIO(b"1\n123456789\n")))
+
+
+def test_a_leading_utf8_bom_is_not_text(tmp_path):
+    """A reference starting with a BOM scored an identical hypothesis 92 instead of 100."""
+    path = tmp_path / "ref.en"
+    path.write_bytes(b"\xef\xbb\xbfa dog runs\r\n\xef\xbb\xbfsecond\n")
+    assert read_lines(path) == ["a dog runs", "\ufeffsecond"]  # only the file's first bytes
+
+
+@pytest.mark.parametrize("name", ["corpus.de", "corpus.de.gz", "corpus"])
+def test_gzip_is_read_by_its_magic_bytes_whatever_the_name(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(gzip.compress("\ufeffein hund\nzwei\n".encode()))
+    assert read_lines(path) == ["ein hund", "zwei"]
+
+
+def test_a_gz_name_that_is_not_gzip_is_refused(tmp_path):
+    path = tmp_path / "x.de.gz"
+    path.write_bytes(b"plain text\n")
+    with pytest.raises(NMTError, match="not gzip"):
+        read_lines(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_with_a_bom_are_refused_in_words(tmp_path, encoding):
+    path = tmp_path / "x.de"
+    text = "ein hund\nzwei\n"
+    path.write_bytes(("\ufeff" + text).encode(encoding) if encoding == "utf-16-be" else text.encode(encoding))
+    with pytest.raises(NMTError, match="UTF-16 or UTF-32 .* iconv"):
+        read_lines(path)
+    with pytest.raises(NMTError, match="UTF-16"):
+        path.write_bytes(gzip.compress(path.read_bytes()))
+        read_lines(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=200), zipped=st.booleans())
+def test_any_bytes_read_as_n_lines_or_refused_in_words(tmp_path_factory, data, zipped):
+    """Whatever the bytes: the lines are those `\\n` ends (a BOM aside), or an NMTError."""
+    path = tmp_path_factory.mktemp("bytes") / "x"
+    path.write_bytes(gzip.compress(data) if zipped else data)
+    try:
+        got = read_lines(path, errors="replace")
+    except NMTError:
+        assert data[:2] in (b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b")  # UTF-16/32, or not gzip inside
+        return
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    assert len(got) == body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1)
+
+
+def test_stdin_is_sniffed_too(monkeypatch):
+    class Stdin:
+        buffer = io.BufferedReader(io.BytesIO(gzip.compress(b"\xef\xbb\xbfa\nb\n")))  # type: ignore[arg-type]
+
+    monkeypatch.setattr("sys.stdin", Stdin())
+    assert list(lines_module.input_lines(None)) == ["a", "b"]
+
+
+def test_a_closed_stdin_is_an_error_in_words(monkeypatch):
+    monkeypatch.setattr("sys.stdin", None)
+    with pytest.raises(NMTError, match="stdin is closed"):
+        list(lines_module.input_lines(None))
+
+
+def test_open_binary_closes_the_file_it_refuses(tmp_path):
+    path = tmp_path / "x"
+    path.write_bytes("x".encode("utf-16"))
+    with pytest.raises(NMTError):
+        open_binary(path)

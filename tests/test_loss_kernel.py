@@ -96,6 +96,7 @@ def test_fused_loss_under_bf16_takes_the_kernel_and_matches_torch_operations(mon
         assert (g.float() - w.float()).norm() <= 1e-2 * w.float().norm()
 
 
+@pytest.mark.slow
 def test_nmt_native_0_switches_the_loss_kernel_off():
     code = "from nmt_cli.accel import native; print(native.loss_library() is None, native.loss_fast())"
     env = {"NMT_NATIVE": "0", "PATH": ""}

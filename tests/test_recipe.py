@@ -1,21 +1,58 @@
 """`nmt train`'s options as a TrainRecipe: every option a field, the configs it makes."""
 
-import dataclasses
+import typing
 from pathlib import Path
 
 import pytest
 
-from nmt_cli.cli.train_options import TRAIN_OPTIONS
+from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
 from nmt_cli.errors import NMTError
-from nmt_cli.training.recipe import TrainRecipe, changed, configs
+from nmt_cli.training.recipe import OPTIONS, TrainRecipe, changed, configs
 
 
 def recipe(**kw) -> TrainRecipe:
     return TrainRecipe(train=("data/x",), src_lang="de", tgt_lang="en", output=Path("out"), **kw)
 
 
-def test_every_train_option_is_a_recipe_field_in_help_order():
-    assert list(TRAIN_OPTIONS) == [f.name for f in dataclasses.fields(TrainRecipe)]
+def changed_value(opt):
+    """A value of the option's type other than its default, that builds a model."""
+    default = opt.field.default
+    choices = [c for c in typing.get_args(opt.hint) if isinstance(c, str)]
+    if choices:
+        return next(c for c in choices if c != default)
+    if isinstance(default, str):  # free text: device, guided_alignment
+        return {"device": "cpu", "guided_alignment": "eflomal"}[opt.name]
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, float):
+        return default / 2 if default else 0.05
+    if isinstance(default, int):
+        return default + 2
+    return None
+
+
+SKIP = {"train", "src_lang", "tgt_lang", "output", "arch", "init_from", "vocab_from", "data_dir", "valid"}
+SKIP |= {"train_weights", "continue_optimizer", "overwrite", "align_head"}
+
+
+@pytest.mark.parametrize("name", [n for n in OPTIONS if n not in SKIP])
+def test_each_option_reaches_the_config_field_that_declares_it(name):
+    opt = OPTIONS[name]
+    value = changed_value(opt)
+    assert value is not None, name
+    model, data, train = configs(recipe(**{name: value}))
+    section = {ModelConfig: model, DataConfig: data, TrainConfig: train}[opt.section]
+    assert getattr(section, name) == value
+
+
+def test_options_are_typed_fields_and_the_help_order_puts_required_ones_first():
+    names = list(OPTIONS)
+    assert names[:4] == ["train", "src_lang", "tgt_lang", "output"]
+    assert all(OPTIONS[n].field.metadata["help"] for n in names)
+    with pytest.raises(TypeError, match="unknown options"):
+        recipe(no_such_option=1)
+    with pytest.raises(TypeError, match="missing"):
+        TrainRecipe(train=("x",))
 
 
 def test_what_is_left_out_takes_the_architectures_defaults():

@@ -125,3 +125,25 @@ def test_reporter_prints_validations_and_their_table_when_not_on_a_terminal():
     assert "step 1 " not in text
     assert "valid @ step 100 (epoch 1): loss 2.500  ppl 12.18  BLEU 10.00" in text and "new best" in text
     assert "Validations" in text
+
+
+def test_text_for_the_terminal_holds_no_control_character_and_keeps_the_rest():
+    """Issue #38: ESC]0;… in a table header set the terminal's title, ESC[2J cleared it."""
+    import unicodedata
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from nmt_cli.cli.render import visible
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text())
+    def check(text):
+        shown = visible(text)
+        assert not any(unicodedata.category(c) == "Cc" for c in shown)
+        assert not any(0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069 for c in shown)
+        plain = all(unicodedata.category(c) != "Cc" and not 0x202A <= ord(c) <= 0x206F for c in text)
+        assert shown == text or not plain
+
+    check()
+    assert visible("a\x1b]0;title\x07b\nc") == "a\\x1b]0;title\\x07b\\x0ac"

@@ -40,6 +40,7 @@ def test_learns_reversal_with_each_attention_and_aligns_anti_diagonally(attentio
     assert_diagonal(hyps, pairs, anti=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("decoder", "span", "task"),
     [

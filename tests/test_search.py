@@ -127,11 +127,13 @@ def test_length_batches_cover_each_source_once_within_both_budgets():
 def test_dropping_finished_sentences_only_every_few_steps_changes_nothing(trained, monkeypatch):
     """On CUDA finished sentences leave the batch only every 4th step (to avoid host syncs):
     the rows that linger after their end must not change any result."""
+    import nmt_cli.decoding.beam as beam
     import nmt_cli.decoding.search as search
 
     model, pairs = trained
     every_step = [run(greedy, model, pairs, beam_size=1), run(beam_search, model, pairs, beam_size=4)]
-    monkeypatch.setattr(search, "_sync_now", lambda device, t: t % 4 == 3)
+    for module in (search, beam):
+        monkeypatch.setattr(module, "sync_now", lambda device, t: t % 4 == 3)
     lazy = [run(greedy, model, pairs, beam_size=1), run(beam_search, model, pairs, beam_size=4)]
     for a, b in zip(every_step[0], lazy[0]):
         assert a.tokens == b.tokens and abs(a.score - b.score) < 1e-5

@@ -27,6 +27,7 @@ def configs(corpus, out, max_steps):
     return model, data, run
 
 
+@pytest.mark.slow
 def test_resumed_run_continues_exactly_where_it_stopped(toy_corpus, tmp_path):
     train(*configs(toy_corpus, tmp_path / "a", 30))
     first = train(*configs(toy_corpus, tmp_path / "b", 20))
@@ -52,6 +53,7 @@ def test_time_budget_counts_the_minutes_spent_before_resuming(toy_corpus, tmp_pa
     assert resumed.elapsed >= spent
 
 
+@pytest.mark.slow
 def test_best_checkpoint_follows_validation_bleu(toy_corpus, tmp_path):
     model_cfg, data_cfg, run = configs(toy_corpus, tmp_path / "m", 60)
     result = train(model_cfg, data_cfg, run)
@@ -74,6 +76,7 @@ def test_best_checkpoint_follows_validation_bleu(toy_corpus, tmp_path):
     assert [e["bleu"] for e in log if e["event"] == "valid"] == [v.bleu for v in result.history]
 
 
+@pytest.mark.slow
 def test_sigint_saves_state_and_the_same_command_resumes(toy_corpus, tmp_path):
     out = tmp_path / "m"
     cmd = [

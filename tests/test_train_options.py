@@ -5,7 +5,7 @@ import typer
 from typer.testing import CliRunner
 
 from nmt_cli.cli.train_options import training
-from nmt_cli.training.recipe import TrainRecipe
+from nmt_cli.training.recipe import OPTIONS, TrainRecipe
 
 
 def command_with_training():
@@ -28,7 +28,7 @@ def test_repeated_options_become_tuples_and_left_out_ones_the_recipes_defaults()
     recipe = seen["recipe"]
     assert recipe.train == ("a", "b") and recipe.train_weights == (3.0, 1.0)
     assert recipe.arch == "transformer" and recipe.layers is None  # the architecture's default later
-    assert recipe.lr == TrainRecipe.lr and str(recipe.output) == "out"
+    assert recipe.lr == OPTIONS["lr"].default == 1e-3 and str(recipe.output) == "out"
 
 
 def test_the_required_options_are_required():

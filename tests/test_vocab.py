@@ -56,3 +56,19 @@ def test_a_corpus_of_empty_pairs_has_nothing_to_sample(tmp_path):
     (tmp_path / "e.en").write_text("a\n\n")
     with pytest.raises(NMTError, match="no usable training pairs"):
         ensure_sentencepiece(config(str(tmp_path / "e"), valid="x"), tmp_path / "data", 1, {}, no_progress)
+
+
+def test_sentencepiece_models_are_identical_to_the_byte_wherever_they_are_trained(tmp_path):
+    """Same corpus, same seed, two directories: SentencePiece used to embed its training file's
+    path, so two runs' spm.model files differed and the runs could not be ensembled."""
+    from nmt_cli.data.tokenizer import train_sentencepiece
+
+    texts = [f"ein hund {i} läuft im park" for i in range(200)] + ["zwei frauen spielen"] * 50
+    made = []
+    for name in ("a", "deeper/b"):
+        (tmp_path / name).mkdir(parents=True)
+        train_sentencepiece(texts, tmp_path / name / "spm", 60, seed=7)
+        made.append((tmp_path / name / "spm.model").read_bytes())
+    assert made[0] == made[1]
+    assert str(tmp_path).encode() not in made[0]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["spm.model"]  # no corpus file left

@@ -16,6 +16,7 @@ elsewhere, and in decoding, AdditiveScore computes the energies with torch's ope
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -37,13 +38,7 @@ def takes(keys: Tensor) -> bool:
 
 def energies(keys: Tensor, query: Tensor, v: Tensor) -> Tensor:
     """e (N, S) fp32 = vᵀ tanh(keys + query), keys (N, S, A) and query (N, A) bf16, v (A,)."""
-    lib = native.energies_library()
-    assert lib is not None
-    keys, query, v = keys.contiguous(), query.contiguous(), v.float().contiguous()
-    n, s, a = keys.shape
-    out = torch.empty(n, s, dtype=torch.float32)
-    lib.nmt_energies(keys.data_ptr(), query.data_ptr(), v.data_ptr(), n, s, a, out.data_ptr())
-    return out
+    return native.energies(keys, query, v.float())
 
 
 class StepQueries:
@@ -62,29 +57,10 @@ class StepQueries:
         when no step's energies had a gradient."""
         if not self.grads:
             return None
-        lib = native.energies_library()
-        assert lib is not None
         queries = torch.stack(self.queries)
         grads = torch.stack(self.grads)
         self.queries, self.grads = [], []  # keep nothing alive past the backward pass
-        keys, v = keys.contiguous(), v.float().contiguous()
-        n, s, a = keys.shape
-        dk = torch.empty(n, s, a, dtype=torch.float32)
-        dv = torch.empty(a, dtype=torch.float32)
-        failed = lib.nmt_energies_keys(
-            keys.data_ptr(),
-            queries.data_ptr(),
-            grads.data_ptr(),
-            v.data_ptr(),
-            queries.size(0),
-            n,
-            s,
-            a,
-            dk.data_ptr(),
-            dv.data_ptr(),
-        )
-        if failed:
-            raise MemoryError("additive attention's kernel could not allocate its scratch memory")
+        dk, dv = native.energies_keys_grads(keys, queries, grads, v.float())
         return dk, dv
 
 
@@ -125,14 +101,7 @@ class _Energies(torch.autograd.Function):
         ctx.steps.record(query, grad)
         if not ctx.needs_input_grad[0]:
             return None, None, None, None
-        lib = native.energies_library()
-        assert lib is not None
-        keys, vf = keys.contiguous(), v.float().contiguous()
-        n, s, a = keys.shape
-        dq = torch.empty(n, a, dtype=torch.float32)
-        lib.nmt_energies_query(
-            keys.data_ptr(), query.data_ptr(), vf.data_ptr(), grad.data_ptr(), n, s, a, dq.data_ptr()
-        )
+        dq = native.energies_query_grad(keys, query, v.float(), grad)
         return dq.to(query.dtype), None, None, None
 
 
@@ -148,3 +117,18 @@ class SummedEnergies:
         if keys is not self.keys:
             raise ValueError("SummedEnergies scores only the keys it was made for")
         return _Energies.apply(query.to(keys.dtype), keys, self._v, self._steps)
+
+
+Energy = Callable[[Tensor, Tensor], Tensor]  # (query (N, Q), keys (N, S, A)) -> energies (N, S)
+
+
+def summing(
+    keys: Tensor, v: Tensor, project_query: Callable[[Tensor], Tensor], scorer: Energy
+) -> tuple[Tensor, Energy]:
+    """Keys and energies for a teacher-forced batch, the seam additive attention calls: the
+    compiled kernel's, the keys' gradient made once for all steps, where it takes these keys;
+    else `scorer`'s own."""
+    if not takes(keys):
+        return keys, scorer
+    summed = SummedEnergies(keys, v)
+    return summed.keys, lambda query, k: summed.energies(project_query(query), k)

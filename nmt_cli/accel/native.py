@@ -18,7 +18,7 @@ import os
 import torch
 from torch import Tensor
 
-KERNEL_RANGE = "nmt::dropout_kernel"  # how `nmt bench --profile` sees the kernel's calls
+KERNEL_RANGE = "nmt::dropout_kernel"  # how `python -m benchmarks --profile` sees the kernel's calls
 _DTYPES = {torch.bfloat16: 0, torch.float32: 1}  # the kernel's code for each dtype it takes
 
 
@@ -66,7 +66,7 @@ def library() -> ctypes.CDLL | None:
 
 
 def dropout_path() -> str:
-    """Which path CPU dropout takes on this machine: what `nmt bench` reports."""
+    """Which path CPU dropout takes on this machine: what `python -m benchmarks` reports."""
     if fast():
         return "compiled kernel (AVX-512)"
     if library() is None:
@@ -101,6 +101,8 @@ def masked_product(
     lib = library()
     if lib is None or not _takes(x):
         raise ValueError("masked_product: no compiled kernel, or a tensor it cannot take")
+    if not (0 <= threshold <= 1 << 15 and 0 <= key < 1 << 64 and 0 <= scale_bits < 1 << 32):
+        raise ValueError(f"masked_product: key {key}, threshold {threshold} or scale bits out of range")
     y = torch.empty_like(x)
     if not x.numel():
         return y
@@ -184,7 +186,16 @@ def smoothed_ce_rows(
     if grad is not None and grad.shape != logits.shape:
         shapes = f"logits {tuple(logits.shape)} and grad {tuple(grad.shape)}"
         raise ValueError(f"smoothed_ce_rows: {shapes} differ")
+    if logits.dim() != 2 or tuple(target.shape) != (logits.size(0),):
+        shapes = f"logits {tuple(logits.shape)} and target {tuple(target.shape)}"
+        raise ValueError(f"smoothed_ce_rows: {shapes} are not (R, V) and (R,)")
     target = target.to(torch.int64).contiguous()
+    # The kernel writes g[y] for each row's target y: one outside the vocabulary is refused here,
+    # as torch's cross_entropy refuses it, instead of written past the row.
+    outside = (target != ignore) & ((target < 0) | (target >= logits.size(1)))
+    if bool(outside.any()):
+        wrong = int(target[outside][0])
+        raise IndexError(f"smoothed_ce_rows: target {wrong} is out of bounds for {logits.size(1)} classes")
     losses = torch.empty(logits.size(0), dtype=torch.float32)
     if logits.size(0):
         lib.nmt_smoothed_ce_rows(
@@ -218,3 +229,68 @@ def energies_library() -> ctypes.CDLL | None:
     lib.nmt_energies_keys.restype = ctypes.c_int
     lib.nmt_energies_keys.argtypes = [p, p, p, p, n, n, n, n, p, p]  # keys, Q, G, v, T, N, S, A, dk, dv
     return lib
+
+
+def _check(name: str, t: Tensor, dtype: torch.dtype, shape: tuple[int, ...]) -> Tensor:
+    """t as the kernel reads it (contiguous, on the CPU), refused unless of `dtype` and `shape`:
+    the kernel trusts its pointers and sizes, so a wrong tensor would read past its memory."""
+    if t.dtype != dtype or t.device.type != "cpu" or tuple(t.shape) != shape:
+        raise ValueError(
+            f"additive kernel: {name} must be {dtype} {shape} on the CPU, "
+            f"not {t.dtype} {tuple(t.shape)} on {t.device}"
+        )
+    return t.contiguous()
+
+
+def _energies_lib(keys: Tensor) -> ctypes.CDLL:
+    """The additive kernel, refused for keys it does not vectorise: bf16 (N, S, A), A % 16 == 0."""
+    lib = energies_library()
+    if lib is None:
+        raise ValueError("additive kernel: not built, or this CPU lacks AVX-512")
+    if keys.dim() != 3 or keys.size(2) % 16:
+        raise ValueError(
+            f"additive kernel: keys must be (N, S, A), A a multiple of 16, not {tuple(keys.shape)}"
+        )
+    return lib
+
+
+def energies(keys: Tensor, query: Tensor, v: Tensor) -> Tensor:
+    """e (N, S) fp32 = vᵀ tanh(keys + query): keys (N, S, A) and query (N, A) bf16, v (A,) fp32."""
+    lib = _energies_lib(keys)
+    n, s, a = keys.shape
+    keys = _check("keys", keys, torch.bfloat16, (n, s, a))
+    query, v = _check("query", query, torch.bfloat16, (n, a)), _check("v", v, torch.float32, (a,))
+    out = torch.empty(n, s, dtype=torch.float32)
+    lib.nmt_energies(keys.data_ptr(), query.data_ptr(), v.data_ptr(), n, s, a, out.data_ptr())
+    return out
+
+
+def energies_query_grad(keys: Tensor, query: Tensor, v: Tensor, grad: Tensor) -> Tensor:
+    """dq (N, A) fp32, the query's gradient of one step's energies from their gradient (N, S) fp32."""
+    lib = _energies_lib(keys)
+    n, s, a = keys.shape
+    keys = _check("keys", keys, torch.bfloat16, (n, s, a))
+    query, v = _check("query", query, torch.bfloat16, (n, a)), _check("v", v, torch.float32, (a,))
+    grad = _check("grad", grad, torch.float32, (n, s))
+    dq = torch.empty(n, a, dtype=torch.float32)
+    lib.nmt_energies_query(
+        keys.data_ptr(), query.data_ptr(), v.data_ptr(), grad.data_ptr(), n, s, a, dq.data_ptr()
+    )
+    return dq
+
+
+def energies_keys_grads(keys: Tensor, queries: Tensor, grads: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    """The gradients (fp32) of keys (N, S, A) and v (A,) over T steps' queries (T, N, A) bf16 and
+    energy gradients (T, N, S) fp32."""
+    lib = _energies_lib(keys)
+    n, s, a = keys.shape
+    t = queries.size(0) if queries.dim() == 3 else -1
+    keys, v = _check("keys", keys, torch.bfloat16, (n, s, a)), _check("v", v, torch.float32, (a,))
+    queries = _check("queries", queries, torch.bfloat16, (t, n, a))
+    grads = _check("grads", grads, torch.float32, (t, n, s))
+    dk = torch.empty(n, s, a, dtype=torch.float32)
+    dv = torch.empty(a, dtype=torch.float32)
+    args = (keys, queries, grads, v)
+    if lib.nmt_energies_keys(*(x.data_ptr() for x in args), t, n, s, a, dk.data_ptr(), dv.data_ptr()):
+        raise MemoryError("additive attention's kernel could not allocate its scratch memory")
+    return dk, dv

@@ -32,23 +32,29 @@ def align_files(
     gold: Path | None = None,
     gold_order: str = "src-tgt",
     window: int = 1000,
+    shift: bool = False,
+    heuristic: str = "grow-diag-final-and",
 ) -> tuple[Iterator[Alignment], list[GoldLinks] | None]:
     """The alignments of `input` (stdin for None) by the attention `decode.attention` of the
     model in `model_dirs` (several: their ensemble, whose attention is the members' mean; none:
     the shipped model),
     of its translations or of the targets in `ref` or in `source ||| target` lines; with
-    `reverse_model`, only the links it agrees on. With `gold`, also its links, for
-    align.alignment_error, and alignments are checked against the pairs they score."""
+    `reverse_model`, both directions' links symmetrised by `heuristic`. `shift` reads each
+    token's attention one step later (extract.shift_by_one). With `gold`, also its
+    links, for align.alignment_error, and alignments are checked against the pairs they score."""
     from nmt_cli.alignment.extract import align_corpus, read_gold, read_windows, within_gold_ranges
-    from nmt_cli.models.checkpoint import load_for_decoding
+    from nmt_cli.alignment.symmetrize import HEURISTICS, Heuristic
+    from nmt_cli.models.checkpoint import check_beam, load_for_decoding
     from nmt_cli.models.ensemble import load_for_decoding as load_ensemble
 
     check_choice("--level", level, ("word", "subword"))
     check_choice("--gold-order", gold_order, ("src-tgt", "tgt-src"))
+    check_choice("--symmetrize", heuristic, HEURISTICS)
     if gold is not None and level != "word":
         raise NMTError("--gold scores word alignments: use --level word")
     gold_links = read_gold(gold, cast("GoldOrder", gold_order)) if gold is not None else None
     loaded = load_ensemble(model_dirs, runtime)
+    check_beam(decode.beam_size, loaded)
     loaded.model.check_attention(decode.attention)
     reverse = load_for_decoding(reverse_model, runtime) if reverse_model is not None else None
     if reverse is not None:
@@ -56,7 +62,15 @@ def align_files(
     back = (reverse.model, reverse.tokenizer) if reverse is not None else None
     windows = read_windows(input, ref, window)
     alignments = align_corpus(
-        loaded.model, loaded.tokenizer, windows, decode, cast(Level, level), threshold, back
+        loaded.model,
+        loaded.tokenizer,
+        windows,
+        decode,
+        cast(Level, level),
+        threshold,
+        back,
+        shift,
+        cast(Heuristic, heuristic),
     )
     if gold is not None and gold_links is not None:
         alignments = within_gold_ranges(alignments, gold_links, gold)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from itertools import islice
 from pathlib import Path
 
 import torch
@@ -23,13 +22,16 @@ from nmt_cli.alignment.aer import GoldLinks, Link
 from nmt_cli.alignment.aer import GoldOrder as GoldOrder
 from nmt_cli.alignment.aer import alignment_error as alignment_error
 from nmt_cli.alignment.aer import read_gold as read_gold
+from nmt_cli.alignment.symmetrize import Heuristic, symmetrize
+
+# Re-exported: align_files.py and the tests read windows from here.
+from nmt_cli.alignment.windows import read_windows as read_windows
+from nmt_cli.alignment.windows import split_pairs as split_pairs
 from nmt_cli.config import DEFAULT_ATTENTION, PAD_ID, AttentionChoice, DecodeConfig, Level
 from nmt_cli.data.batch import collate
 from nmt_cli.data.tokenizer import Tokenizer, normalize
 from nmt_cli.decoding.search import translate
 from nmt_cli.errors import NMTError
-from nmt_cli.io.lines import input_lines
-from nmt_cli.io.output import windows
 from nmt_cli.models.seq2seq import Seq2Seq
 
 WORD_MARK = "▁"  # SentencePiece marks the first piece of every word with it
@@ -63,13 +65,24 @@ def drop_eos(attention: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def word_groups(pieces: Sequence[str]) -> list[list[int]]:
-    """Piece indices of each word: a piece that starts with the ▁ marker starts a new word."""
+    """Piece indices of each word: a piece that starts with the ▁ marker starts a new word.
+
+    A piece that is only markers (a bare ▁, which a model may emit before another word-start
+    piece) is no word of its own: it joins the word after it, or the last one at the end, so
+    the groups are the words of the decoded text, `"".join(pieces).replace("▁", " ").split()`.
+    """
     groups: list[list[int]] = []
+    pending: list[int] = []  # bare markers waiting for the word they start
     for i, piece in enumerate(pieces):
-        if piece.startswith(WORD_MARK) or not groups:
-            groups.append([i])
+        if not piece.replace(WORD_MARK, "").strip():
+            pending.append(i)
+        elif piece.startswith(WORD_MARK) or pending or not groups:
+            groups.append([*pending, i])
+            pending = []
         else:
             groups[-1].append(i)
+    if pending and groups:
+        groups[-1].extend(pending)
     return groups
 
 
@@ -115,6 +128,12 @@ def hard_links(weights: Tensor, threshold: float | None = None) -> set[Link]:
     return {(s, t) for t, s in (weights >= threshold).nonzero().tolist()}
 
 
+def shift_by_one(attention: Tensor) -> Tensor:
+    """Each target token's row from the step that reads it as input, not the one that emits it
+    (Chen et al., 2020): rows 1..T of (T+1, S+1), the last repeated to keep the shape."""
+    return torch.cat([attention[1:], attention[-1:]]) if attention.size(0) > 1 else attention
+
+
 def to_alignment(
     pair: tuple[str, str],
     pieces: tuple[list[str], list[str]],
@@ -122,9 +141,12 @@ def to_alignment(
     score: float | None,
     level: Level,
     threshold: float | None,
+    shift: bool = False,
 ) -> Alignment:
-    """An Alignment from a (source, target) pair, their pieces and raw attention (T+1, S+1)."""
+    """An Alignment from a (source, target) pair, their pieces and raw attention (T+1, S+1);
+    with `shift`, read one step later (shift_by_one)."""
     (source, target), (src_pieces, tgt_pieces) = pair, pieces
+    attention = shift_by_one(attention) if shift else attention
     weights, eos = drop_eos(attention.cpu())
     src_tokens, tgt_tokens = src_pieces, tgt_pieces
     if level == "word":
@@ -175,6 +197,7 @@ def align_pairs(
     decode_cfg: DecodeConfig | None = None,
     level: Level = "word",
     threshold: float | None = None,
+    shift: bool = False,
 ) -> list[Alignment]:
     """Align each source with its translation by the model, or with the given target.
 
@@ -183,7 +206,8 @@ def align_pairs(
     With `targets` each one is force-decoded and `score` is its log-probability including EOS.
     `level="word"` merges subword pieces into words (see merge_pieces); hard links are the
     argmax per target token, or every weight ≥ `threshold` when given. `decode_cfg.attention`
-    picks the attention read (a Transformer's layer and head).
+    picks the attention read (a Transformer's layer and head); `shift` reads each token's
+    attention one step later (shift_by_one).
     """
     cfg = replace(decode_cfg or DecodeConfig(), keep_attention=True)
     model.check_attention(cfg.attention)
@@ -198,7 +222,7 @@ def align_pairs(
             pieces = (tokenizer.src_pieces(tr.src_ids), tokenizer.tgt_pieces(best.tokens))
             attention = best.attention[:, : len(tr.src_ids) + 1]  # drop the batch's padding columns
             pair = (tr.source, tr.text)
-            out.append(to_alignment(pair, pieces, attention, best.score, level, threshold))
+            out.append(to_alignment(pair, pieces, attention, best.score, level, threshold, shift))
         return out
     if len(targets) != len(sources):
         raise NMTError(f"{len(sources)} sources but {len(targets)} targets")
@@ -207,13 +231,21 @@ def align_pairs(
     out = []
     for s, t, si, ti, (attn, score) in zip(sources, targets, src_ids, tgt_ids, forced, strict=True):
         pieces = (tokenizer.src_pieces(si), tokenizer.tgt_pieces(ti))
-        out.append(to_alignment((s, t), pieces, attn, score, level, threshold))
+        out.append(to_alignment((s, t), pieces, attn, score, level, threshold, shift))
     return out
 
 
 def intersect(forward: Sequence[Alignment], reverse: Sequence[Alignment]) -> list[Alignment]:
-    """Keep only the links both directions agree on; `reverse[i]` aligns pair i with source and
-    target swapped (by a target-to-source model), so its links are transposed first."""
+    """Keep only the links both directions agree on (see combine)."""
+    return combine(forward, reverse, "intersect")
+
+
+def combine(
+    forward: Sequence[Alignment], reverse: Sequence[Alignment], heuristic: Heuristic
+) -> list[Alignment]:
+    """The forward alignments with their links symmetrised with the reverse ones by `heuristic`;
+    `reverse[i]` aligns pair i with source and target swapped (by a target-to-source model), so
+    its links are transposed first."""
     if len(forward) != len(reverse):
         raise NMTError(f"{len(forward)} forward alignments but {len(reverse)} reverse ones")
     out = []
@@ -221,7 +253,7 @@ def intersect(forward: Sequence[Alignment], reverse: Sequence[Alignment]) -> lis
         if len(r.src_tokens) != len(f.tgt_tokens) or len(r.tgt_tokens) != len(f.src_tokens):
             raise NMTError(f"the reverse model splits {f.source!r} ||| {f.target!r} into other tokens")
         back = {(s, t) for t, s in r.links}
-        out.append(replace(f, links=sorted(set(f.links) & back)))
+        out.append(replace(f, links=sorted(symmetrize(f.links, back, heuristic))))
     return out
 
 
@@ -233,59 +265,23 @@ def align_corpus(
     level: Level = "word",
     threshold: float | None = None,
     reverse: tuple[Seq2Seq, Tokenizer] | None = None,
+    shift: bool = False,
+    heuristic: Heuristic = "grow-diag-final-and",
 ) -> Iterator[Alignment]:
     """Align window after window of (sources, targets or None), as align_pairs does; with a
-    `reverse` target-to-source model, keep only the links both directions agree on.
+    `reverse` target-to-source model, symmetrise both directions' links by `heuristic`.
 
     The reverse model reads its default attention: `decode_cfg.attention` names a layer and
     head of the forward model.
     """
     back_cfg = replace(decode_cfg, attention=DEFAULT_ATTENTION)
     for sources, targets in windows:
-        pairs = align_pairs(model, tokenizer, sources, targets, decode_cfg, level, threshold)
+        pairs = align_pairs(model, tokenizer, sources, targets, decode_cfg, level, threshold, shift)
         if reverse is not None:
             swapped = [a.target for a in pairs], [a.source for a in pairs]
-            back = align_pairs(*reverse, *swapped, back_cfg, level, threshold)
-            pairs = intersect(pairs, back)
+            back = align_pairs(*reverse, *swapped, back_cfg, level, threshold, shift)
+            pairs = combine(pairs, back, heuristic)
         yield from pairs
-
-
-def read_windows(
-    input: Path | None, ref: Path | None, size: int
-) -> Iterator[tuple[list[str], list[str] | None]]:
-    """Windows of (sources, targets) from a file or stdin: targets from the line-aligned `ref`
-    file, from `source ||| target` lines, or None (the model translates)."""
-    refs = input_lines(ref) if ref is not None else None
-    first_line = 1
-    for chunk in windows(input_lines(input), size):
-        first_line += len(chunk)
-        if refs is None:
-            yield split_pairs(chunk, first_line - len(chunk))
-            continue
-        targets = list(islice(refs, len(chunk)))
-        if len(targets) < len(chunk):
-            raise NMTError(f"--ref {ref} has fewer lines than the input")
-        yield chunk, targets
-    if refs is not None and next(refs, None) is not None:
-        raise NMTError(f"--ref {ref} has more lines than the input")
-
-
-def split_pairs(lines: Sequence[str], first_line: int = 1) -> tuple[list[str], list[str] | None]:
-    """Lines `source ||| target` -> (sources, targets); lines without `|||` -> (lines, None).
-
-    A line with two separators is an error (which one splits it is a guess); `first_line` is
-    the number of `lines[0]` in the input, for messages.
-    """
-    counts = [line.count("|||") for line in lines]
-    for n, count in enumerate(counts, first_line):
-        if count > 1:
-            raise NMTError(f"line {n} has {count} '|||' separators: write one 'source ||| target' per line")
-    if not any(counts):
-        return list(lines), None
-    if not all(counts):
-        raise NMTError(f"line {counts.index(0) + first_line} has no ' ||| target' but others do")
-    pairs = [line.split("|||", 1) for line in lines]
-    return [s.strip() for s, _ in pairs], [t.strip() for _, t in pairs]
 
 
 def to_pharaoh(links: Collection[Link]) -> str:

@@ -36,10 +36,17 @@ err = Console(stderr=True, highlight=False)
 
 
 def run(debug: bool, action: Callable[[], Any]) -> Any:
-    """Call `action`, turning failures into one line on stderr and exit code 1."""
+    """Call `action`, turning failures into one line on stderr and exit code 1 (control
+    characters escaped: a file name must not act on the terminal); a closed standard stream
+    is such a failure when it is used (streams.py)."""
+    from nmt_cli.cli.render import VisibleFormatter, visible
     from nmt_cli.errors import NMTError
+    from nmt_cli.io.streams import guard_standard_streams
 
-    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+    guard_standard_streams()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(VisibleFormatter("warning: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     try:
         return action()
     except typer.Exit:
@@ -54,7 +61,7 @@ def run(debug: bool, action: Callable[[], Any]) -> Any:
     except NMTError as e:
         if debug:
             traceback.print_exc()
-        err.print(f"[red]error:[/] {escape(str(e))}", markup=True, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(visible(str(e)))}", markup=True, soft_wrap=True)
         raise typer.Exit(1) from None
     except OSError as e:
         from nmt_cli.io.files import describe_os_error
@@ -62,13 +69,13 @@ def run(debug: bool, action: Callable[[], Any]) -> Any:
         if debug:
             traceback.print_exc()
         where = e.filename if e.filename is not None else "a file"
-        err.print(f"[red]error:[/] {escape(describe_os_error(e, 'using', where))}", soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(visible(describe_os_error(e, 'using', where)))}", soft_wrap=True)
         raise typer.Exit(1) from None
     except Exception as e:
         if debug:
             traceback.print_exc()
         err.print(
-            f"[red]error:[/] {type(e).__name__}: {escape(str(e))}"
+            f"[red]error:[/] {type(e).__name__}: {escape(visible(str(e)))}"
             + ("" if debug else " (run with --debug for the traceback)"),
             soft_wrap=True,
         )
@@ -91,7 +98,7 @@ def train(ctx: typer.Context, recipe: TrainRecipe, debug: opt.Debug = False) -> 
     given = opt.options_given(ctx)
 
     def action() -> None:
-        from nmt_cli.cli.render import RichReporter
+        from nmt_cli.cli.render import RichReporter, visible
         from nmt_cli.training import distributed
         from nmt_cli.training.recipe import run_recipe
 
@@ -105,51 +112,69 @@ def train(ctx: typer.Context, recipe: TrainRecipe, debug: opt.Debug = False) -> 
             raise typer.Exit(130)
         err.print(
             f"done ({result.stopped_by}) after {result.steps} steps, {result.elapsed / 60:.1f} min; "
-            f"best validation BLEU {result.best_bleu:.2f}; model in {recipe.output}"
+            f"best validation BLEU {result.best_bleu:.2f}; model in {visible(str(recipe.output))}",
+            markup=False,
         )
 
     run(debug, action)
 
 
 @app.command()
-@opt.decoding(nbest=True)
+@opt.decoding(nbest=True, protect=True)
 def translate(
     decode: DecodeConfig,
     runtime: RuntimeConfig,
     model: opt.ModelDirs = None,
     input: opt.TranslateInput = None,
     output: opt.Output = None,
+    split: opt.Split = None,
+    doc_format: opt.DocFormat = "text",
     debug: opt.Debug = False,
 ) -> None:
-    """Translate lines from stdin (or -i) to stdout (or -o): one output line per input line."""
+    """Translate lines from stdin (or -i) to stdout (or -o): one output line per input line,
+    each split into sentences; or a whole HTML/XML document (--format), markup kept."""
 
     def action() -> None:
+        from nmt_cli.cli.confidence_view import colour_wanted, write_confidence
         from nmt_cli.cli.render import write_translations
-        from nmt_cli.decoding.search import translate_stream
+        from nmt_cli.decoding.confidence import with_confidence
+        from nmt_cli.documents.translate import document_config, translate_input
         from nmt_cli.errors import NMTError
-        from nmt_cli.io.files import os_errors_as_words, refuse_same_file, require_inputs
+        from nmt_cli.io.files import directory_inputs, os_errors_as_words, refuse_same_file, require_inputs
         from nmt_cli.io.lines import input_lines
         from nmt_cli.io.output import open_output
+        from nmt_cli.models.checkpoint import SHIPPED_MODEL, check_beam
         from nmt_cli.models.ensemble import load_for_decoding
 
         if decode.nbest > decode.beam_size and decode.sampling is None:
             raise NMTError(f"--nbest {decode.nbest} needs --beam-size of at least {decode.nbest}")
-        sources = [("-i", input or Path("-"))]
+        sources: list[tuple[str, Path | None]] = [("-i", input or Path("-"))]
         require_inputs(sources)  # before the model loads, as open_output does after
+        sources += directory_inputs("-m", model or [SHIPPED_MODEL])  # nor over the model it reads
+        sources.append(("--glossary", Path(decode.glossary) if decode.glossary else None))
         refuse_same_file(output, "-o", sources)
         loaded = load_for_decoding(model or [], runtime)
+        check_beam(decode.beam_size, loaded)
         live = interactive(input)
-        stream = translate_stream(
-            loaded.model, loaded.tokenizer, input_lines(input), decode, 1 if live else 1000
+        as_json = doc_format == "json"  # text, each line with its confidence (confidence_view.py)
+        if as_json and decode.nbest > 1:
+            raise NMTError("--format json writes the best translation of each line: leave out --nbest")
+        doc = document_config(loaded.config, split, "text" if as_json else doc_format, decode.nbest, input)
+        stream = translate_input(
+            loaded.model, loaded.tokenizer, input_lines(input), doc, decode, 1 if live else 1000
         )
         with open_output(output, sources) as out, os_errors_as_words("writing", output or "stdout"):
-            write_translations(out, stream, loaded.tokenizer.decode_tgt, decode.nbest, flush_each=live)
+            if as_json or (doc.format == "text" and decode.nbest == 1 and colour_wanted(out)):
+                scored = with_confidence(loaded.model, loaded.tokenizer, stream, 1 if live else 1000)
+                write_confidence(out, scored, "json" if as_json else "colour", err, flush_each=live)
+            else:
+                write_translations(out, stream, loaded.tokenizer.decode_tgt, decode.nbest, flush_each=live)
 
     run(debug, action)
 
 
 @app.command()
-@opt.decoding()
+@opt.decoding(protect=True)
 def evaluate(
     decode: DecodeConfig,
     runtime: RuntimeConfig,
@@ -160,6 +185,7 @@ def evaluate(
     metrics: opt.Metrics = "bleu,chrf,ter",
     json_output: opt.JsonOutput = False,
     save_hyp: opt.SaveHyp = None,
+    split: opt.Split = None,
     debug: opt.Debug = False,
 ) -> None:
     """Score translations (--hyp) or a model's translations of --src with sacreBLEU."""
@@ -169,9 +195,13 @@ def evaluate(
 
         from nmt_cli.cli.render import score_table
         from nmt_cli.evaluate import evaluate as evaluate_files
-        from nmt_cli.io.files import os_errors_as_words
+        from nmt_cli.io.files import directory_inputs, os_errors_as_words, refuse_same_file
+        from nmt_cli.models.checkpoint import SHIPPED_MODEL
 
-        result = evaluate_files(ref, metrics, hyp, src, model or (), decode, runtime, save_hyp)
+        read = directory_inputs("-m", model or [SHIPPED_MODEL])  # the model's files, and the glossary
+        read.append(("--glossary", Path(decode.glossary) if decode.glossary else None))
+        refuse_same_file(save_hyp, "--save-hyp", read)
+        result = evaluate_files(ref, metrics, hyp, src, model or (), decode, runtime, save_hyp, split)
         with os_errors_as_words("writing", "stdout"):
             if json_output:
                 typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -194,6 +224,8 @@ def align(
     level: opt.AlignLevel = "word",
     threshold: opt.Threshold = None,
     reverse_model: opt.ReverseModel = None,
+    symmetrize: opt.Symmetrize = "grow-diag-final-and",
+    shift: opt.Shift = False,
     layer: opt.Layer = None,
     head: opt.Head = None,
     gold: opt.Gold = None,
@@ -210,17 +242,22 @@ def align(
         from nmt_cli.alignment.align_files import align_files, check_choice
         from nmt_cli.alignment.extract import alignment_error
         from nmt_cli.cli.render import alignment_scores, write_alignments
-        from nmt_cli.io.files import os_errors_as_words
+        from nmt_cli.io.files import directory_inputs, os_errors_as_words
         from nmt_cli.io.output import open_output
+        from nmt_cli.models.checkpoint import SHIPPED_MODEL
 
         form = fmt or ("table" if output is None and sys.stdout.isatty() else "pharaoh")
         check_choice("--format", form, ("table", "pharaoh", "json"))
         cfg = replace(decode, attention=AttentionChoice(layer, head))
         window = 1 if interactive(input) else 1000
         alignments, gold_links = align_files(
-            model or (), input, ref, cfg, runtime, level, threshold, reverse_model, gold, gold_order, window
-        )
-        inputs = [("-i", input or Path("-")), ("--ref", ref), ("--gold", gold)]
+            model or (), input, ref, cfg, runtime, level, threshold, reverse_model, gold, gold_order, window,
+            shift, symmetrize,
+        )  # fmt: skip
+        inputs: list[tuple[str, Path | None]] = [("-i", input or Path("-")), ("--ref", ref), ("--gold", gold)]
+        inputs += directory_inputs("-m", model or [SHIPPED_MODEL])  # never over the model it reads
+        inputs += directory_inputs("--reverse-model", [reverse_model] if reverse_model else [])
+        inputs.append(("--glossary", Path(decode.glossary) if decode.glossary else None))
         to_file = gold is None or output is not None  # with --gold and no -o: only the scores
         with open_output(output, inputs) if to_file else contextlib.nullcontext(None) as out:
             console = Console(file=out, no_color=True if no_color else None, highlight=False)
@@ -286,12 +323,15 @@ def export(
     """Export a Transformer for CTranslate2 (needs the optional ctranslate2 package)."""
 
     def action() -> None:
+        from nmt_cli.cli.render import visible
         from nmt_cli.models.checkpoint import SHIPPED_MODEL
         from nmt_cli.models.export import export_ctranslate2
 
         done = export_ctranslate2(model or SHIPPED_MODEL, output, quantization)
         err.print(
-            f"exported {format} model ({done.quantization}) to {done.out}; see its README.md", soft_wrap=True
+            f"exported {format} model ({done.quantization}) to {visible(str(done.out))}; see its README.md",
+            soft_wrap=True,
+            markup=False,
         )
 
     run(debug, action)
@@ -309,6 +349,7 @@ def average(
     """Write a model directory whose weights are the element-wise mean of several checkpoints."""
 
     def action() -> None:
+        from nmt_cli.cli.render import visible
         from nmt_cli.errors import NMTError
         from nmt_cli.models.average import average as average_checkpoints
 
@@ -317,7 +358,7 @@ def average(
         files = [*(checkpoints or []), *(more or [])]
         out = average_checkpoints(model, output, last, files)
         n = last or len(files)
-        err.print(f"averaged {n} checkpoint{'' if n == 1 else 's'} into {out}")
+        err.print(f"averaged {n} checkpoint{'' if n == 1 else 's'} into {visible(str(out))}", markup=False)
 
     run(debug, action)
 

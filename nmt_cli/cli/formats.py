@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:  # annotations only: writing text must not import torch
     from nmt_cli.alignment.aer import AlignmentScores
     from nmt_cli.data.prepare import Prepared
+    from nmt_cli.decoding.confidence import Confidence
     from nmt_cli.decoding.search import Translation
     from nmt_cli.training.report import StepStats, Validation
 
@@ -114,3 +115,13 @@ def peak_share(train: dict[str, Any]) -> str:
     if "peak_fraction" not in train:
         return "-"
     return f"{100 * train['peak_fraction']:.0f}% of {train['peak_gflops']:.0f} GFLOP/s"
+
+
+def confidence_json(source: str, text: str, confidence: Confidence) -> str:
+    """One line of `translate --format json`: the translation, its sentence score and its words
+    with theirs (probabilities, 0..1)."""
+    words = [{"word": w.text, "score": round(w.score, 4)} for w in confidence.words]
+    return json.dumps(
+        {"source": source, "translation": text, "score": round(confidence.score, 4), "words": words},
+        ensure_ascii=False,
+    )

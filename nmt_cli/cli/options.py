@@ -46,7 +46,9 @@ ModelDirs = Annotated[
 ]
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda (auto picks CUDA when present).")]
-Threads = Annotated[int, typer.Option(min=0, help="CPU threads (0: all cores).")]
+MAX_THREADS = 1024  # far beyond any CPU; 100000 made torch and SentencePiece abort
+MAX_SEED = 2**32 - 1  # numpy's and SentencePiece's seeds are unsigned 32-bit
+Threads = Annotated[int, typer.Option(min=0, max=MAX_THREADS, help="CPU threads (0: all cores).")]
 
 Bound = tuple[Literal[">", ">=", "<", "<="], float]
 _COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -119,7 +121,9 @@ def options_given(ctx: typer.Context) -> set[str]:
 # adds them to a command and hands it a DecodeConfig and a RuntimeConfig.
 DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
     "beam_size": (
-        Annotated[int, typer.Option("--beam-size", "-k", min=1, help="Beam size; 1 is greedy search.")],
+        Annotated[
+            int, typer.Option("--beam-size", "-k", min=1, max=1000, help="Beam size; 1 is greedy search.")
+        ],
         DecodeConfig.beam_size,
     ),
     "length_penalty": (
@@ -127,11 +131,15 @@ DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
         DecodeConfig.length_penalty,
     ),
     "max_len_ratio": (
-        Annotated[float, finite_option("Output length limit: ratio × source length + 10.", (">", 0))],
+        Annotated[
+            float, finite_option("Output length limit: ratio × source length + 10.", (">", 0), ("<=", 20))
+        ],
         DecodeConfig.max_len_ratio,
     ),
     "nbest": (
-        Annotated[int, typer.Option(min=1, help="Print the N best as 'index ||| hypothesis ||| score'.")],
+        Annotated[
+            int, typer.Option(min=1, max=1000, help="Print the N best as 'index ||| hypothesis ||| score'.")
+        ],
         DecodeConfig.nbest,
     ),
     "no_repeat_ngram": (
@@ -161,7 +169,12 @@ DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
         DecodeConfig.temperature,
     ),
     "seed": (
-        Annotated[int, typer.Option(help="Sampling: random seed; the same seed repeats the same samples.")],
+        Annotated[
+            int,
+            typer.Option(
+                min=0, max=MAX_SEED, help="Sampling: random seed; the same seed repeats the same samples."
+            ),
+        ],
         DecodeConfig.seed,
     ),
     "batch_size": (
@@ -179,6 +192,34 @@ DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
             ),
         ],
         DecodeConfig.batch_tokens,
+    ),
+    "glossary": (
+        Annotated[
+            str | None,
+            typer.Option(
+                metavar="FILE",
+                help="TSV of 'source term<TAB>target term': wherever a source term occurs (whole words; "
+                "case-insensitive but for a capital first letter; 'term*' also matches longer words), "
+                "the translation contains its target term. See docs/glossaries.md.",
+            ),
+        ],
+        DecodeConfig.glossary,
+    ),
+    "keep": (
+        Annotated[
+            list[str] | None,
+            typer.Option(
+                metavar="REGEX", help="Copy whatever this regex matches in the source exactly; repeatable."
+            ),
+        ],
+        None,
+    ),
+    "protect": (
+        Annotated[
+            bool,
+            typer.Option(help="Copy numbers, URLs, e-mail addresses, file paths and `code` exactly."),
+        ],
+        DecodeConfig.protect,
     ),
 }
 RUNTIME_OPTIONS: dict[str, tuple[Any, Any]] = {
@@ -203,14 +244,19 @@ RUNTIME_OPTIONS: dict[str, tuple[Any, Any]] = {
 }
 
 
-def decoding(precision: Precision = "auto", nbest: bool = False) -> Callable[[Command], Command]:
+def decoding(
+    precision: Precision = "auto", nbest: bool = False, protect: bool = False
+) -> Callable[[Command], Command]:
     """Add the decoding and runtime options to a command (before --debug), and call it with
-    `decode: DecodeConfig` and `runtime: RuntimeConfig` built from them."""
+    `decode: DecodeConfig` and `runtime: RuntimeConfig` built from them. `precision` and
+    `protect` are the command's defaults for those options."""
     decode_names = [n for n in DECODE_OPTIONS if nbest or n != "nbest"]
     options = {**{n: DECODE_OPTIONS[n] for n in decode_names}, **RUNTIME_OPTIONS}
     options["precision"] = (options["precision"][0], precision)
+    options["protect"] = (options["protect"][0], protect)
 
     def build(values: dict[str, Any]) -> dict[str, Any]:
+        values = {**values, "keep": tuple(values["keep"] or ())}
         decode = DecodeConfig(**{n: values[n] for n in decode_names})
         return {"decode": decode, "runtime": RuntimeConfig(**{n: values[n] for n in RUNTIME_OPTIONS})}
 
@@ -219,6 +265,23 @@ def decoding(precision: Precision = "auto", nbest: bool = False) -> Callable[[Co
 
 # translate
 TranslateInput = Annotated[Path | None, typer.Option("-i", "--input", help="Input file (default: stdin).")]
+Split = Annotated[
+    str | None,
+    typer.Option(
+        help="sentences: split every line into sentences (over-long ones at clauses) and put it back "
+        "with its own spacing; none: each line whole, as before. Default: sentences, none with --nbest. "
+        "See docs/documents.md.",
+    ),
+]
+DocFormat = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="text (N lines in, N out), html or xml (the whole input is one document: tags kept, "
+        "text translated, inline tags placed by attention), auto (html/xml by the -i file's extension), "
+        "or json (a JSON object per line: translation, score, words with scores; docs/confidence.md).",
+    ),
+]
 
 # evaluate
 EvalRefs = Annotated[
@@ -262,7 +325,22 @@ Threshold = Annotated[
 ]
 ReverseModel = Annotated[
     Path | None,
-    typer.Option(help="A target-to-source model: keep only the links it agrees on (intersection)."),
+    typer.Option(help="A target-to-source model: combine its links with the model's (--symmetrize)."),
+]
+Symmetrize = Annotated[
+    str,
+    typer.Option(
+        help="With --reverse-model, how both directions' links combine: intersect, union, "
+        "grow-diag, grow-diag-final or grow-diag-final-and."
+    ),
+]
+Shift = Annotated[
+    bool,
+    typer.Option(
+        "--shift/--no-shift",
+        help="Read each target word's attention at the next step, which reads it as input "
+        "(Chen et al., 2020; off: on the shipped models it doubles the AER).",
+    ),
 ]
 Layer = Annotated[
     int | None,
@@ -272,7 +350,11 @@ Layer = Annotated[
     ),
 ]
 Head = Annotated[
-    int | None, typer.Option(help="Transformer: attention head, from 0 (default: the mean over heads).")
+    int | None,
+    typer.Option(
+        help="Transformer: attention head, from 0 (default: the model's guided-alignment head, "
+        "else the mean over heads)."
+    ),
 ]
 Gold = Annotated[
     Path | None,

@@ -7,6 +7,8 @@ forms (translations, n-best lists, the AER line, status lines) are in formats.py
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -32,6 +34,38 @@ if TYPE_CHECKING:  # annotations only: rendering scores must not import torch
     from nmt_cli.training.report import StepStats, Validation
 
 
+# Characters a terminal may act on instead of showing: C0 and C1 controls (ESC starts the
+# sequences that set the title or clear the screen), DEL, and the bidirectional overrides that
+# reorder what is shown. Text for the terminal shows them as \\x1b, \\u202e escapes.
+_INVISIBLE = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]} | {
+    c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+}
+
+
+def visible(text: str) -> str:
+    """`text` as a terminal shows it without acting on it: controls become escapes (see
+    _INVISIBLE). For tables, progress and errors; results to a pipe or file stay byte-exact."""
+    return str(text).translate(_INVISIBLE)
+
+
+class VisibleFormatter(logging.Formatter):
+    """Log records (warnings on stderr) with their control characters escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record))
+
+
+def shown(a: Alignment) -> Alignment:
+    """An alignment whose sentences and tokens are safe to draw (see visible)."""
+    return dataclasses.replace(
+        a,
+        source=visible(a.source),
+        target=visible(a.target),
+        src_tokens=[visible(t) for t in a.src_tokens],
+        tgt_tokens=[visible(t) for t in a.tgt_tokens],
+    )
+
+
 def write_alignments(
     alignments: Iterable[Alignment], form: str, out: TextIO | None, console: Console
 ) -> list[list[Link]]:
@@ -42,7 +76,7 @@ def write_alignments(
     predicted: list[list[Link]] = []
     for a in alignments:
         if out is not None and form == "table":
-            console.print(alignment_view(a, console.width, len(predicted)))
+            console.print(alignment_view(shown(a), console.width, len(predicted)))
         elif out is not None:
             out.write((to_json(a) if form == "json" else to_pharaoh(a.links)) + "\n")
         predicted.append(a.links)
@@ -156,7 +190,7 @@ def prepare_table(p: Prepared) -> Table:
     for kind, c in rows:
         state = "reused" if c.reused else "built"
         t.add_row(
-            f"{kind} {c.prefix}",
+            visible(f"{kind} {c.prefix}"),
             f"{c.pairs:,}",
             f"{c.skipped_empty:,}",
             f"{c.dropped_long:,}" if kind == "train" else "-",
@@ -190,7 +224,7 @@ def score_table(scores: Scores) -> Table:
     """One row per metric with its sacreBLEU signature, so a reader can cite it as is."""
     scored = scores.hyp or f"translations of {scores.src}"
     lines = f"{scores.lines} line" + ("" if scores.lines == 1 else "s")
-    table = Table(title=f"{scored} against {', '.join(scores.refs)}", caption=lines)
+    table = Table(title=visible(f"{scored} against {', '.join(scores.refs)}"), caption=lines)
     table.add_column("metric")
     table.add_column("score", justify="right")
     table.add_column("signature", overflow="fold")

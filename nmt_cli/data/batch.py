@@ -1,15 +1,12 @@
-"""Padded tensor batches of sentence pairs, and token-count batching of in-memory lengths."""
+"""Padded tensor batches of sentence pairs (token-count batching is batching.py's)."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nmt_cli.config import BOS_ID, EOS_ID, PAD_ID
-from nmt_cli.io.lines import input_lines as input_lines  # re-exported: the one line rule
-from nmt_cli.io.lines import read_lines as read_lines
 
 if TYPE_CHECKING:
     import torch
@@ -25,6 +22,7 @@ class Batch:
     tgt_out: torch.Tensor  # (B, T) target ids followed by EOS
     n_src_tokens: int
     n_tgt_tokens: int
+    guide: torch.Tensor | None = None  # (B, T, S) attention targets of guided alignment, if any
 
     def to(self, device: torch.device) -> Batch:
         """The same batch with its tensors on `device`."""
@@ -35,6 +33,7 @@ class Batch:
             self.tgt_out.to(device),
             self.n_src_tokens,
             self.n_tgt_tokens,
+            None if self.guide is None else self.guide.to(device),
         )
 
 
@@ -67,32 +66,3 @@ def collate(src: Sequence[Sequence[int]], tgt: Sequence[Sequence[int]]) -> Batch
         n_src_tokens=int((src_t != PAD_ID).sum()),
         n_tgt_tokens=int((tgt_out != PAD_ID).sum()),
     )
-
-
-def token_batches(
-    lengths: Sequence[int], batch_tokens: int, rng: random.Random | None = None
-) -> list[list[int]]:
-    """Group example indices into batches of at most `batch_tokens` padded tokens.
-
-    Examples are length-sorted (ties in random order when `rng` is given), so padding stays
-    small; the batches themselves are then shuffled. `lengths[i]` is the longer side of i.
-    """
-    order = list(range(len(lengths)))
-    if rng is not None:
-        rng.shuffle(order)
-    order.sort(key=lambda i: lengths[i])
-    batches: list[list[int]] = []
-    current: list[int] = []
-    longest = 0
-    for i in order:
-        longest_if_added = max(longest, lengths[i] + 1)
-        if current and longest_if_added * (len(current) + 1) > batch_tokens:
-            batches.append(current)
-            current, longest_if_added = [], lengths[i] + 1
-        current.append(i)
-        longest = longest_if_added
-    if current:
-        batches.append(current)
-    if rng is not None:
-        rng.shuffle(batches)
-    return batches

@@ -113,6 +113,7 @@ def prepare_corpus(
     prefix: str,
     cfg: DataConfig,
     tok: Tokenizer,
+    *,
     spm_key: list[str],
     data_dir: Path,
     threads: int,
@@ -122,7 +123,8 @@ def prepare_corpus(
     on_progress: OnProgress,
 ) -> cache.Entry:
     """One training corpus as a shard (and, with `holdout` = (size, seed), the held-out pairs as
-    the validation shard), cached. Memory: one chunk of CHUNK_PAIRS pairs and the held-out pairs."""
+    the validation shard), cached. Memory: one chunk of CHUNK_PAIRS pairs and the held-out pairs.
+    The seconds spent encoding and writing are added to `seconds` (the preparation's timings)."""
 
     def make(tmp: Path) -> dict[str, Any]:
         held: set[int] = set()

@@ -9,7 +9,6 @@ disk) leaves nothing that a later run would trust; a later run removes such left
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nmt_cli.io.files import os_errors_as_words
+from nmt_cli.io.atomic import DIR_MODE, copy_file, publish, save_json, staging_directory
 
 FORMAT_VERSION = 1
 TMP_PREFIX = ".tmp-"
@@ -84,26 +83,18 @@ def build(data_dir: Path, name: str, key: str, make: Callable[[Path], dict[str, 
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     remove_leftovers(data_dir)
-    tmp = data_dir / f"{TMP_PREFIX}{name}-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    final = entry_dir(data_dir, name, key)
+    staged = f"{TMP_PREFIX}{name}-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    with staging_directory(final, staged) as tmp:
         meta = {"format": FORMAT_VERSION, "key": key, **make(tmp)}
-        with os_errors_as_words("writing", tmp / "meta.json"):
-            (tmp / "meta.json").write_text(
-                json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-        final = entry_dir(data_dir, name, key)
+        save_json(tmp / "meta.json", meta)
         try:
-            os.rename(tmp, final)
+            publish(tmp, final, DIR_MODE)
         except OSError:
             # Another run published the same entry first: keep theirs, which is identical.
             if lookup(data_dir, name, key) is None:
                 raise
-            shutil.rmtree(tmp)
         return Entry(final, meta, reused=False)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def get_or_build(data_dir: Path, name: str, key: str, make: Callable[[Path], dict[str, Any]]) -> Entry:
@@ -131,10 +122,4 @@ def pid_alive(pid: int) -> bool:
 
 def copy_atomic(src: Path, dst: Path) -> None:
     """Copy a file to `dst` under a temporary name and rename it, as checkpoint files are written."""
-    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    copy_file(src, dst)

@@ -11,7 +11,6 @@ or another run sharing `--data-dir` starts without reading the text again.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,8 @@ from nmt_cli.data.shards import Shard, ShardSet
 from nmt_cli.data.tokenizer import Tokenizer
 from nmt_cli.data.vocab import ensure_sentencepiece, tokenizer_digest, tokenizer_in
 from nmt_cli.errors import NMTError
+
+MAX_WEIGHT = 1000  # --train-weights: visits of a corpus per epoch
 
 
 @dataclass
@@ -94,8 +95,12 @@ def prepare_data(
     the model(s) already (a resumed run). Without `cfg.valid`, `valid_holdout` pairs of the
     first corpus are held out for validation.
     """
-    if len(cfg.weights) != len(cfg.prefixes) or not all(0 < w < math.inf for w in cfg.weights):
-        raise NMTError(f"--train-weights needs one positive weight per --train corpus ({len(cfg.prefixes)})")
+    # At most MAX_WEIGHT visits per epoch: 1e9 made an epoch's index array of 1e9 copies of the corpus.
+    if len(cfg.weights) != len(cfg.prefixes) or not all(0 < w <= MAX_WEIGHT for w in cfg.weights):
+        raise NMTError(
+            f"--train-weights needs one weight per --train corpus ({len(cfg.prefixes)}), each above 0 "
+            f"and at most {MAX_WEIGHT}"
+        )
     report = on_progress or (lambda stage, done, total: None)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -115,13 +120,13 @@ def prepare_data(
             prefix,
             cfg,
             tok,
-            spm_key,
-            data_dir,
-            threads,
-            holdout,
-            known_pairs if k == 0 else None,
-            seconds,
-            report,
+            spm_key=spm_key,
+            data_dir=data_dir,
+            threads=threads,
+            holdout=holdout,
+            known_pairs=known_pairs if k == 0 else None,
+            seconds=seconds,
+            on_progress=report,
         )
         shards.append(Shard(entry.path, "train"))
         corpora.append(summary(prefix, entry, "train"))

@@ -40,40 +40,35 @@ def train_sentencepiece(texts: Iterable[str], model_prefix: Path, vocab_size: in
 
     `hard_vocab_limit=False` lets a small corpus with few distinct words train with a
     large `vocab_size`; a size below the number of distinct characters is raised to it.
-    The training text is written beside the model and the model is written here, not by
-    SentencePiece, so that a full disk is reported as such, naming the file, instead of as
-    an unreadable model file.
+    The sentences reach SentencePiece from memory, not from a file: a model trained from a file
+    records that file's path, so the same run in two directories gave two spm.model files that
+    differ byte for byte. The model is written here, not by SentencePiece, so that a full disk
+    is reported as such, naming the file, instead of as an unreadable model file.
     """
     texts = [t for t in texts if t]
     chars = {c for t in texts for c in t if not c.isspace()}
     minimum = len(chars) + 5  # the characters, the four specials and the word marker
     if vocab_size < minimum:
         vocab_size = minimum
-    corpus = model_prefix.with_name(f".{model_prefix.name}.input.txt")
     model_file = model_prefix.with_name(f"{model_prefix.name}.model")
     proto = io.BytesIO()
-    try:
-        with os_errors_as_words("writing", corpus):
-            corpus.write_text("\n".join(texts) + "\n", encoding="utf-8")
-        spm.set_random_generator_seed(seed)
-        spm.SentencePieceTrainer.train(
-            input=str(corpus),
-            model_writer=proto,
-            vocab_size=vocab_size,
-            model_type="unigram",
-            character_coverage=1.0,
-            hard_vocab_limit=False,
-            pad_id=PAD_ID,
-            unk_id=UNK_ID,
-            bos_id=BOS_ID,
-            eos_id=EOS_ID,
-            input_sentence_size=2_000_000,
-            shuffle_input_sentence=True,
-            minloglevel=2,
-            num_threads=2,
-        )
-    finally:
-        corpus.unlink(missing_ok=True)
+    spm.set_random_generator_seed(seed)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts),
+        model_writer=proto,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        hard_vocab_limit=False,
+        pad_id=PAD_ID,
+        unk_id=UNK_ID,
+        bos_id=BOS_ID,
+        eos_id=EOS_ID,
+        input_sentence_size=2_000_000,
+        shuffle_input_sentence=True,
+        minloglevel=2,
+        num_threads=2,
+    )
     with os_errors_as_words("writing", model_file):
         model_file.write_bytes(proto.getvalue())
     return spm.SentencePieceProcessor(model_proto=proto.getvalue()).get_piece_size()

@@ -47,6 +47,7 @@ def ensure_sentencepiece(
             "seed": seed,
             "holdout": holdout,
             "normalization": NORMALIZATION,
+            "trained_from": "memory",  # models trained from a file embed its path (tokenizer.py)
         }
     )
 

@@ -44,6 +44,19 @@ def refuse_same_file(
             )
 
 
+def directory_inputs(option: str, directories: Sequence[Path]) -> list[tuple[str, Path | None]]:
+    """Every file inside `directories` (model directories: weights, SentencePiece models,
+    config.json), as (option, path) inputs for `refuse_same_file`: an output must not be a file
+    that the command reads, and a model is read too."""
+    found: list[tuple[str, Path | None]] = []
+    for directory in directories:
+        try:
+            found += [(option, p) for p in sorted(Path(directory).iterdir()) if p.is_file()]
+        except OSError:
+            continue  # a missing directory is the loader's to report
+    return found
+
+
 def require_inputs(inputs: Sequence[tuple[str, Path | None]]) -> None:
     """Check that every named input file can be read before any output is opened (a named
     pipe can: see `lines.require_readable`)."""

@@ -1,6 +1,11 @@
 """The one line rule of every command: only `\\n` ends a line, and a `\\r` right before it is
 dropped (Windows files). Any other `\\r`, U+2028, U+0085 or NUL stays inside its line, so N
 lines in give N lines out; `data.normalize` turns such characters into spaces for the model.
+
+Every text input is read here, so that these hold for all of them: a line is at most
+MAX_LINE_BYTES long (memory stays bounded whatever the input, `/dev/zero` included); a leading
+UTF-8 byte order mark is not text; gzip is recognised by its magic bytes, whatever the file's
+name; UTF-16 and UTF-32 files (recognised by their byte order mark) are refused in words.
 """
 
 from __future__ import annotations
@@ -14,6 +19,11 @@ from typing import BinaryIO
 
 from nmt_cli.errors import NMTError
 
+MAX_LINE_BYTES = 4 * 1024 * 1024  # documented in docs/guarantees.md
+UTF8_BOM = b"\xef\xbb\xbf"
+GZIP_MAGIC = b"\x1f\x8b"
+WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 LE/BE; UTF-32 LE starts with FF FE too
+
 
 def strip_line_end(raw: bytes) -> bytes:
     """`b"x\\r\\n"` -> `b"x"`, `b"x\\n"` -> `b"x"`; other bytes (a second `\\r` too) stay."""
@@ -24,9 +34,22 @@ def strip_line_end(raw: bytes) -> bytes:
     return raw
 
 
-def iter_raw_lines(stream: BinaryIO) -> Iterator[bytes]:
-    """Lines of a binary stream split on `\\n` only; a last line without `\\n` counts too."""
-    for raw in stream:  # binary iteration splits on b"\n" and nothing else
+def iter_raw_lines(stream: BinaryIO, name: str = "input") -> Iterator[bytes]:
+    """Lines of a binary stream split on `\\n` only (a last line without `\\n` counts too), the
+    first without its UTF-8 byte order mark; a line over MAX_LINE_BYTES is an NMTError, read
+    no further than the limit."""
+    n = 0
+    while raw := stream.readline(MAX_LINE_BYTES + 1):
+        n += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            raise NMTError(
+                f"{name}: line {n} is longer than {MAX_LINE_BYTES // 2**20} MiB, the longest line nmt "
+                "reads (is it a text file?)"
+            )
+        if n == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM) :]
+            if not raw:
+                return  # a file that holds a BOM and nothing else has no lines
         yield strip_line_end(raw)
 
 
@@ -39,36 +62,83 @@ def require_readable(path: Path) -> None:
         raise NMTError(f"file not found: {path}")
 
 
+def peekable(stream: BinaryIO) -> io.BufferedReader:
+    """`stream` with `peek`, so that its first bytes can be looked at without consuming them
+    (a pipe cannot seek back)."""
+    if isinstance(stream, io.BufferedReader | gzip.GzipFile):
+        return stream  # type: ignore[return-value,unused-ignore]
+    return io.BufferedReader(stream)  # type: ignore[arg-type]
+
+
+def sniffed(stream: BinaryIO, name: str, gz_name: bool = False) -> BinaryIO:
+    """`stream`, decompressed if it is gzip; UTF-16/32 text is refused (its BOM says what it is),
+    and so is a file named .gz (`gz_name`) that is not gzip."""
+    buffered = peekable(stream)
+    head = buffered.peek(4)[:4]
+    if gz_name and not head.startswith(GZIP_MAGIC):
+        raise NMTError(f"cannot read {name}: its name ends in .gz but it is not gzip-compressed")
+    if head.startswith(GZIP_MAGIC):
+        unzipped = gzip.GzipFile(fileobj=buffered, mode="rb")
+        unzipped.myfileobj = buffered  # type: ignore[assignment]  # closed with it, as gzip.open does
+        return sniffed(unzipped, name)  # type: ignore[arg-type]
+    if head.startswith(WIDE_BOMS):
+        raise NMTError(
+            f"{name} is UTF-16 or UTF-32 text (it starts with a byte order mark); nmt reads UTF-8: "
+            f"convert it first, e.g. iconv -f UTF-16 -t UTF-8 {name} > {name}.utf8"
+        )
+    return buffered
+
+
 def open_binary(path: str | Path) -> BinaryIO:
-    """A plain or gzipped file (or named pipe) opened for reading bytes; see `require_readable`."""
+    """A plain or gzipped file (or named pipe) opened for reading bytes; see `require_readable`
+    and `sniffed`."""
     path = Path(path)
     require_readable(path)
     try:
-        return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # type: ignore[return-value]
+        raw = open(path, "rb")  # noqa: SIM115  (returned open, closed by the caller)
     except OSError as e:
         raise NMTError(f"cannot read {path}: {e.strerror or e}") from e
+    try:
+        return sniffed(raw, str(path), path.suffix == ".gz")
+    except BaseException as e:
+        raw.close()
+        if isinstance(e, OSError | EOFError):
+            raise NMTError(f"{path}: cannot read ({e})") from e
+        raise
 
 
-def decoded_lines(stream: BinaryIO, errors: str = "replace") -> Iterator[str]:
+def bytes_read(stream: BinaryIO) -> int:
+    """How far into the file on disk `stream` has read (compressed bytes for gzip): for progress."""
+    inner = getattr(stream, "myfileobj", None) or stream
+    try:
+        return int(inner.tell())
+    except (OSError, ValueError):
+        return 0
+
+
+def decoded_lines(stream: BinaryIO, errors: str = "replace", name: str = "input") -> Iterator[str]:
     """Decoded lines of a stream; `errors="replace"` turns invalid UTF-8 into U+FFFD."""
-    for raw in iter_raw_lines(stream):
+    for raw in iter_raw_lines(stream, name):
         yield raw.decode("utf-8", errors=errors)
 
 
 def input_lines(path: Path | None) -> Iterator[str]:
-    """Lines of a file (plain or .gz) or of stdin (None or "-"), invalid UTF-8 replaced."""
+    """Lines of a file (plain or gzip) or of stdin (None or "-"), invalid UTF-8 replaced."""
     if path is None or str(path) == "-":
-        yield from decoded_lines(stdin_binary())
+        yield from decoded_lines(sniffed(stdin_binary(), "stdin"), name="stdin")
         return
     with open_binary(path) as f:
         try:
-            yield from decoded_lines(f)
+            yield from decoded_lines(f, name=str(path))
         except (OSError, EOFError) as e:
             raise NMTError(f"{path}: cannot read ({e})") from e
 
 
 def stdin_binary() -> BinaryIO:
-    """stdin as bytes (test runners may give a text stream without a buffer)."""
+    """stdin as bytes (test runners may give a text stream without a buffer); a closed stdin
+    (`<&-`) is an NMTError."""
+    if sys.stdin is None or getattr(sys.stdin, "closed_by_shell", False):
+        raise NMTError("stdin is closed (<&-): give the input with -i FILE or through a pipe")
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is not None:
         return buffer
@@ -81,7 +151,7 @@ def read_lines(path: str | Path, errors: str = "strict") -> list[str]:
     lines: list[str] = []
     with open_binary(path) as f:
         try:
-            for raw in iter_raw_lines(f):
+            for raw in iter_raw_lines(f, str(path)):
                 lines.append(raw.decode("utf-8", errors=errors))
         except UnicodeDecodeError as e:
             raise NMTError(f"{path}: line {len(lines) + 1} is not valid UTF-8 ({e.reason})") from e

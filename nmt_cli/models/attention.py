@@ -20,7 +20,6 @@ import torch
 from torch import Tensor, nn
 
 from nmt_cli.accel import additive_energies
-from nmt_cli.accel.additive_energies import SummedEnergies
 from nmt_cli.accel.memory_reads import plain_read
 from nmt_cli.config import Scoring, Span
 
@@ -74,13 +73,8 @@ class AdditiveScore(nn.Module):
         return self.W1(memory)
 
     def summing(self, keys: Tensor) -> tuple[Tensor, Energy]:
-        """Keys and energies for a teacher-forced batch: the compiled kernel's, the keys'
-        gradient made once for all steps (additive_energies.py), where it takes these keys;
-        else this module's own."""
-        if not additive_energies.takes(keys):
-            return keys, self
-        summed = SummedEnergies(keys, self.v.weight.squeeze(0))
-        return summed.keys, lambda query, k: summed.energies(self.W2(query), k)
+        """Keys and energies for a teacher-forced batch, as accel decides (additive_energies.py)."""
+        return additive_energies.summing(keys, self.v.weight.squeeze(0), self.W2, self)
 
     def forward(self, query: Tensor, keys: Tensor) -> Tensor:
         # v as a vector product: a matrix-vector product, not an (N, S, A) x (A, 1) matmul

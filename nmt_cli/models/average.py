@@ -7,12 +7,9 @@ Training keeps the weights of its last N validations as ckpt.STEP.pt in the mode
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +18,13 @@ from torch import Tensor, nn
 
 from nmt_cli.config import ModelConfig
 from nmt_cli.errors import NMTError
-from nmt_cli.io.atomic import save_json, save_torch
+from nmt_cli.io.atomic import new_directory, save_json, save_torch
 from nmt_cli.io.files import os_errors_as_words
 from nmt_cli.models import checkpoint
 
 CKPT = re.compile(r"ckpt\.(\d+)\.pt")
-NOT_ARCHITECTURE = ("dropout", "attn_dropout")  # differ freely: they do not shape the weights
+# Differ freely: they do not shape the weights (the last two say which attention alignments read).
+NOT_ARCHITECTURE = ("dropout", "attn_dropout", "align_layer", "align_head")
 
 
 def checkpoint_path(model_dir: Path, step: int) -> Path:
@@ -146,17 +144,3 @@ def average(
             weights["vocab"] = vocab
         save_torch(building / checkpoint.WEIGHTS, weights)
     return output
-
-
-@contextmanager
-def new_directory(path: Path) -> Iterator[Path]:
-    """A directory built under a temporary name beside `path` and renamed to it (over an empty
-    one) when the block ends without error: a full disk or a kill leaves no half-made model."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
-        yield tmp
-        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; model directories are meant to be shared
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,7 +1,7 @@
 """Model directories: atomic saving and safe loading (`torch.load(weights_only=True)`).
 
 A model directory holds config.json (every setting, languages, library versions), model.pt
-(best weights with their ModelConfig), last.pt (full training state), the SentencePiece
+(best weights with their ModelConfig), last.pt (full training state, train_state.py), the SentencePiece
 model(s) and the training log. Every file is written to a temporary name and renamed (atomic.py),
 so a kill mid-save leaves the previous version intact. This module is the one place that knows
 these formats: training saves and resumes through it, decoding loads through it.
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,44 +19,20 @@ import torch
 from torch import nn
 
 from nmt_cli.config import (
-    BOS_ID,
-    EOS_ID,
-    PAD_ID,
-    UNK_ID,
-    DataConfig,
     ModelConfig,
     RuntimeConfig,
-    TrainConfig,
 )
 from nmt_cli.data.corpus import spm_files
 from nmt_cli.data.tokenizer import Tokenizer
 from nmt_cli.errors import NMTError
-from nmt_cli.io.atomic import save_json, save_torch
+from nmt_cli.io.atomic import save_torch
+from nmt_cli.models.config_check import check_model_settings
 from nmt_cli.models.seq2seq import build_model
 
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS, STATE, JOINT_SPM = "config.json", "model.pt", "last.pt", "spm.model"
 EXPORT_INFO = "nmt-export.json"  # written by `nmt export` into a CTranslate2 model directory
 SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "models" / "de-en"
-
-
-def library_versions() -> dict[str, str]:
-    import sacrebleu
-    import sentencepiece
-
-    from nmt_cli import __version__
-
-    return {
-        "nmt_cli": __version__,
-        "torch": torch.__version__,
-        "sentencepiece": sentencepiece.__version__,
-        "sacrebleu": sacrebleu.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def special_ids() -> dict[str, int]:
-    return {"pad": PAD_ID, "unk": UNK_ID, "bos": BOS_ID, "eos": EOS_ID}
 
 
 def save_weights(path: Path, model: nn.Module, cfg: ModelConfig, half: bool = False) -> None:
@@ -152,10 +127,12 @@ def load_model(
     config = read_config(model_dir)
     if weights == WEIGHTS and not (model_dir / weights).is_file():
         raise NMTError(f"{model_dir} is not an nmt-cli model directory (it has {CONFIG} but no {WEIGHTS})")
+    if config.get("model") is not None:
+        check_model_settings(config["model"], model_dir / CONFIG)  # before the weights are read
     obj = safe_load(model_dir / weights, device)
     if not isinstance(obj.get("model_config"), dict):
         raise NMTError(f"{model_dir / weights} holds no model configuration")
-    cfg = ModelConfig.from_dict(obj["model_config"])
+    cfg = check_model_settings(obj["model_config"], model_dir / weights)
     check_config_agrees(config.get("model"), obj["model_config"], model_dir / CONFIG, model_dir / weights)
     model = build_model(cfg)
     try:
@@ -210,6 +187,7 @@ def model_settings(config: dict[str, Any], model_dir: Path) -> dict[str, Any]:
     model = config.get("model")
     if not isinstance(model, dict):
         raise NMTError(f'{model_dir / CONFIG} is corrupt (its "model" entry is not an object)')
+    check_model_settings(model, model_dir / CONFIG)
     return model
 
 
@@ -252,6 +230,16 @@ def load_tokenizer(model_dir: Path, stated: Any, cfg: ModelConfig) -> Tokenizer:
     return tokenizer
 
 
+def check_beam(beam_size: int, loaded: LoadedModel) -> None:
+    """Refuse a beam wider than the target vocabulary: its first step has fewer candidates."""
+    vocab = loaded.tokenizer.tgt_vocab_size
+    if beam_size > vocab:
+        raise NMTError(
+            f"--beam-size {beam_size} is larger than the model's target vocabulary ({vocab} pieces): "
+            f"use at most {vocab}"
+        )
+
+
 def load_for_decoding(model_dir: Path | None, runtime: RuntimeConfig) -> LoadedModel:
     """The model in `model_dir` (None: the shipped one) as `runtime` asks: on its device, in
     bf16 or fp32, or int8-quantised for the CPU, with its CPU thread count set."""
@@ -276,78 +264,3 @@ def load_for_decoding(model_dir: Path | None, runtime: RuntimeConfig) -> LoadedM
     else:
         loaded.model = cast_for_decoding(loaded.model, resolve_precision(runtime.precision, device))
     return loaded
-
-
-def write_config(
-    model_dir: Path,
-    model_cfg: ModelConfig,
-    data_cfg: DataConfig,
-    train_cfg: TrainConfig,
-    extra: dict[str, Any],
-) -> None:
-    """config.json: every setting of the run, the languages, SentencePiece files and versions."""
-    save_json(
-        model_dir / CONFIG,
-        {
-            "format_version": FORMAT_VERSION,
-            "src_lang": data_cfg.src_lang,
-            "tgt_lang": data_cfg.tgt_lang,
-            "model": model_cfg.to_dict(),
-            "data": asdict(data_cfg),
-            "train": asdict(train_cfg),
-            "spm": spm_files(data_cfg.joint_vocab),
-            "special_ids": special_ids(),
-            "versions": library_versions(),
-            **extra,
-        },
-    )
-
-
-def rng_state() -> dict[str, torch.Tensor]:
-    """This process's random state: the CPU's, and the current GPU's when training on one."""
-    state = {"cpu": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
-
-
-def save_training_state(
-    path: Path,
-    model: nn.Module,
-    optimizer: Any,
-    scheduler: Any,
-    scaler: Any,
-    progress: dict[str, Any],
-    rngs: list[dict[str, torch.Tensor]],
-) -> None:
-    """last.pt: everything a resumed run needs to continue exactly, the random state of every
-    process (`rngs`, in rank order) included; `torch_rng` keeps process 0's for older readers."""
-    state = {
-        "format_version": FORMAT_VERSION,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "torch_rng": rngs[0]["cpu"],
-        "rank_rng": rngs,
-        "progress": progress,
-    }
-    if scaler.is_enabled():
-        state["scaler"] = scaler.state_dict()
-    save_torch(path, state)
-
-
-@dataclass
-class TrainingState:
-    """A run to resume, as its directory holds it."""
-
-    model_cfg: ModelConfig  # from config.json, with the vocabulary sizes it was built with
-    tokenizer: Tokenizer
-    state: dict[str, Any]  # last.pt: model, optimizer, scheduler, torch_rng, rank_rng, progress
-
-
-def load_training_state(model_dir: Path) -> TrainingState:
-    """Read last.pt, config.json and the SentencePiece models of an interrupted run."""
-    state = safe_load(model_dir / STATE)
-    saved = read_config(model_dir)
-    cfg = ModelConfig.from_dict(saved["model"])
-    return TrainingState(cfg, load_tokenizer(model_dir, saved.get("spm"), cfg), state)

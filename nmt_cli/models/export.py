@@ -8,9 +8,7 @@ imported only here and only when an export runs.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +17,7 @@ import numpy as np
 
 from nmt_cli.config import BOS_ID, EOS_ID, UNK_ID, ModelConfig
 from nmt_cli.errors import NMTError
+from nmt_cli.io.atomic import DIR_MODE, FILE_MODE, publish, staging_directory
 from nmt_cli.io.files import os_errors_as_words
 from nmt_cli.models.checkpoint import EXPORT_INFO, JOINT_SPM, load_model  # EXPORT_INFO: ours to overwrite
 
@@ -201,20 +200,15 @@ def export_ctranslate2(
         "tgt_lang": loaded.config.get("tgt_lang", "tgt"),
         "spm": spm,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.export."))
-    try:
-        with os_errors_as_words("writing", out):
-            staged = tmp / "model"
-            NMTConverter().convert(str(staged), quantization=quantization)
-            for name in sorted(set(spm.values())):
-                shutil.copyfile(loaded.model_dir / name, staged / name)
-            (staged / "README.md").write_text(_readme(info), encoding="utf-8")
-            files = sorted(p.name for p in staged.iterdir()) + [EXPORT_INFO]
-            (staged / EXPORT_INFO).write_text(json.dumps({**info, "files": files}, indent=2) + "\n")
-            _replace_export(staged, out, files)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with os_errors_as_words("writing", out), staging_directory(out) as tmp:
+        staged = tmp / "model"
+        NMTConverter().convert(str(staged), quantization=quantization)
+        for name in sorted(set(spm.values())):
+            shutil.copyfile(loaded.model_dir / name, staged / name)
+        (staged / "README.md").write_text(_readme(info), encoding="utf-8")
+        files = sorted(p.name for p in staged.iterdir()) + [EXPORT_INFO]
+        (staged / EXPORT_INFO).write_text(json.dumps({**info, "files": files}, indent=2) + "\n")
+        _replace_export(staged, out, files)
     return Export(out, files, quantization)
 
 
@@ -232,5 +226,5 @@ def _replace_export(staged: Path, out: Path, files: list[str]) -> None:
                 (out / name).unlink(missing_ok=True)
     for name in files:
         if name != EXPORT_INFO:
-            os.replace(staged / name, out / name)
-    os.replace(staged / EXPORT_INFO, out / EXPORT_INFO)  # last: the directory is complete
+            publish(staged / name, out / name, DIR_MODE if (staged / name).is_dir() else FILE_MODE)
+    publish(staged / EXPORT_INFO, out / EXPORT_INFO)  # last: the directory is complete

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor, nn
 
-from nmt_cli.accel.lstm_layer import bilstm
+from nmt_cli.accel.lstm_layer import run_lstm
 from nmt_cli.accel.memory_reads import SummedReads, plain_read
 from nmt_cli.config import ARCH_DEFAULTS, DEFAULT_ATTENTION, PAD_ID, AttentionChoice, ModelConfig
 from nmt_cli.decoding.precision import to_autocast_dtype
@@ -93,16 +93,8 @@ class BiLSTMEncoder(nn.Module):
 
     def forward(self, src: Tensor, src_mask: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Returns states (B, S, H) and the bridged initial decoder state, each (L, B, H)."""
-        lengths = src_mask.sum(1).cpu()
         x = self.dropout(self.embed(src))
-        if torch.is_grad_enabled() and self.lstm.weight_hh_l0.requires_grad and src.device.type == "cpu":
-            # CPU training: the same function, its backward by hand (lstm_layer.py); a GPU
-            # keeps cuDNN's LSTM
-            states, h_n, c_n = bilstm(self.lstm, to_autocast_dtype(x), src_mask.sum(1), self.dropout)
-        else:
-            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-            out, (h_n, c_n) = self.lstm(packed)
-            states, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=src.size(1))
+        states, h_n, c_n = run_lstm(self.lstm, x, src_mask, self.dropout)  # over packed sequences
         layers, batch = self.lstm.num_layers, src.size(0)
 
         def join(s: Tensor) -> Tensor:

@@ -10,8 +10,6 @@ startup.py, validation in validation.py, what it reports in report.py.
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
@@ -30,11 +28,12 @@ from nmt_cli.data.corpus import check_corpus_files
 from nmt_cli.data.shards import ShardSet
 from nmt_cli.decoding.precision import grad_scaler, resolve_train_precision
 from nmt_cli.errors import NMTError
-from nmt_cli.models import checkpoint
+from nmt_cli.models import checkpoint, train_state
 from nmt_cli.models.average import keep_checkpoint
 from nmt_cli.models.seq2seq import Seq2Seq, count_parameters
 from nmt_cli.training import distributed, finetune
 from nmt_cli.training.allocator import keep_freed_memory
+from nmt_cli.training.guided import guided_shards
 from nmt_cli.training.report import (
     LogReporter,
     Reporter,
@@ -47,6 +46,7 @@ from nmt_cli.training.report import (
 from nmt_cli.training.rundir import LOG, claim, trim_log
 from nmt_cli.training.startup import Progress, prepare, restore
 from nmt_cli.training.step import make_optimizer, make_scheduler, train_step
+from nmt_cli.training.stopping import StopFlag, budget_spent
 from nmt_cli.training.validation import perplexity, validate_on_main
 
 
@@ -60,28 +60,6 @@ class TrainResult:
     history: list[Validation] = field(default_factory=list)
     elapsed: float = 0.0
     model: nn.Module | None = None  # the weights after the last update (model.pt holds the best)
-
-
-class StopFlag:
-    """Turns SIGINT/SIGTERM into a flag the loop checks after each step, so state is saved."""
-
-    def __init__(self) -> None:
-        self.raised: str | None = None
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> StopFlag:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            # Outside the main thread signals cannot be caught: leave them alone.
-            with contextlib.suppress(ValueError):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.raised = signal.Signals(signum).name
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
 
 
 def batches_from(
@@ -113,43 +91,37 @@ def my_share(group: list[np.ndarray], data: ShardSet) -> list[Batch]:
     ]
 
 
-def budget_spent(cfg: TrainConfig, progress: Progress, elapsed: float) -> str | None:
-    """Which budget, if any, ends the run now."""
-    if cfg.max_steps and progress.step >= cfg.max_steps:
-        return "max-steps"
-    if cfg.max_minutes and elapsed >= 60 * cfg.max_minutes:
-        return "max-minutes"
-    if progress.epoch >= cfg.max_epochs:
-        return "max-epochs"
-    return None
-
-
 def train(
     model_cfg: ModelConfig,
     data_cfg: DataConfig,
     train_cfg: TrainConfig,
     reporter: Reporter | None = None,
     resume: bool = False,
+    device: torch.device | None = None,
 ) -> TrainResult:
     """Train a model into `train_cfg.output`; with `resume`, continue from its last.pt; with
     `train_cfg.init_from`, start from that model directory (see finetune.py).
 
     Under torchrun (RANK, WORLD_SIZE and LOCAL_RANK set) every process calls this: together
-    they train one model with DistributedDataParallel.
+    they train one model with DistributedDataParallel. `device`: the one `distributed.init`
+    gave a caller that joined the processes already (train_or_resume), else joined here.
     """
     cfg, model_dir = train_cfg, Path(train_cfg.output)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    device = distributed.init(cfg.device, cfg.dist_timeout)
+    if device is None:
+        device = distributed.init(cfg.device, cfg.dist_timeout)
     if device.type == "cpu":
         keep_freed_memory()
     reporter = (reporter or LogReporter()) if distributed.is_main() else SilentReporter()
     precision = resolve_train_precision(cfg.precision, device)
-    if cfg.init_from and not resume:
-        model_cfg, data_cfg = finetune.configs(cfg.init_from, model_cfg, data_cfg)
-    elif cfg.vocab_from and not resume:
-        data_cfg = finetune.vocabulary(cfg.vocab_from, data_cfg)
-    model, data, state = prepare(model_cfg, data_cfg, cfg, resume, reporter)
+    start = finetune.SCRATCH
+    if not resume:  # fine-tuning and --vocab-from, resolved once
+        model_cfg, data_cfg, start = finetune.resolve(model_cfg, data_cfg, cfg)
+    model, data, state = prepare(model_cfg, data_cfg, cfg, resume, reporter, start)
+    data_dir = Path(data_cfg.data_dir) if data_cfg.data_dir else model_dir / "data"
+    with distributed.main_first():  # process 0 aligns the corpus, the others find it cached
+        data.train = guided_shards(data.train, data.tokenizer, data_dir, cfg.guided_alignment)
     model.to(device).train()
     ddp = distributed.wrap(model, device)  # the model itself in one process
     optimizer = make_optimizer(model, cfg.lr)
@@ -159,14 +131,14 @@ def train(
     progress = Progress()
     if state is not None:
         progress = restore(state, optimizer, scheduler, scaler, cfg.seed)
-    elif train_cfg.init_from and train_cfg.continue_optimizer:
-        finetune.restore_optimizer(train_cfg.init_from, optimizer, scheduler, train_cfg)
+    elif start.optimizer_from is not None:
+        finetune.restore_optimizer(start.optimizer_from, optimizer, scheduler)
     if distributed.is_main():
         trim_log(model_dir / LOG, progress.step)
     n_params = count_parameters(model)
     model_cfg = cast(Seq2Seq, model).cfg
     if distributed.is_main():
-        checkpoint.write_config(model_dir, model_cfg, data_cfg, cfg, {"parameters": n_params})
+        train_state.write_config(model_dir, model_cfg, data_cfg, cfg, {"parameters": n_params})
     resumed_at = progress.step if state else None
     reporter.start(
         start_info(model_cfg.arch, n_params, model_cfg.vocab_size, str(device), precision, data, resumed_at)
@@ -182,10 +154,10 @@ def train(
 
     def save() -> None:
         progress.elapsed = time.monotonic() - started
-        rngs = distributed.gather_objects(checkpoint.rng_state())  # every process's, in rank order
+        rngs = distributed.gather_objects(train_state.rng_state())  # every process's, in rank order
         if distributed.is_main():
             path = model_dir / checkpoint.STATE
-            checkpoint.save_training_state(path, model, optimizer, scheduler, scaler, asdict(progress), rngs)
+            train_state.save_training_state(path, model, optimizer, scheduler, scaler, asdict(progress), rngs)
 
     def validate_and_save() -> None:
         """Validate; keep the best weights, count validations without progress for patience."""
@@ -233,11 +205,12 @@ def train(
                     ddp,
                     optimizer,
                     my_share(group, data.train),
-                    cfg.label_smoothing,
-                    cfg.clip_norm,
-                    precision,
-                    per_update,
-                    scaler,
+                    label_smoothing=cfg.label_smoothing,
+                    clip_norm=cfg.clip_norm,
+                    precision=precision,
+                    scheduler=per_update,
+                    scaler=scaler,
+                    alignment_weight=cfg.alignment_weight,
                 )
             progress.step += 1
             window_tokens += step.tokens
@@ -293,11 +266,11 @@ def train_or_resume(
     """
     check_corpus_files(data_cfg)
     requested: dict[str, Any] = {"model": model_cfg, "data": data_cfg, "train": train_cfg}
-    distributed.init(train_cfg.device, train_cfg.dist_timeout)
+    device = distributed.init(train_cfg.device, train_cfg.dist_timeout)
 
     def run(resumed: dict[str, Any] | None) -> TrainResult:
         cfgs = resumed or requested
-        return train(cfgs["model"], cfgs["data"], cfgs["train"], reporter, resume=resumed is not None)
+        return train(cfgs["model"], cfgs["data"], cfgs["train"], reporter, resumed is not None, device)
 
     if not distributed.is_main():
         return run(distributed.broadcast_object(None))

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from nmt_cli.accel import native
 from nmt_cli.config import PAD_ID
 from nmt_cli.data import batching
-from nmt_cli.data.batch import Batch, collate, token_batches
+from nmt_cli.data.batch import Batch, collate
 from nmt_cli.data.shards import ShardSet
 from nmt_cli.decoding.precision import autocast
 
@@ -217,8 +217,9 @@ def pairs_loss(
 ) -> float:
     """Per-token cross-entropy (no smoothing) of pairs of id lists in memory under teacher
     forcing, in length-sorted batches (`nmt evaluate`'s perplexity)."""
-    lengths = [max(len(s), len(t)) + 1 for s, t in zip(src_ids, tgt_ids, strict=True)]
-    order = token_batches(lengths, 4096)
+    # each pair's padded cost: its longer side with EOS (or BOS), and one more, as ever
+    lengths = np.array([max(len(s), len(t)) + 2 for s, t in zip(src_ids, tgt_ids, strict=True)])
+    order = batching.token_batches(np.arange(len(lengths)), lengths, 4096)
     batches = (collate([src_ids[i] for i in idx], [tgt_ids[i] for i in idx]) for idx in order)
     return mean_loss(model, batches, device, precision)
 

@@ -1,29 +1,30 @@
-"""A training recipe: every option of `nmt train` as one frozen dataclass, and the model, data
-and training configs it makes, with each architecture's defaults and fine-tuning's constraints.
+"""A training recipe: every option of `nmt train` by name, and the model, data and training
+configs it makes, with each architecture's defaults and fine-tuning's constraints.
 
-The library form of `nmt train`: `run_recipe(TrainRecipe(train=("data/x",), src_lang="de",
-tgt_lang="en", output=Path("runs/x"), arch="transformer"))`. torch is imported only to train.
+The options are declared once, as fields of the configs (made with `config.option`, which holds
+each one's help): OPTIONS collects them, cli/train_options.py makes the typer options from them,
+and a recipe's values go back into the configs by the field that declared them. The library
+form of `nmt train`: `run_recipe(TrainRecipe(train=("data/x",), src_lang="de", tgt_lang="en",
+output=Path("runs/x"), arch="transformer"))`. torch is imported only to train.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+import typing
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from nmt_cli.config import (
     Arch,
     DataConfig,
-    DecoderKind,
     ModelConfig,
-    Schedule,
-    Scoring,
-    Span,
     TrainConfig,
-    TrainPrecision,
     model_config,
+    option,
     train_config,
 )
 from nmt_cli.errors import NMTError
@@ -33,84 +34,120 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class RunOptions:
+    """What `nmt train` does with OUTPUT: options of the run, not of what it trains."""
+
+    overwrite: bool = option(
+        False, "Start afresh even if OUTPUT holds a run to resume (its prepared data/ is kept)."
+    )
+
+
+# The configs whose option fields make `nmt train`'s options, in --help order.
+SECTIONS: tuple[type, ...] = (DataConfig, ModelConfig, TrainConfig, RunOptions)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One `nmt train` option: the config field that declares it, and that field's type."""
+
+    section: type
+    field: dataclasses.Field[Any]
+    hint: Any
+
+    @property
+    def name(self) -> str:
+        return self.field.name
+
+    @property
+    def required(self) -> bool:
+        return self.field.default is dataclasses.MISSING
+
+    @property
+    def default(self) -> Any:
+        """A recipe's value when the option is left out: None where the architecture decides
+        (`by_arch`) or the command line's form admits None; else the field's default."""
+        meta = self.field.metadata
+        if meta.get("by_arch") or type(None) in typing.get_args(meta.get("cli_type")):
+            return None
+        return self.field.default
+
+
+def _declared() -> dict[str, Option]:
+    """Every option field of SECTIONS: required ones first, then in declaration order."""
+    found: dict[str, Option] = {}
+    for section in SECTIONS:
+        hints = typing.get_type_hints(section)
+        for f in dataclasses.fields(section):
+            if "help" in f.metadata:
+                if f.name in found:
+                    raise TypeError(f"option {f.name} is declared twice")
+                found[f.name] = Option(section, f, hints[f.name])
+    ordered = sorted(found.values(), key=lambda o: not o.required)  # stable
+    return {o.name: o for o in ordered}
+
+
+OPTIONS: Mapping[str, Option] = MappingProxyType(_declared())
+
+
 class TrainRecipe:
-    """What `nmt train` is told, field for option and in --help order; None: the architecture's
-    default (or, with `init_from`, the model's)."""
+    """What `nmt train` is told: a value for each of OPTIONS, by name (repeated options as
+    tuples); None where the architecture's default (or, with `init_from`, the model's) applies.
+    Immutable, as the frozen configs it makes."""
 
-    train: tuple[str, ...]
-    src_lang: str
-    tgt_lang: str
-    output: Path
-    valid: str | None = None
-    train_weights: tuple[float, ...] | None = None
-    data_dir: Path | None = None
-    spm_sample: int = DataConfig.spm_sample
-    valid_max_sentences: int = DataConfig.valid_max_sentences
-    arch: Arch = "rnn"
-    attention: Scoring = ModelConfig.attention
-    decoder: DecoderKind = ModelConfig.decoder
-    attention_span: Span = ModelConfig.attention_span
-    window: int = ModelConfig.window
-    layers: int | None = None
-    embed_dim: int = ModelConfig.embed_dim
-    hidden_dim: int = ModelConfig.hidden_dim
-    d_model: int = ModelConfig.d_model
-    heads: int = ModelConfig.heads
-    ff_dim: int = ModelConfig.ff_dim
-    enc_layers: int | None = None
-    dec_layers: int | None = None
-    post_norm: bool = ModelConfig.post_norm
-    attn_dropout: float = ModelConfig.attn_dropout
-    align_layer: int = ModelConfig.align_layer
-    dropout: float | None = None
-    tie_embeddings: bool = ModelConfig.tie_embeddings
-    vocab_size: int = DataConfig.vocab_size
-    joint_vocab: bool = DataConfig.joint_vocab
-    max_len: int = DataConfig.max_len
-    batch_tokens: int = DataConfig.batch_tokens
-    lr: float = TrainConfig.lr
-    lr_schedule: Schedule | None = None
-    warmup_steps: int = TrainConfig.warmup_steps
-    label_smoothing: float = TrainConfig.label_smoothing
-    clip_norm: float = TrainConfig.clip_norm
-    accumulate: int = TrainConfig.accumulate
-    valid_every: int = TrainConfig.valid_every
-    patience: int = TrainConfig.patience
-    max_epochs: int = TrainConfig.max_epochs
-    max_steps: int = TrainConfig.max_steps
-    max_minutes: float = TrainConfig.max_minutes
-    seed: int = TrainConfig.seed
-    device: str = TrainConfig.device
-    precision: TrainPrecision = TrainConfig.precision
-    threads: int = TrainConfig.threads
-    log_every: int = TrainConfig.log_every
-    dist_timeout: float = TrainConfig.dist_timeout
-    overwrite: bool = False  # start afresh even if `output` holds a run to resume
-    keep_checkpoints: int = TrainConfig.keep_checkpoints
-    init_from: Path | None = None
-    vocab_from: Path | None = None
-    continue_optimizer: bool = TrainConfig.continue_optimizer
+    __slots__ = ("_values",)
+    _values: dict[str, Any]
 
+    def __init__(self, **values: Any) -> None:
+        unknown = sorted(set(values) - set(OPTIONS))
+        missing = [n for n, o in OPTIONS.items() if o.required and n not in values]
+        if unknown or missing:
+            raise TypeError(f"TrainRecipe: unknown options {unknown}, missing {missing}")
+        object.__setattr__(self, "_values", {n: values.get(n, o.default) for n, o in OPTIONS.items()})
 
-MODEL_FIELDS = (
-    "dropout", "tie_embeddings", "layers", "embed_dim", "hidden_dim", "attention", "decoder",
-    "attention_span", "window", "d_model", "heads", "ff_dim", "enc_layers", "dec_layers",
-    "attn_dropout", "post_norm", "align_layer",
-)  # fmt: skip
-TRAIN_FIELDS = (
-    "lr", "lr_schedule", "warmup_steps", "label_smoothing", "clip_norm", "accumulate", "valid_every",
-    "patience", "max_epochs", "max_steps", "max_minutes", "seed", "device", "precision", "threads",
-    "log_every", "dist_timeout", "keep_checkpoints", "continue_optimizer",
-)  # fmt: skip
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"TrainRecipe has no option {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to option {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TrainRecipe) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def __repr__(self) -> str:
+        return f"TrainRecipe({', '.join(f'{n}={self._values[n]!r}' for n in sorted(changed(self)))})"
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        return MappingProxyType(self._values)
 
 
 def changed(recipe: TrainRecipe) -> set[str]:
-    """The fields that differ from their defaults: what a Python caller set, standing in for the
-    options a user typed."""
+    """The options that differ from their defaults: what a Python caller set, standing in for
+    the options a user typed."""
+    return {n for n, o in OPTIONS.items() if o.required or recipe.values[n] != o.default}
+
+
+def section_values(recipe: TrainRecipe, section: type) -> dict[str, Any]:
+    """The values `recipe` gives the option fields of `section`, as the config holds them
+    (paths as text, sequences as tuples); left out where None, for the default to apply."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Path):
+            return str(value)
+        return tuple(value) if isinstance(value, list) else value
+
     return {
-        f.name
-        for f in dataclasses.fields(recipe)
-        if f.default is dataclasses.MISSING or getattr(recipe, f.name) != f.default
+        n: plain(v)
+        for n, o in OPTIONS.items()
+        if o.section is section and (v := recipe.values[n]) is not None
     }
 
 
@@ -125,23 +162,19 @@ def configs(
         raise NMTError("--continue-optimizer goes with --init-from DIR")
     if recipe.vocab_from is not None and recipe.init_from is not None:
         raise NMTError("--init-from DIR already takes DIR's SentencePiece model: leave out --vocab-from")
-    saved_arch = _saved_arch(recipe.init_from)
+    settings = None if recipe.init_from is None else _saved_settings(recipe.init_from)
+    saved_arch: Arch | None = None if settings is None else settings.get("arch", ModelConfig.arch)
     if saved_arch is not None and "arch" in given and recipe.arch != saved_arch:
         raise NMTError(
             f"--arch {recipe.arch} contradicts {recipe.init_from}, a {saved_arch} model: leave it out"
         )
     arch = saved_arch or recipe.arch
-    model_cfg = model_config(arch, **{n: getattr(recipe, n) for n in MODEL_FIELDS})
-    data_cfg = DataConfig(
-        train=recipe.train, src_lang=recipe.src_lang, tgt_lang=recipe.tgt_lang, valid=recipe.valid,
-        vocab_size=recipe.vocab_size, joint_vocab=recipe.joint_vocab, max_len=recipe.max_len,
-        batch_tokens=recipe.batch_tokens, train_weights=tuple(recipe.train_weights or ()),
-        spm_sample=recipe.spm_sample, valid_max_sentences=recipe.valid_max_sentences,
-        data_dir=str(recipe.data_dir) if recipe.data_dir else None,
-    )  # fmt: skip
-    train_cfg = train_config(arch, str(recipe.output), **{n: getattr(recipe, n) for n in TRAIN_FIELDS})
-    if recipe.vocab_from is not None:
-        train_cfg = dataclasses.replace(train_cfg, vocab_from=str(recipe.vocab_from))
+    model_values = section_values(recipe, ModelConfig)
+    del model_values["arch"]
+    model_cfg = model_config(arch, **model_values)
+    data_cfg = DataConfig(**section_values(recipe, DataConfig))
+    train_values = section_values(recipe, TrainConfig)
+    train_cfg = train_config(arch, train_values.pop("output"), **train_values)
     taken = recipe.init_from is not None or recipe.vocab_from is not None
     if taken and {"vocab_size", "joint_vocab"} & set(given):
         option = "--init-from" if recipe.init_from is not None else "--vocab-from"
@@ -149,8 +182,11 @@ def configs(
     if recipe.init_from is not None:
         from nmt_cli.training import finetune
 
-        train_cfg = dataclasses.replace(train_cfg, init_from=str(recipe.init_from))
-        model_cfg = finetune.model_config(recipe.init_from, finetune.overrides(given, model_cfg, saved_arch))
+        overrides = finetune.overrides(given, model_cfg, saved_arch)
+        model_cfg = finetune.model_config(recipe.init_from, overrides, settings)
+    guided = train_cfg.guided_alignment != "none"
+    if guided and model_cfg.arch == "transformer" and model_cfg.align_head is None:
+        model_cfg = dataclasses.replace(model_cfg, align_head=0)  # guidance trains one head
     check_model(model_cfg, given)
     return model_cfg, data_cfg, train_cfg
 
@@ -175,16 +211,15 @@ def check_model(cfg: ModelConfig, given: Collection[str]) -> None:
             f"--align-layer {cfg.align_layer} is out of range: {-layers} to {layers - 1} "
             f"for {layers} decoder layer{'s' if layers != 1 else ''}"
         )
+    if cfg.align_head is not None and not 0 <= cfg.align_head < cfg.heads:
+        raise NMTError(f"--align-head {cfg.align_head} is out of range: 0 to {cfg.heads - 1}")
 
 
-def _saved_arch(init_from: Path | None) -> Arch | None:
-    """The architecture of the model directory to fine-tune, if any."""
-    if init_from is None:
-        return None
+def _saved_settings(init_from: Path) -> dict[str, Any]:
+    """The model settings of the directory to fine-tune, read once for the checks here."""
     from nmt_cli.training import finetune
 
-    arch: Arch = finetune.saved_settings(init_from).get("arch", ModelConfig.arch)
-    return arch
+    return finetune.saved_settings(init_from)
 
 
 def run_recipe(

@@ -4,10 +4,8 @@ a lock while it trains, and resume only a run with the same model and data setti
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import json
-import logging
 import os
 import re
 from collections.abc import Collection, Iterator, Mapping
@@ -17,8 +15,7 @@ from typing import Any
 
 from nmt_cli.errors import NMTError
 from nmt_cli.io.files import os_errors_as_words
-
-log = logging.getLogger("nmt_cli")
+from nmt_cli.training.resume import resume_settings as resume_settings  # re-exported
 
 LOCK = ".nmt.lock"
 LOG = "train.log.jsonl"
@@ -57,23 +54,35 @@ def owned(name: str) -> bool:
     return name in OWNED or CHECKPOINT.fullmatch(name) is not None
 
 
-# Settings a resumed run may change: budgets, validation rhythm, and where it runs.
-MAY_CHANGE = frozenset(
-    {"max_epochs", "max_steps", "max_minutes", "valid_every", "valid_beam", "patience"}
-    | {"device", "precision", "threads", "output", "log_every", "dist_timeout"}
-)
-# Corpus paths may change (data moves between machines); a warning says so.
-MOVABLE = frozenset({"train", "valid"})
-# Model fields derived from the data (the vocabulary), not chosen on the command line.
-DERIVED = frozenset({"vocab_size", "src_vocab_size", "joint_vocab"})
-OPTION_NAMES = {"src_lang": "--src", "tgt_lang": "--tgt"}
-
-
 def is_temporary(name: str) -> bool:
     """A half-written `.NAME.xxxx.tmp` of atomic.atomic_write, left by a killed process."""
     if not (name.startswith(".") and name.endswith(".tmp")):
         return False
     return owned(name[1:-4].rsplit(".", 1)[0])
+
+
+# What a run directory may hold besides its own files: directories that nmt wrote, which a
+# run never reads, writes or removes. A model directory (`train -o RUN/ft`, `average -o
+# RUN/avg`), a CTranslate2 export (`export -o RUN/ct2`), prepared data (RUN/data, or
+# `--data-dir RUN`: its cache entries), and the temporary directories these are built in.
+EXPORT_INFO = "nmt-export.json"
+CACHE_ENTRY = re.compile(r".+-[0-9a-f]{16}")  # data/cache.py: NAME-KEY, with its meta.json
+STAGING = re.compile(r"\..+\.tmp|\..+\.export\..+|\.tmp-.+")  # atomic.py, cache.py, older exports
+
+
+def nmt_directory(path: Path) -> bool:
+    """Whether `path` is a directory nmt wrote (see above): the user may keep it in a run."""
+    if not path.is_dir() or path.is_symlink():
+        return False
+    if path.name == DATA or STAGING.fullmatch(path.name):
+        return True
+    return (
+        CACHE_ENTRY.fullmatch(path.name) is not None
+        and (path / "meta.json").is_file()
+        or read_config(path / "config.json") is not None
+        or (path / LOCK).is_file()
+        or (path / EXPORT_INFO).is_file()
+    )
 
 
 def foreign_entries(model_dir: Path) -> list[str]:
@@ -90,7 +99,7 @@ def foreign_entries(model_dir: Path) -> list[str]:
     foreign = [
         n
         for n in names
-        if not ((owned(n) and nmt_was_here) or is_temporary(n) or n == DATA and (model_dir / n).is_dir())
+        if not ((owned(n) and nmt_was_here) or is_temporary(n) or nmt_directory(model_dir / n))
         and n != "config.json"
     ]
     if "config.json" in names and not nmt_config:
@@ -151,65 +160,24 @@ def remove_owned(model_dir: Path, everything: bool) -> None:
                 (model_dir / name).unlink()
 
 
-def option(field: str) -> str:
-    return OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
-
-
-def was_given(section: str, name: str, given: Collection[str] | None) -> bool:
-    """Whether the user set this field (None: a Python caller, whose every field counts)."""
-    if section == "model" and name in DERIVED:
+def same_directory(a: Path, b: Path) -> bool:
+    """Whether two paths name one directory (by device and inode: links and `..` included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
         return False
-    if given is None:
-        return True
-    if section == "model" and name in ("enc_layers", "dec_layers"):
-        return name in given or "layers" in given
-    return name in given
 
 
-def as_json(value: Any) -> Any:
-    """A value as config.json gives it back (tuples become lists), so that stored and
-    requested settings compare equal when they are."""
-    return json.loads(json.dumps(value))
-
-
-def resume_settings(
-    model_dir: Path, saved: Mapping[str, Any], requested: Mapping[str, Any], given: Collection[str] | None
-) -> dict[str, Any]:
-    """The settings of a resumed run: each one the user gave must equal the stored run's
-    (unless a resume may change it, see MAY_CHANGE); each one not given is the stored run's.
-
-    `requested` maps "model", "data" and "train" to the new run's config dataclasses; `given`
-    names the command-line options the user typed. Refuses in one line naming every conflict.
-    """
-    changes, moved, settled = [], [], {}
-    for section, cfg in requested.items():
-        stored = saved.get(section)
-        stored = stored if isinstance(stored, dict) else {}
-        updates = {}
-        for name, value in dataclasses.asdict(cfg).items():
-            if (
-                name not in stored
-                or stored[name] == as_json(value)
-                or (section == "model" and name in DERIVED)
-            ):
-                continue
-            if not was_given(section, name, given):
-                kept = stored[name]
-                updates[name] = tuple(kept) if isinstance(kept, list) else kept
-            elif name in MOVABLE:
-                moved.append(f"{option(name)} {value} (the run began on {stored[name]})")
-            elif name not in MAY_CHANGE:
-                changes.append(f"{option(name)} {stored[name]} there, {value} now")
-        settled[section] = dataclasses.replace(cfg, **updates)
-    if changes:
-        raise NMTError(
-            f"{model_dir} holds a run with other settings "
-            f"({'; '.join(changes)}): repeat its settings to resume, pass --overwrite to start "
-            "afresh, or choose another -o"
-        )
-    for text in moved:
-        log.warning("resuming on %s", text)
-    return settled
+def refuse_reading_output(model_dir: Path, train_cfg: Any) -> None:
+    """Refuse --init-from or --vocab-from DIR that is -o itself: the run would remove or replace
+    the model it reads (--overwrite first deletes it) before reading it."""
+    for option in ("init_from", "vocab_from"):
+        source = getattr(train_cfg, option, None)
+        if source and same_directory(Path(source), model_dir):
+            raise NMTError(
+                f"--{option.replace('_', '-')} {source} is the output directory -o {model_dir}: "
+                "training would write over the model it starts from; choose another -o"
+            )
 
 
 @contextmanager
@@ -226,6 +194,7 @@ def claim(
     new or empty; --overwrite then removes nmt's own files and nothing else.
     """
     check_output_dir(model_dir)
+    refuse_reading_output(model_dir, requested.get("train"))
     with locked(model_dir):
         remove_owned(model_dir, everything=overwrite)
         saved = read_config(model_dir / "config.json")

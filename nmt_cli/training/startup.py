@@ -19,7 +19,7 @@ from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
 from nmt_cli.data.cache import copy_atomic
 from nmt_cli.data.corpus import spm_files
 from nmt_cli.data.prepare import Prepared, prepare_data
-from nmt_cli.models import checkpoint
+from nmt_cli.models import train_state
 from nmt_cli.models.seq2seq import build_model
 from nmt_cli.training import distributed, finetune
 from nmt_cli.training.report import Reporter
@@ -68,22 +68,27 @@ def restore(state: dict[str, Any], optimizer: Any, scheduler: Any, scaler: Any, 
 
 
 def prepare(
-    model_cfg: ModelConfig, data_cfg: DataConfig, train_cfg: TrainConfig, resume: bool, reporter: Reporter
+    model_cfg: ModelConfig,
+    data_cfg: DataConfig,
+    train_cfg: TrainConfig,
+    resume: bool,
+    reporter: Reporter,
+    start: finetune.Start = finetune.SCRATCH,
 ) -> tuple[nn.Module, Prepared, dict[str, Any] | None]:
     """Prepare the data (or find it prepared) and build (or restore) the model.
 
-    A fresh run copies the SentencePiece model(s) of the preparation into the model directory;
+    A fresh run copies the SentencePiece model(s) of the preparation into the model directory,
+    or those of `start` (fine-tuning, --vocab-from), and loads `start`'s weights if it has any;
     a resumed run encodes with the copy it already has, so its shards are found again.
     """
     model_dir = Path(train_cfg.output)
     model_dir.mkdir(parents=True, exist_ok=True)
-    saved = checkpoint.load_training_state(model_dir) if resume else None
+    saved = train_state.load_training_state(model_dir) if resume else None
     data_dir = Path(data_cfg.data_dir) if data_cfg.data_dir else model_dir / "data"
     tokenizer_dir = model_dir if saved is not None else None
-    vocab_from = train_cfg.init_from or train_cfg.vocab_from  # fine-tuning keeps its vocabulary
-    if saved is None and vocab_from and distributed.is_main():
-        finetune.copy_tokenizer(vocab_from, model_dir)
-    if saved is None and vocab_from:
+    if saved is None and start.spm_from is not None:  # fine-tuning keeps its vocabulary
+        if distributed.is_main():
+            finetune.copy_tokenizer(start.spm_from, start.spm, model_dir)
         tokenizer_dir = model_dir
     # Process 0 prepares the data (or finds it prepared); the others then find it and map the
     # same shards, which the page cache holds once for all of them.
@@ -110,6 +115,6 @@ def prepare(
         torch.manual_seed(rank_seed(train_cfg.seed, distributed.rank()))
     if saved is not None:
         model.load_state_dict(saved.state["model"])
-    elif train_cfg.init_from:
-        model.load_state_dict(finetune.weights(train_cfg.init_from))
+    elif start.weights_from is not None:
+        model.load_state_dict(finetune.weights(start.weights_from))
     return model, data, saved.state if saved is not None else None

@@ -1,4 +1,4 @@
-"""One optimizer update, the only one there is: training, `nmt bench` and the tests all call
+"""One optimizer update, the only one there is: training, `python -m benchmarks` and the tests all call
 `train_step`, so the benchmark times the real update and the tests train with it.
 
 Adam (Kingma & Ba, 2015) with the architecture's betas, gradient-norm clipping, and either
@@ -22,6 +22,7 @@ from nmt_cli.data.batch import Batch
 from nmt_cli.decoding.precision import autocast
 from nmt_cli.models.seq2seq import Seq2Seq
 from nmt_cli.training import distributed
+from nmt_cli.training.guided import alignment_loss
 from nmt_cli.training.loss import output_loss
 
 
@@ -55,23 +56,27 @@ def train_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     batches: Sequence[Batch],
+    *,
     label_smoothing: float = 0.1,
     clip_norm: float = 1.0,
     precision: str = "fp32",
     scheduler: Any = None,
     scaler: torch.amp.GradScaler = NO_SCALING,
+    alignment_weight: float = 0.0,
 ) -> StepResult:
     """One update from `batches` (gradient accumulation over all of them): forward, loss,
     backward, clip, optimizer step, then `scheduler.step()` for a per-update schedule.
 
     The output layer runs fused with the loss (`loss.output_loss`), which also makes its
-    gradients. The phases are labelled for `torch.profiler` (`nmt bench --profile`).
+    gradients. The phases are labelled for `torch.profiler` (`python -m benchmarks --profile`).
 
     The summed loss is divided by the target tokens of the whole update, counted over every
     process under torchrun (whose `batches` are this process's share), so N processes with
     batch B learn like one with batch N·B, as `--accumulate 2` learns like a batch twice as big.
     Under DDP the gradients are exchanged once, after the last batch. `scaler` is fp16's loss
-    scaling.
+    scaling. Batches that carry a `guide` add `alignment_weight` times the guided-alignment
+    loss of the model's align head (guided.py) to the summed loss; the reported loss stays
+    the translation's.
     """
     device = next(model.parameters()).device
     output = cast(Seq2Seq, distributed.unwrap(model)).output
@@ -83,13 +88,17 @@ def train_step(
         batch = batch.to(device)
         with distributed.no_sync(model, sync=i == len(batches) - 1):
             with autocast(device, precision):
+                guided = batch.guide is not None and alignment_weight > 0
                 with record_function("forward"):
-                    features, _ = model(batch.src, batch.src_mask, batch.tgt_in, project=False)
+                    features, attn = model(batch.src, batch.src_mask, batch.tgt_in, guided, project=False)
                 with record_function("output layer + loss"):
                     loss = output_loss(features, output, batch.tgt_out, label_smoothing)
+                    objective = loss
+                    if guided and attn is not None and batch.guide is not None:
+                        objective = loss + alignment_weight * alignment_loss(attn, batch.guide)
             with record_function("backward"):
                 # DDP averages the processes' gradients: times their number makes it their sum.
-                scaler.scale(loss * distributed.size() / max(n_tgt, 1)).backward()
+                scaler.scale(objective * distributed.size() / max(n_tgt, 1)).backward()
         total += float(loss.detach())
     with record_function("optimizer"):
         scaler.unscale_(optimizer)

@@ -1,10 +1,12 @@
-"""From raw parallel text to encoded training and validation sets."""
+"""The in-memory corpus path (benchmarks/in_memory.py), the baseline and reference of preparation:
+from raw parallel text to encoded training and validation sets."""
 
 import pytest
 from conftest import write_toy_corpus
 
+from benchmarks.in_memory import load_corpora, split_holdout
 from nmt_cli.config import DataConfig
-from nmt_cli.data.corpus import load_corpora, split_holdout, spm_files
+from nmt_cli.data.corpus import spm_files
 from nmt_cli.data.parallel import read_parallel
 from nmt_cli.errors import NMTError
 

@@ -1,0 +1,40 @@
+"""What each sentence's translation must contain: its glossary terms' targets and its
+protected spans, found in the sentence's own source text, in source order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from nmt_cli.decoding.glossary import Glossary, read_glossary
+from nmt_cli.decoding.protect import Protector
+
+
+@dataclass(frozen=True)
+class TermFinder:
+    glossary: Glossary | None
+    protector: Protector | None
+
+    @classmethod
+    def build(cls, glossary: str | None, keep: Sequence[str], protect: bool) -> TermFinder | None:
+        """The finder for these settings, or None when nothing is to be enforced."""
+        found = _cached_glossary(glossary, Path(glossary).stat().st_mtime_ns) if glossary else None
+        protector = Protector.build(keep, protect) if keep or protect else None
+        return cls(found, protector) if found or protector else None
+
+    def targets(self, line: str) -> list[str]:
+        """The target strings the translation of `line` must contain, in source order."""
+        matches = self.glossary.matches(line) if self.glossary else []
+        taken = [(m.start, m.end) for m in matches]
+        spans = self.protector.spans(line, taken) if self.protector else []
+        found = [(m.start, m.target) for m in matches] + [(s, line[s:e]) for s, e in spans]
+        return [target for _, target in sorted(found, key=lambda x: x[0])]
+
+
+@lru_cache(maxsize=4)
+def _cached_glossary(path: str, mtime_ns: int) -> Glossary:
+    """A glossary read once per version of its file: callers that translate sentence by
+    sentence (documents, interactive use) build a finder per call."""
+    return read_glossary(path)

@@ -1,0 +1,108 @@
+"""Lexically constrained search on the toy reversal models: forced terms that the model would
+never produce appear exactly once, with greedy and beam search, for ensembles too."""
+
+import logging
+
+import pytest
+import torch
+from toy import src_batch
+
+from nmt_cli.config import DecodeConfig
+from nmt_cli.decoding.beam import beam_search
+from nmt_cli.decoding.constraints import Constraints, fit_terms
+from nmt_cli.decoding.search import greedy
+from nmt_cli.models.ensemble import Ensemble
+
+
+def count(seq: list[int], term: list[int]) -> int:
+    return sum(seq[i : i + len(term)] == term for i in range(len(seq) - len(term) + 1))
+
+
+def decode(model, pairs, terms, beam: int, **kw):
+    src, mask = src_batch(pairs)
+    cons = Constraints.build([terms] * len(pairs), src.device)
+    cfg = DecodeConfig(beam_size=beam, **kw)
+    with torch.inference_mode():
+        if beam == 1:
+            return [h.tokens for h in greedy(model, src, mask, cfg, constraints=cons)]
+        return [hs[0].tokens for hs in beam_search(model, src, mask, cfg, cons)]
+
+
+def improbable(pairs) -> list[int]:
+    """Two tokens in a row that no reversed source of these pairs contains."""
+    for a in range(4, 20):
+        for b in range(4, 20):
+            if all(count(p[1], [a, b]) == 0 for p in pairs):
+                return [a, b]
+    raise AssertionError("no improbable bigram")
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_a_forced_term_appears_exactly_once(trained, beam):
+    model, pairs = trained
+    pairs = pairs[:30]
+    term = improbable(pairs)
+    assert all(count(h, term) == 0 for h in decode(model, pairs, [], beam))
+    for hyp in decode(model, pairs, [term], beam):
+        assert count(hyp, term) == 1
+
+
+@pytest.mark.parametrize("beam", [1, 5])
+def test_two_terms_both_appear(trained, beam):
+    model, pairs = trained
+    pairs = pairs[:30]
+    first = improbable(pairs)
+    second = [first[1], first[0] + 1 if first[0] < 19 else 4, 7]
+    for hyp in decode(model, pairs, [first, second], beam):
+        assert count(hyp, first) >= 1 and count(hyp, second) >= 1
+
+
+@pytest.mark.parametrize("beam", [1, 5])
+def test_overlapping_terms_both_appear(trained, beam):
+    """Terms that share tokens ([a b] and [b c]) are each produced, not one inside the other."""
+    model, pairs = trained
+    pairs = pairs[:20]
+    a, b = improbable(pairs)
+    c = 4 if b != 4 else 5
+    for hyp in decode(model, pairs, [[a, b], [b, c]], beam):
+        assert count(hyp, [a, b]) >= 1 and count(hyp, [b, c]) >= 1
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_an_ensemble_is_constrained_like_a_model(trained, beam):
+    model, pairs = trained
+    pairs = pairs[:10]
+    term = improbable(pairs)
+    assert decode(Ensemble([model]), pairs, [term], beam) == decode(model, pairs, [term], beam)
+
+
+def test_sentences_without_terms_decode_as_without_constraints(trained):
+    model, pairs = trained
+    pairs = pairs[:20]
+    src, mask = src_batch(pairs)
+    term = improbable(pairs)
+    terms = [[term] if i % 2 else [] for i in range(len(pairs))]
+    cons = Constraints.build(terms, src.device)
+    cfg = DecodeConfig(beam_size=4)
+    with torch.inference_mode():
+        plain = beam_search(model, src, mask, cfg)
+        mixed = beam_search(model, src, mask, cfg, cons)
+    for i, (a, b) in enumerate(zip(plain, mixed)):
+        if i % 2 == 0:
+            assert a[0].tokens == b[0].tokens
+        else:
+            assert count(b[0].tokens, term) == 1
+
+
+def test_tracking_follows_a_term_through_a_sequence():
+    cons = Constraints.build([[[5, 6, 7], [9]]], torch.device("cpu"))
+    for tok in [5, 6, 4, 5, 6, 7, 9]:  # a false start, then the term, then the second
+        cons = cons.advance(torch.tensor([tok]))
+    assert bool(cons.met.all()) and int(cons.remaining()) == 0
+
+
+def test_a_term_that_cannot_fit_is_left_out_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="nmt_cli"):
+        kept = fit_terms([[5, 6], list(range(4, 20))], 10, ["short", "very long term"])
+    assert kept == [[5, 6]]
+    assert "'very long term'" in caplog.text and "does not fit" in caplog.text

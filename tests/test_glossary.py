@@ -1,0 +1,120 @@
+"""Glossaries and protected spans: what they match in a sentence, that bad files fail in one
+line, and that `nmt translate --glossary` puts the target terms into its output."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from nmt_cli.cli.app import app
+from nmt_cli.decoding.glossary import Glossary, read_glossary
+from nmt_cli.decoding.protect import Protector, restore
+from nmt_cli.decoding.terms import TermFinder
+from nmt_cli.errors import NMTError
+
+runner = CliRunner()
+
+
+def targets(glossary: Glossary, line: str) -> list[str]:
+    return [m.target for m in glossary.matches(line)]
+
+
+def test_terms_match_whole_words_case_insensitively_but_for_a_capital():
+    g = Glossary.from_pairs([("Morgen", "morning"), ("hund", "dog"), ("new  york", "New York")])
+    assert targets(g, "Der HUND kam am Morgen nach New York.") == ["dog", "morning", "New York"]
+    assert targets(g, "Bis morgen, Hundefreund!") == []  # morgen is not Morgen; no part words
+
+
+def test_the_longest_overlapping_term_wins_and_star_covers_inflection():
+    g = Glossary.from_pairs([("New York", "New York"), ("New York City", "NYC"), ("Bundestag*", "Bundestag")])
+    assert targets(g, "in New York City und New York") == ["NYC", "New York"]
+    assert targets(g, "Sitzung des Bundestages") == ["Bundestag"]
+
+
+def test_a_malformed_glossary_line_is_one_clear_error(tmp_path):
+    path = tmp_path / "g.tsv"
+    path.write_text("# comment\n\nHund\tdog\nKatze cat\n", encoding="utf-8")
+    with pytest.raises(NMTError, match=r"line 4: expected 'source term<TAB>target term'"):
+        read_glossary(path)
+
+
+def test_a_glossary_term_mapped_to_itself_is_kept_and_wins_over_protection():
+    finder = TermFinder(Glossary.from_pairs([("Windows 11", "Windows 11")]), Protector.build())
+    assert finder.targets("Windows 11 kam 2021 heraus.") == ["Windows 11", "2021"]
+
+
+def test_protected_spans_leave_sentence_punctuation_outside():
+    p = Protector.build(["Acme\\w+"])
+    line = "Siehe https://example.org/a?b=1. Mail an a.b@c.de, Pfad /usr/bin/nmt und `ls -l`, AcmeCorp 3,5."
+    found = [line[s:e] for s, e in p.spans(line)]
+    assert found == ["https://example.org/a?b=1", "a.b@c.de", "/usr/bin/nmt", "`ls -l`", "AcmeCorp", "3,5"]
+
+
+def test_an_invalid_keep_regex_is_one_clear_error():
+    with pytest.raises(NMTError, match="--keep"):
+        Protector.build(["(unclosed"])
+
+
+def test_restore_puts_back_what_the_vocabulary_could_not_spell():
+    assert restore("see  ⁇  now", ["{~}"], [" ⁇ "]) == "see {~} now"
+    assert restore("keep 42", ["42"], ["42"]) == "keep 42"
+
+
+URLS = st.builds(
+    "https://{}.{}/{}".format,
+    st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12),
+    st.sampled_from(["com", "org", "de"]),
+    st.text("abcdefghijklmnopqrstuvwxyz0123456789_-=&?/", max_size=15),
+)
+NUMBERS = st.builds(
+    lambda a, sep, b: f"{a}{sep}{b}" if sep else str(a),
+    st.integers(0, 10**9),
+    st.sampled_from(["", ".", ",", ":"]),
+    st.integers(0, 999),
+)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir):
+    from nmt_cli.config import RuntimeConfig
+    from nmt_cli.models.checkpoint import load_for_decoding
+
+    return load_for_decoding(tiny_model_dir, RuntimeConfig(threads=1))
+
+
+@settings(max_examples=20, deadline=None)
+@given(span=st.one_of(URLS, NUMBERS), beam=st.sampled_from([1, 3]))
+def test_protected_spans_come_out_byte_for_byte(tiny, span, beam):
+    """Even through a toy model whose vocabulary has no digits: the span is in the output."""
+    from nmt_cli.config import DecodeConfig
+    from nmt_cli.decoding.search import translate
+
+    line = f"ein hund {span} läuft"
+    out = translate(tiny.model, tiny.tokenizer, [line], DecodeConfig(beam_size=beam, protect=True))
+    assert span in out[0].text
+
+
+def test_translate_with_a_glossary_contains_the_target_term(toy_model_dir, tmp_path):
+    glossary = tmp_path / "g.tsv"
+    glossary.write_text("hund\tpuppy\n", encoding="utf-8")
+    src = tmp_path / "in.de"
+    src.write_text("ein hund läuft im park\nein mann schläft\n", encoding="utf-8")
+    args = ["translate", "-m", str(toy_model_dir), "-i", str(src), "--threads", "1", "--split", "none"]
+    plain = runner.invoke(app, args)
+    glossed = runner.invoke(app, [*args, "--glossary", str(glossary)])
+    assert plain.exit_code == 0 and glossed.exit_code == 0, glossed.output
+    assert "puppy" not in plain.stdout
+    first, second = glossed.stdout.splitlines()
+    assert first.count("puppy") == 1 and "park" in first
+    assert second == plain.stdout.splitlines()[1]
+
+
+def test_a_missing_glossary_file_is_one_line(tiny_model_dir, tmp_path):
+    src = tmp_path / "in.de"
+    src.write_text("ein hund\n", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["translate", "-m", str(tiny_model_dir), "-i", str(src), "--glossary", str(tmp_path / "none.tsv")],
+    )
+    assert result.exit_code == 1
+    assert "none.tsv" in result.output and "Traceback" not in result.output
