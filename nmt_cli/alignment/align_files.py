@@ -1,5 +1,5 @@
 """`nmt align` as one library call: the gold alignments, models and inputs it is given, read in
-the order that fails fastest (gold, then models), aligned lazily window by window (align.py)."""
+the order that fails fastest (gold, then models), aligned lazily window by window (extract.py)."""
 
 from __future__ import annotations
 

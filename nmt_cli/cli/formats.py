@@ -1,5 +1,5 @@
 """The plain-text forms of results, which scripts read: one translation per line or Moses-style
-n-best lines, the AER line, the preparation line (align.py writes Pharaoh and JSON); and the
+n-best lines, the AER line, the preparation line (alignment/extract.py writes Pharaoh and JSON); and the
 text that render.py shows: training's summary, status and validation lines (with rich markup,
 which render.py prints), durations and sizes in tables.
 

@@ -104,7 +104,7 @@ def safe_load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
 
 @dataclass
 class LoadedModel:
-    model: Any  # an nn.Module implementing the Seq2Seq interface of model.py
+    model: Any  # an nn.Module implementing the Seq2Seq interface of seq2seq.py
     tokenizer: Tokenizer
     config: dict[str, Any]  # the model directory's config.json
     model_dir: Path

@@ -1,7 +1,7 @@
 """An ensemble of models is one more model: the log-linear combination of its members, i.e. the
 mean of their log-probabilities, renormalised (as in fairseq and Marian ensembles).
 
-It implements the Seq2Seq interface of model.py over tuples of its members' memories and
+It implements the Seq2Seq interface of seq2seq.py over tuples of its members' memories and
 states, so greedy, beam, n-best, sampling and alignment drive it without knowing it exists.
 Members must share the SentencePiece models, so that one source tensor suits them all and
 their output distributions are over the same target vocabulary.

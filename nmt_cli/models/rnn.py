@@ -157,7 +157,7 @@ class AttentionalDecoder(nn.Module):
 
 
 class RNNSeq2Seq(nn.Module):
-    """BiLSTM encoder + attentional LSTM decoder behind the Seq2Seq interface of model.py."""
+    """BiLSTM encoder + attentional LSTM decoder behind the Seq2Seq interface of seq2seq.py."""
 
     decode_budget = ARCH_DEFAULTS["rnn"].decode_batch_tokens
     adam_betas = ARCH_DEFAULTS["rnn"].adam_betas

@@ -68,7 +68,7 @@ class TransformerState:
 
 
 class TransformerSeq2Seq(nn.Module):
-    """Encoder-decoder behind the Seq2Seq interface of model.py."""
+    """Encoder-decoder behind the Seq2Seq interface of seq2seq.py."""
 
     decode_budget = ARCH_DEFAULTS["transformer"].decode_batch_tokens
     adam_betas = ARCH_DEFAULTS["transformer"].adam_betas

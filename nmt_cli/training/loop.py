@@ -259,7 +259,7 @@ def train_or_resume(
 ) -> TrainResult:
     """What `nmt train` does: resume the run the output directory holds, if any, else start one.
 
-    The directory is locked while training and only nmt's own files are touched (modeldir.py);
+    The directory is locked while training and only nmt's own files are touched (rundir.py);
     `overwrite` removes them to start afresh. On resume, the settings named in `given` (the
     options the user typed; None: all) must match the stored run's, the others are taken from it.
     Under torchrun process 0 claims the directory and the others take its decision.
