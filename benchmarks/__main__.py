@@ -11,7 +11,7 @@ from rich.console import Console
 
 from benchmarks import options as topt
 from nmt_cli.cli import options as opt
-from nmt_cli.cli.app import run
+from nmt_cli.cli.console import run
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 err = Console(stderr=True)

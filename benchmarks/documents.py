@@ -18,6 +18,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sacrebleu.metrics import BLEU
@@ -62,12 +63,13 @@ def bleu(hyps: Sequence[str], refs: Sequence[str]) -> float:
     return float(BLEU().corpus_score(list(hyps), [list(refs)]).score)
 
 
-def load(threads: int) -> Any:
-    return load_for_decoding(None, RuntimeConfig(device="cpu", threads=threads))
+def load(threads: int, model: str | None = None) -> Any:
+    """The model directory `model`, or the shipped model."""
+    return load_for_decoding(Path(model) if model else None, RuntimeConfig(device="cpu", threads=threads))
 
 
 def run_paragraphs(args: argparse.Namespace) -> dict[str, Any]:
-    loaded = load(args.threads)
+    loaded = load(args.threads, args.model)
     decode = DecodeConfig(beam_size=args.beam)
     src = read_lines("data/newstest/newstest2013.de.gz")[: args.limit or None]
     ref = read_lines("data/newstest/newstest2013.en.gz")[: args.limit or None]
@@ -203,7 +205,7 @@ def score_markup(tagged: Sequence[str], out: Sequence[str]) -> dict[str, Any]:
 
 
 def run_markup(args: argparse.Namespace) -> dict[str, Any]:
-    loaded = load(args.threads)
+    loaded = load(args.threads, args.model)
     decode = DecodeConfig(beam_size=args.beam)
     tagged, plain, refs = markup_set(args.sentences)
     translator, measure = (
@@ -231,7 +233,7 @@ def run_markup(args: argparse.Namespace) -> dict[str, Any]:
 def run_speed(args: argparse.Namespace) -> dict[str, Any]:
     """CPU seconds per sentence, best of `rounds`, interleaved: one sentence per line (--split none),
     the same sentences as paragraphs of 3-5 (split), and as tagged HTML paragraphs."""
-    loaded = load(args.threads)
+    loaded = load(args.threads, args.model)
     decode = DecodeConfig(beam_size=args.beam)
     tagged, plain, _ = markup_set(args.sentences)
     # Multi30k captions often end without a period; joined, they would not split apart again.
@@ -271,6 +273,7 @@ def main() -> None:
     )
     parser.add_argument("what", choices=("paragraphs", "markup", "speed"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", default=None, help="model directory (default: the shipped de-en)")
     parser.add_argument("--beam", type=int, default=None, help="default: 1 for paragraphs, 5 otherwise")
     parser.add_argument("--limit", type=int, default=0, help="paragraphs: first N newstest lines (0: all)")
     parser.add_argument("--sentences", type=int, default=150, help="markup/speed: tagged sentences")

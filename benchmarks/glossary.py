@@ -4,6 +4,7 @@
     python -m benchmarks.glossary terms       # term use rate, BLEU and speed, without/with --glossary
     python -m benchmarks.glossary protect     # exact-copy rate of numbers/URLs, without/with protection
     python -m benchmarks.glossary confidence  # Pearson/Spearman of sentence score vs sentence chrF
+    python -m benchmarks.glossary reverse     # the same with the reverse model's score (models/en-de)
 
 Heavy: run as `flock /tmp/heavy.lock nice -n 5 .venv/bin/python -m benchmarks.glossary ...`.
 """
@@ -234,11 +235,38 @@ def confidence(max_per_set: int = 500, beam: int = 5) -> None:
         Path(f"/tmp/x/conf-{name}.json").write_text(json.dumps([scores, quality]))
 
 
+def reverse(max_per_set: int = 500, beam: int = 5) -> None:
+    """As `confidence`, with the reverse model's (models/en-de) forced-decoding score of the
+    source given the translation, alone and combined with the forward score."""
+    from sacrebleu.metrics import CHRF
+
+    from nmt_cli.config import DecodeConfig, RuntimeConfig
+    from nmt_cli.decoding.confidence import confidences
+    from nmt_cli.decoding.search import translate
+    from nmt_cli.models.checkpoint import load_for_decoding
+
+    fwd, rev = load(beam), load_for_decoding(Path("models/en-de"), RuntimeConfig(threads=1))
+    chrf = CHRF()
+    for name, (s_path, r_path) in DEV.items():
+        src, ref = read(s_path)[:max_per_set], read(r_path)[:max_per_set]
+        hyps = [t.text for t in translate(fwd.model, fwd.tokenizer, src, DecodeConfig(beam_size=beam))]
+        f = [c.score for c in confidences(fwd.model, fwd.tokenizer, src, hyps)]
+        r = [c.score for c in confidences(rev.model, rev.tokenizer, hyps, src)]
+        quality = [chrf.sentence_score(h, [x]).score for h, x in zip(hyps, ref)]
+        combined = {"forward": f, "reverse": r, "geometric mean": [math.sqrt(a * b) for a, b in zip(f, r)]}
+        for label, scores in combined.items():
+            print(
+                f"{name}: {len(src)} sentences; {label}: Pearson {pearson(scores, quality):.3f}, "
+                f"Spearman {pearson(ranks(scores), ranks(quality)):.3f}"
+            )
+
+
 if __name__ == "__main__":
     commands: dict[str, Callable[[], None]] = {
         "build": build,
         "terms": terms,
         "protect": protect,
         "confidence": confidence,
+        "reverse": reverse,
     }
     commands[sys.argv[1]]()

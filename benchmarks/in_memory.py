@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nmt_cli.config import DataConfig
-from nmt_cli.data.corpus import StreamCounts, clean_pairs, holdout_indices, spm_files
+from nmt_cli.data.corpus import StreamCounts, clean_pairs, holdout_indices
 from nmt_cli.data.parallel import read_parallel
-from nmt_cli.data.tokenizer import Tokenizer, train_sentencepiece
+from nmt_cli.data.tokenizer import Tokenizer, spm_files, train_sentencepiece
 from nmt_cli.errors import NMTError
 
 log = logging.getLogger("nmt_cli")

@@ -358,6 +358,26 @@ def load_splitters() -> tuple[list[Splitter], list[tuple[str, str]]]:
             )
         )
 
+        # What nmt-cli ships: sentencex + its post-rules (nmt_cli/documents/split.py).
+        sys.path.insert(0, str(ROOT))
+        from nmt_cli.documents.split import sentence_spans
+
+        def make_nmt_cli(lang: str) -> SplitFn:
+            def split(text: str) -> list[Piece]:
+                return [(s, e, text[s:e]) for s, e in sentence_spans(text, lang)]
+
+            return split
+
+        found.append(
+            Splitter(
+                "sentencex+rules",
+                _version("sentencex"),
+                "direct (as sentencex)",
+                make_nmt_cli,
+                note="nmt-cli: sentencex + ordinal, digit-start and numbered-list post-rules",
+            )
+        )
+
     # Naive baseline: split after . ! ? (and closing quotes) before an upper-case start.
     boundary = re.compile(r"(?<=[.!?…])([\"'“”»«]?)\s+(?=[\"„“«»(]?[A-ZÄÖÜ0-9])")
 

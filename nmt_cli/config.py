@@ -18,6 +18,7 @@ Precision = Literal["auto", "bf16", "fp32"]
 TrainPrecision = Literal["auto", "bf16", "fp16", "fp32"]
 Schedule = Literal["plateau", "inverse-sqrt"]
 Level = Literal["word", "subword"]
+LinkRule = Literal["argmax", "mutual"]  # how hard links are read from soft ones (alignment)
 Quantize = Literal["none", "int8"]
 
 # SentencePiece ids, fixed for every model this tool trains.
@@ -70,6 +71,11 @@ class ModelConfig:
         None,
         "Transformer cross-attention head that guided alignment trains and nmt align reads "
         "(default: 0 with --guided-alignment, else the mean over heads).",
+    )
+    align_shift: bool = option(  # both architectures: where guidance trains and nmt align reads
+        False,
+        "Guided alignment trains, and nmt align reads, each target word's attention at the step "
+        "that reads the word as input (shift-by-one, Chen et al., 2020), not the one emitting it.",
     )
     # Both
     dropout: float = option(

@@ -136,7 +136,7 @@ def hypotheses(
 
         translator = search_translator(model, tokenizer, cfg, device)  # type: ignore[arg-type]
         return list(translate_text_lines(src, translator, subword_measure(tokenizer), doc))
-    return [t.text for t in translate(model, tokenizer, src, cfg, device)]  # type: ignore[arg-type]
+    return [t.text for t in translate(model, tokenizer, src, cfg, device=device)]  # type: ignore[arg-type]
 
 
 def perplexity(
@@ -165,6 +165,7 @@ def perplexity(
 
 def evaluate(
     refs: Sequence[Path],
+    *,
     metrics: str = "bleu,chrf,ter",
     hyp: Path | None = None,
     src: Path | None = None,
@@ -179,31 +180,30 @@ def evaluate(
     reference. `metrics` is a comma-separated list (see parse_metrics); several `model_dirs`
     are decoded as an ensemble, none is the shipped model; `split` as `nmt translate --split`."""
     from nmt_cli.config import DecodeConfig, RuntimeConfig
+    from nmt_cli.decoding.session import files_read
+    from nmt_cli.io.files import refuse_same_file
 
+    decode_cfg = decode_cfg or DecodeConfig()
+    if save_hyp is not None:  # never over the model's files or the glossary (nor, below, the inputs)
+        refuse_same_file(save_hyp, "--save-hyp", files_read(model_dirs, decode_cfg.glossary))
     names = parse_metrics(metrics)
     if (hyp is None) == (src is None):
         raise NMTError("give --hyp FILE to score translations, or --src FILE to translate them")
     if hyp is not None and (model_dirs or save_hyp is not None):
         raise NMTError("--model and --save-hyp go with --src, not with --hyp")
     inputs = [("--src", src)] + [("--ref", r) for r in refs]
-    if save_hyp is not None:
-        from nmt_cli.io.files import refuse_same_file
-
-        refuse_same_file(save_hyp, "--save-hyp", inputs)
+    refuse_same_file(save_hyp, "--save-hyp", inputs)
     lines, *references = read_aligned([p for p in (hyp, src) if p is not None] + list(refs), src)
     hyps, ppl, scored_model = lines, None, None
     if src is not None:
-        from nmt_cli.io.output import open_output
-        from nmt_cli.models.checkpoint import check_beam
-        from nmt_cli.models.ensemble import load_for_decoding
-
-        loaded = load_for_decoding(model_dirs, runtime or RuntimeConfig())
-        check_beam((decode_cfg or DecodeConfig()).beam_size, loaded)
-        device = next(loaded.model.parameters()).device
+        from nmt_cli.decoding.session import load_models
         from nmt_cli.documents.translate import document_config
+        from nmt_cli.io.output import open_output
 
+        loaded = load_models(model_dirs, runtime or RuntimeConfig(), decode_cfg.beam_size)
+        device = next(loaded.model.parameters()).device
         doc = document_config(loaded.config, split)
-        hyps = hypotheses(loaded.model, loaded.tokenizer, lines, decode_cfg or DecodeConfig(), device, doc)
+        hyps = hypotheses(loaded.model, loaded.tokenizer, lines, decode_cfg, device, doc)
         if save_hyp is not None:
             with open_output(save_hyp, inputs, "--save-hyp") as out:
                 out.writelines(h + "\n" for h in hyps)

@@ -18,6 +18,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,7 +27,8 @@ from ab_train_speed import SIZES
 from torch import Tensor
 
 from benchmarks.step_profile import multi30k_batches_ids
-from nmt_cli.accel import native
+from nmt_cli.accel import dropout as masks
+from nmt_cli.accel import ops
 from nmt_cli.config import PAD_ID, Arch, model_config
 from nmt_cli.data.batch import collate
 from nmt_cli.decoding.precision import resolve_precision
@@ -57,19 +59,17 @@ def _no_dropout() -> Swap:
 def _pooled_random_numbers() -> Swap:
     """Dropout masks by torch's operations (as without the compiled kernel), from random words
     copied out of a pre-drawn pool: the cost of making them with torch's integer operations."""
-    real = dropout_module.splitmix_words
+    real = masks.splitmix_words
     pool = real(1, 1 << 24, torch.device("cpu"))
+    no_kernel = replace(ops.compiled(), dropout=False)
 
     def pooled(key: int, count: int, device: torch.device) -> Tensor:
         return pool[:count].clone() if count <= pool.numel() else real(key, count, device)
 
-    def never(x: Tensor) -> bool:
-        return False
-
     def swap(on: bool) -> None:
         # both sides take torch's operations; the script ends after measuring
-        native.supports = never
-        dropout_module.splitmix_words = pooled if on else real
+        ops.compiled = lambda: no_kernel  # the seam decides on this
+        masks.splitmix_words = pooled if on else real
 
     return swap
 
@@ -90,15 +90,13 @@ def _dot_for_additive() -> Swap:
 
 def _compiled_dropout() -> Swap:
     """Dropout's mask and product by torch's operations, as where no compiled kernel was built;
-    the stand-in is the compiled kernel (native.py), so the cost is the time the kernel saves.
+    the stand-in is the compiled kernel (accel/ops.py), so the cost is the time the kernel saves.
     Both give the same numbers."""
-    real = native.supports
-
-    def never(x: Tensor) -> bool:
-        return False
+    real = ops.compiled()
+    no_kernel = replace(real, dropout=False)
 
     def swap(on: bool) -> None:
-        native.supports = real if on else never
+        ops.compiled = lambda: real if on else no_kernel
 
     return swap
 

@@ -7,24 +7,26 @@ import json
 import pytest
 import torch
 from conftest import rnn_config
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 from toy import train_toy
 
-from nmt_cli.alignment.aer import parse_gold
+from nmt_cli.alignment.aer import parse_gold, within_gold_ranges
+from nmt_cli.alignment.corpus import intersect
 from nmt_cli.alignment.extract import (
+    CONFIDENT,
     Alignment,
     align_pairs,
     drop_eos,
     hard_links,
-    intersect,
     merge_pieces,
-    split_pairs,
     to_json,
     to_pharaoh,
-    within_gold_ranges,
     word_groups,
     word_labels,
 )
+from nmt_cli.alignment.windows import split_pairs
 from nmt_cli.cli.render import alignment_view
 from nmt_cli.config import AttentionChoice, DecodeConfig
 from nmt_cli.errors import NMTError
@@ -95,6 +97,28 @@ def test_transformer_reversal_aligns_on_the_anti_diagonal(transformer_reverse):
     sources, targets = [as_text(s) for s, _ in pairs[:100]], [as_text(t) for _, t in pairs[:100]]
     alignments = align_pairs(model, ToyTokenizer(), sources, targets)
     assert diagonal_share(alignments, anti=True) >= 0.9
+
+
+@pytest.mark.slow
+def test_attention_is_read_where_the_model_was_trained_to_align(transformer_reverse):
+    """align_shift models (guidance on the step reading each word) are read shifted unless
+    --shift/--no-shift says otherwise; other models as before."""
+    from dataclasses import replace
+
+    model, pairs = transformer_reverse
+    sources, targets = [as_text(s) for s, _ in pairs[:20]], [as_text(t) for _, t in pairs[:20]]
+
+    def links(shift=None):
+        return [a.links for a in align_pairs(model, ToyTokenizer(), sources, targets, shift=shift)]
+
+    plain, shifted = links(False), links(True)
+    assert plain != shifted and links() == plain
+    saved = model.cfg
+    model.cfg = replace(saved, align_shift=True)
+    try:
+        assert links() == shifted and links(False) == plain
+    finally:
+        model.cfg = saved
 
 
 @pytest.mark.slow
@@ -183,6 +207,29 @@ def test_hard_links_are_the_argmax_or_everything_above_a_threshold():
     assert hard_links(weights) == {(0, 0), (1, 1)}
     assert hard_links(weights, threshold=0.4) == {(0, 0), (0, 1), (1, 1)}
     assert hard_links(torch.zeros(3, 0)) == set()
+
+
+def test_mutual_links_drop_weak_guesses_and_keep_sure_words():
+    # Target 0 and 1 both lean on source 0; target 1's guess (0.5) is weaker than target 0's
+    # claim (0.9) on that column and below CONFIDENT: dropped. Target 2 is sure of source 2.
+    weights = torch.tensor([[0.9, 0.1, 0.0], [0.5, 0.3, 0.2], [0.05, 0.3, 0.65]])
+    assert hard_links(weights, rule="argmax") == {(0, 0), (0, 1), (2, 2)}
+    assert hard_links(weights, rule="mutual") == {(0, 0), (2, 2)}
+    # A sure word keeps its link though another target claims the column more strongly.
+    shared = torch.tensor([[0.95, 0.05], [0.8, 0.2]])
+    assert hard_links(shared, rule="mutual") == {(0, 0), (0, 1)}
+    assert hard_links(torch.zeros(3, 0), rule="mutual") == set()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 7), st.integers(1, 7), st.integers(0, 2**31 - 1))
+def test_mutual_links_lie_within_the_argmax_links(rows, cols, seed):
+    weights = torch.rand(rows, cols, generator=torch.Generator().manual_seed(seed)).softmax(1)
+    mutual, argmax = hard_links(weights, rule="mutual"), hard_links(weights)
+    assert mutual <= argmax
+    assert {(s, t) for s, t in argmax if weights[t, s] >= CONFIDENT} <= mutual
+    best = int(weights.argmax())
+    assert (best % cols, best // cols) in mutual  # the strongest cell of the matrix is mutual
 
 
 def make_alignment(n_src: int, n_tgt: int, links=None) -> Alignment:

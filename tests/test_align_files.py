@@ -28,12 +28,14 @@ def test_a_value_outside_the_choices_names_the_option_and_the_choices():
 )
 def test_bad_options_are_refused_before_the_model_is_read(options, message):
     with pytest.raises(NMTError, match=message):
-        align_files(NOWHERE, None, None, DecodeConfig(), RuntimeConfig(), **options)
+        align_files(NOWHERE, None, decode=DecodeConfig(), runtime=RuntimeConfig(), **options)
 
 
 def test_missing_gold_file_is_refused_before_the_model_is_read(tmp_path):
     with pytest.raises((NMTError, OSError), match="gold|No such file|not found"):
-        align_files(NOWHERE, None, None, DecodeConfig(), RuntimeConfig(), gold=tmp_path / "missing.gold")
+        align_files(
+            NOWHERE, None, decode=DecodeConfig(), runtime=RuntimeConfig(), gold=tmp_path / "missing.gold"
+        )
 
 
 def test_a_reverse_model_must_translate_the_other_way():
@@ -42,3 +44,10 @@ def test_a_reverse_model_must_translate_the_other_way():
     check_reverse(de_en, {}, Path("old"))  # a directory that does not name its languages
     with pytest.raises(NMTError, match=r"--reverse-model models/de-en translates de→en; .* translate en→de"):
         check_reverse(de_en, de_en, Path("models/de-en"))
+
+
+def test_an_unknown_format_is_refused_before_the_model_is_read():
+    from nmt_cli.alignment.align_files import AlignFiles, start_alignment
+
+    with pytest.raises(NMTError, match=r"--format must be one of table, pharaoh, json, not 'csv'"):
+        start_alignment(AlignFiles(model_dirs=NOWHERE, format="csv"))

@@ -1,6 +1,8 @@
 """Symmetrisation heuristics on hand-made alignment matrices (Koehn et al., 2003)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nmt_cli.alignment.symmetrize import HEURISTICS, symmetrize
 
@@ -50,3 +52,30 @@ def test_every_heuristic_lies_between_intersection_and_union(heuristic):
     out = symmetrize(FORWARD, REVERSE, heuristic)
     assert FORWARD & REVERSE <= out <= FORWARD | REVERSE
     assert symmetrize(FORWARD, FORWARD, heuristic) == FORWARD
+
+
+def transpose(matrix: list[list[float]]) -> list[list[float]]:
+    return [list(col) for col in zip(*matrix, strict=True)]
+
+
+def test_mean_keeps_what_one_direction_is_sure_of_and_the_other_allows():
+    from nmt_cli.alignment.symmetrize import mean_links
+
+    forward = [[0.9, 0.1, 0.0], [0.6, 0.4, 0.0]]  # target 1 leans on source 0
+    reverse = transpose([[0.8, 0.2, 0.0], [0.1, 0.7, 0.2]])  # the reverse reads target 1 as source 1
+    weights, found = mean_links(forward, reverse, 0.4)
+    assert [w for row in weights for w in row] == pytest.approx([0.85, 0.15, 0.0, 0.35, 0.55, 0.1])
+    assert found == {(0, 0), (1, 1)}  # (0, 1): one direction's 0.6, the other's 0.1 -> 0.35
+    assert mean_links(forward, reverse, 0.3)[1] == {(0, 0), (0, 1), (1, 1)}
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 6), st.data())
+def test_mean_of_agreeing_directions_is_each_direction(rows, cols, data):
+    from nmt_cli.alignment.symmetrize import mean_links
+
+    cell = st.floats(0, 1, allow_nan=False)
+    forward = [[data.draw(cell) for _ in range(cols)] for _ in range(rows)]
+    weights, found = mean_links(forward, transpose(forward), 0.4)
+    assert [w for row in weights for w in row] == pytest.approx([w for row in forward for w in row])
+    assert found == {(s, t) for t in range(rows) for s in range(cols) if forward[t][s] >= 0.4}

@@ -49,11 +49,24 @@ def test_links_json_and_table_index_the_printed_words(src_pieces, tgt_pieces, da
         len(tgt_pieces) + 1, len(src_pieces) + 1, generator=torch.Generator().manual_seed(seed)
     )
     attention = attention / attention.sum(1, keepdim=True)
-    for shift in (False, True):
-        a = to_alignment((source, target), (src_pieces, tgt_pieces), attention, None, "word", None, shift)
+    for shift, rule in ((False, "argmax"), (True, "argmax"), (False, "mutual"), (True, "mutual")):
+        a = to_alignment(
+            (source, target),
+            (src_pieces, tgt_pieces),
+            attention,
+            None,
+            level="word",
+            threshold=None,
+            shift=shift,
+            rule=rule,
+        )
         assert a.src_tokens == source.split() and a.tgt_tokens == target.split()
         assert len(a.weights) == len(a.tgt_tokens) and all(len(r) == len(a.src_tokens) for r in a.weights)
-        assert sorted(t for _, t in a.links) == list(range(len(a.tgt_tokens)))  # one link per printed word
+        linked = sorted(t for _, t in a.links)
+        if rule == "argmax":
+            assert linked == list(range(len(a.tgt_tokens)))  # one link per printed word
+        else:
+            assert linked == sorted(set(linked)) and linked  # at most one per word; the strongest cell
         for item in to_pharaoh(a.links).split():
             s, t = map(int, item.split("-"))
             assert s < len(a.src_tokens) and t < len(a.tgt_tokens)

@@ -118,10 +118,17 @@ def test_cache_entries_are_keyed_by_inputs_vocabulary_and_settings(corpus, tmp_p
         return {"n": len(built)}
 
     cfg = config(corpus)
-    first = cached_corpus("train", corpus, cfg, ["spm-a"], tmp_path, {"max_len": 5}, make)
+
+    def entry(kind, spm_model, max_len):
+        settings = {"max_len": max_len}
+        return cached_corpus(
+            kind, corpus, cfg, spm_key=[spm_model], data_dir=tmp_path, settings=settings, make=make
+        )
+
+    first = entry("train", "spm-a", 5)
     assert first.path.name.startswith(f"train.{entry_name(corpus)}-") and not first.reused
-    assert cached_corpus("train", corpus, cfg, ["spm-a"], tmp_path, {"max_len": 5}, make).reused
-    assert not cached_corpus("train", corpus, cfg, ["spm-b"], tmp_path, {"max_len": 5}, make).reused
-    assert not cached_corpus("train", corpus, cfg, ["spm-a"], tmp_path, {"max_len": 6}, make).reused
-    assert not cached_corpus("valid", corpus, cfg, ["spm-a"], tmp_path, {"max_len": 5}, make).reused
+    assert entry("train", "spm-a", 5).reused
+    assert not entry("train", "spm-b", 5).reused
+    assert not entry("train", "spm-a", 6).reused
+    assert not entry("valid", "spm-a", 5).reused
     assert len(built) == 4

@@ -150,12 +150,18 @@ def test_evaluate_with_a_model_scores_its_translations_and_perplexity(toy_model_
 
 def test_align_prints_pharaoh_and_a_table(toy_model_dir):
     pairs = "ein hund läuft ||| a dog runs\n"
-    result = runner.invoke(app, ["align", "-m", str(toy_model_dir), "-f", "pharaoh"], input=pairs)
-    assert result.exit_code == 0, result.output
-    links = [tuple(map(int, link.split("-"))) for link in result.stdout.split()]
-    assert len(result.stdout.splitlines()) == 1
-    assert sorted(j for _, j in links) == [0, 1, 2]  # argmax: one link per target word
-    assert all(0 <= i < 3 for i, _ in links)
+    for rule in ("argmax", "mutual"):
+        args = ["align", "-m", str(toy_model_dir), "-f", "pharaoh", "--links", rule]
+        result = runner.invoke(app, args, input=pairs)
+        assert result.exit_code == 0, result.output
+        links = [tuple(map(int, link.split("-"))) for link in result.stdout.split()]
+        assert len(result.stdout.splitlines()) == 1
+        targets = sorted(j for _, j in links)
+        if rule == "argmax":
+            assert targets == [0, 1, 2]  # one link per target word
+        else:
+            assert targets and len(set(targets)) == len(targets)  # at most one per target word
+        assert all(0 <= i < 3 for i, _ in links)
     table = runner.invoke(
         app, ["align", "-m", str(toy_model_dir), "-f", "table", "--no-color"], input="ein hund läuft\n"
     )

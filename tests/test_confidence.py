@@ -8,7 +8,8 @@ import math
 from typer.testing import CliRunner
 
 from nmt_cli.cli.app import app
-from nmt_cli.cli.confidence_view import colour_wanted, coloured
+from nmt_cli.cli.confidence_view import coloured
+from nmt_cli.cli.console import colour_wanted
 from nmt_cli.decoding.confidence import Confidence, Word, sentence_score, token_log_probs, words
 
 runner = CliRunner()

@@ -106,3 +106,30 @@ def test_a_term_that_cannot_fit_is_left_out_with_a_warning(caplog):
         kept = fit_terms([[5, 6], list(range(4, 20))], 10, ["short", "very long term"])
     assert kept == [[5, 6]]
     assert "'very long term'" in caplog.text and "does not fit" in caplog.text
+
+
+def test_greedy_places_a_term_where_the_model_attends_to_its_source(trained):
+    """Without its source span, greedy search can only put a term the model would not write
+    where the model wants to end; with it, the term begins at the first step whose attention
+    peaks on the term's source subwords (here the last one: the toy models reverse)."""
+    model, pairs = trained
+    term = improbable(pairs[:60])
+    pairs = [p for p in pairs[:60] if len(p[0]) >= 5 and term[0] not in p[0]][:20]
+    src, mask = src_batch(pairs)
+    cfg = DecodeConfig(beam_size=1, keep_attention=True)
+    last = [[(len(p[0]) - 1, len(p[0]))] for p in pairs]
+    with torch.inference_mode():
+        at_end = greedy(
+            model, src, mask, cfg, constraints=Constraints.build([[term]] * len(pairs), src.device)
+        )
+        cons = Constraints.build([[term]] * len(pairs), src.device, spans=last)
+        placed = greedy(model, src, mask, cfg, constraints=cons)
+    assert all(count(h.tokens, term) == 1 and h.tokens[:2] != term for h in at_end)
+    moved = 0
+    for h, (start, end) in zip(placed, (s[0] for s in last)):
+        assert count(h.tokens, term) == 1
+        peaks = h.attention.argmax(-1).tolist()
+        first = next(t for t, at in enumerate(peaks) if start <= at < end or t == len(h.tokens) - 2)
+        assert h.tokens[first : first + 2] == term
+        moved += first < len(h.tokens) - 2
+    assert moved >= len(pairs) // 2

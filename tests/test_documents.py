@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from nmt_cli.cli.app import app
-from nmt_cli.documents.chunk import chunk_spans, trained_length
-from nmt_cli.documents.lines import Splitting, translate_lines
+from nmt_cli.documents.chunk import chunk_spans
+from nmt_cli.documents.lines import Splitting, trained_length, translate_lines
 from nmt_cli.documents.split import language_code, sentence_spans, source_language
 from nmt_cli.documents.translate import DocumentConfig, document_config, translate_with
 from nmt_cli.errors import NMTError
@@ -62,6 +62,35 @@ def test_a_german_numbered_list_stays_one_unit_not_cut_after_the_numbers():
     assert all(not s.endswith((" 1.", " 2.")) for s in sentences(line, "de"))
 
 
+# The post-rules on sentencex (nmt_cli/documents/split.py, docs/sentence-splitting.md): the
+# sentences as a reader splits them, joined with one space for the input.
+EXACT = [
+    ("de", "Das war 1990. | 2000 Menschen kamen."),
+    ("de", "Die Arbeitslosigkeit sank. | 53 Prozent waren zufrieden."),
+    ("de", "1. Erster Punkt | 2. Zweiter Punkt"),
+    ("de", "Es gibt Gründe. | 1. Erstens teuer. | 2. Zweitens spät."),
+    ("de", "Schritte: | 1. Öffnen | 2. Schließen | 3. Fertig"),
+    ("de", "Er kommt am 3. Oktober zurück. | Dann feiern wir."),
+    ("de", "Am 1. Mai und am 2. Juni ist frei."),
+    ("de", "Der 1. FC Köln hat gewonnen. | Die Fans feiern."),
+    ("de", "Sie wohnt in der Goethestr. 12 in Berlin. | Dort ist es ruhig."),
+    ("de", "Das Haus Nr. 5 steht leer. | Lesen Sie S. 12 ff. dazu."),
+    ("de", "Es kostet ca. 3,5 Mio. Euro. | Das ist viel."),
+    ("en", "1. First item | 2. Second item"),
+    ("en", "Steps: | 1. Open it | 2. Close it"),
+    ("en", "There are two steps. | 1. Open the box. | 2. Remove it."),
+    ("en", "Unemployment fell. | 53 percent were satisfied."),
+    ("en", "He lives at No. 10 Downing Street. | It is famous."),
+    ("en", "He came in 2. | Then he left."),
+]
+
+
+@pytest.mark.parametrize("lang,gold", EXACT)
+def test_digit_initial_sentences_and_numbered_lists_split_but_ordinals_do_not(lang, gold):
+    expected = gold.split(" | ")
+    assert sentences(" ".join(expected), lang) == expected
+
+
 def test_language_codes_are_normalised_for_the_splitter():
     assert [language_code(c) for c in ("de-DE", "DE", "de_AT", "deu", "en-US", "fr", None)] == [
         "de", "de", "de", "de", "en", "en", "en",
@@ -72,6 +101,7 @@ def test_language_codes_are_normalised_for_the_splitter():
 TEXT = st.lists(
     st.one_of(
         st.sampled_from(["Ein Satz", "Dr. Müller", "am 3.", "z. B.", "„Ja.“", "e.g.", "Oct.", "x", "19."]),
+        st.sampled_from(["1. ", "2. ", "3.", "2000 Leute", "Liste:", "Goethestr. 12"]),
         st.sampled_from([". ", "! ", "? ", "... ", " ", "  ", "\t", "\n", "\n\n", "", "."]),
         st.text(alphabet=" .!?\n\u00a0aZ3", max_size=5),
     ),
@@ -95,6 +125,19 @@ def test_every_sentence_is_translated_once_in_order(text):
     seen: list[str] = []
     translate_with(text, DocumentConfig(lang="de"), lambda s: seen.extend(s) or list(s), words)
     assert "".join("".join(seen).split()) == "".join(text.split())
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=TEXT, lang=st.sampled_from(["de", "en"]))
+def test_sentence_spans_are_ordered_non_empty_and_leave_only_whitespace_outside(text, lang):
+    line = text.replace("\n", " ")
+    spans = sentence_spans(line, lang)
+    cursor = 0
+    for start, end in spans:
+        assert cursor <= start < end and not line[cursor:start].strip()
+        assert line[start:end] == line[start:end].strip()
+        cursor = end
+    assert not line[cursor:].strip()
 
 
 def test_blank_lines_and_windows_keep_their_places():

@@ -1,6 +1,7 @@
 """The cheap CPU dropout: right rate, unbiased, seeded, identity outside training; the compiled
 kernel and torch's operations give the same masks, products and gradients bit for bit."""
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -9,19 +10,18 @@ import sys
 import pytest
 import torch
 
-from nmt_cli.accel import native
-from nmt_cli.models.dropout import (
-    Dropout,
+from nmt_cli.accel import native, ops
+from nmt_cli.accel.dropout import (
     _scale,
     _scaled,
     draw_key,
     drop_threshold,
-    dropout,
     keep_mask,
-    relu_dropout,
     scale_bits,
     splitmix_words,
 )
+from nmt_cli.accel.ops import dropout, relu_dropout
+from nmt_cli.models.dropout import Dropout
 
 
 def test_drop_rate_matches_p_and_every_lane_is_uniform():
@@ -186,16 +186,14 @@ def _transformer_weights_after_three_updates() -> list[torch.Tensor]:
 
 @needs_kernel
 def test_fused_relu_dropout_trains_a_transformer_to_the_same_weights(monkeypatch):
-    from nmt_cli.models import dropout as dropout_module
+    from nmt_cli.accel import ops
 
     calls = []
     real_grad = native.relu_dropout_grad
     monkeypatch.setattr(native, "relu_dropout_grad", lambda *a, **k: calls.append(1) or real_grad(*a, **k))
     fused = _transformer_weights_after_three_updates()
     assert len(calls) == 3 * 2  # the fused backward ran: 3 updates, 2 feed-forward layers
-    monkeypatch.setattr(
-        dropout_module, "relu_dropout", lambda x, p, training: dropout(torch.relu(x), p, training)
-    )
+    monkeypatch.setattr(ops, "relu_dropout", lambda x, p, training: dropout(torch.relu(x), p, training))
     apart = _transformer_weights_after_three_updates()
     for a, b in zip(fused, apart, strict=True):
         assert torch.equal(a, b)
@@ -205,7 +203,8 @@ def test_fused_relu_dropout_trains_a_transformer_to_the_same_weights(monkeypatch
 def test_kernel_and_torch_operations_train_to_the_same_weights(monkeypatch):
     """With or without the compiled kernel, forward and backward give the same numbers."""
     with_kernel = _transformer_weights_after_three_updates()
-    monkeypatch.setattr(native, "supports", lambda x: False)
+    kernels = ops.compiled()
+    monkeypatch.setattr(ops, "compiled", lambda: dataclasses.replace(kernels, dropout=False))
     without = _transformer_weights_after_three_updates()
     for a, b in zip(with_kernel, without, strict=True):
         assert torch.equal(a, b)

@@ -23,43 +23,46 @@ from nmt_cli.training.guided import GuidedShardSet, alignment_loss
 from nmt_cli.training.step import train_step
 
 
-def anti_diagonal_guide(pairs: list[tuple[list[int], list[int]]]) -> torch.Tensor:
-    """The reversal task's true alignment: target i to source n-1-i, EOS to EOS, as (B, T, S)."""
+def anti_diagonal_guide(pairs: list[tuple[list[int], list[int]]], shift: bool = False) -> torch.Tensor:
+    """The reversal task's true alignment: target i to source n-1-i, EOS to EOS, as (B, T, S);
+    with `shift`, on row i + 1 (the step reading target i) and EOS unguided, as GuidedShardSet."""
     n_max = max(len(s) for s, _ in pairs) + 1
     guide = torch.zeros(len(pairs), n_max, n_max)
     for b, (src, _) in enumerate(pairs):
         n = len(src)
         for i in range(n):
-            guide[b, i, n - 1 - i] = 1.0
-        guide[b, n, n] = 1.0
+            guide[b, i + shift, n - 1 - i] = 1.0
+        if not shift:
+            guide[b, n, n] = 1.0
     return guide
 
 
-def head_accuracy(model, pairs, choice: AttentionChoice) -> float:
-    """Share of target tokens whose attention argmax is the anti-diagonal source token."""
+def head_accuracy(model, pairs, choice: AttentionChoice, shift: bool = False) -> float:
+    """Share of target tokens whose attention argmax is the anti-diagonal source token, read at
+    the step emitting each token or, with `shift`, at the step reading it."""
     batch = collate([s for s, _ in pairs], [t for _, t in pairs])
     with torch.no_grad():
         _, attn = model(batch.src, batch.src_mask, batch.tgt_in, True, choice)
     hits = total = 0
     for b, (src, _) in enumerate(pairs):
         n = len(src)
-        hits += sum(int(attn[b, i, :n].argmax()) == n - 1 - i for i in range(n))
+        hits += sum(int(attn[b, i + shift, :n].argmax()) == n - 1 - i for i in range(n))
         total += n
     return hits / total
 
 
-def reversal_head_accuracy(alignment_weight: float, steps: int = 300) -> float:
-    """Train a tiny Transformer on reversal with anti-diagonal guides; how often its align head's
-    argmax is the true source token."""
+def reversal_head_accuracy(alignment_weight: float, steps: int = 300, shift: bool = False) -> float:
+    """Train a tiny Transformer on reversal with anti-diagonal guides (on the reading step with
+    `shift`); how often its align head's argmax, read the same way, is the true source token."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a tiny model: a second thread only waits on a busy machine
     try:
-        return _train_reversal(alignment_weight, steps)
+        return _train_reversal(alignment_weight, steps, shift)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train_reversal(alignment_weight: float, steps: int) -> float:
+def _train_reversal(alignment_weight: float, steps: int, shift: bool = False) -> float:
     torch.manual_seed(0)
     cfg = transformer_config(d_model=32, heads=2, ff_dim=64, align_layer=0, align_head=1)
     model = build_model(cfg)
@@ -69,16 +72,25 @@ def _train_reversal(alignment_weight: float, steps: int) -> float:
     for s in range(steps):
         chunk = train[s * 32 : (s + 1) * 32]
         batch = collate([p[0] for p in chunk], [p[1] for p in chunk])
-        batch.guide = anti_diagonal_guide(chunk)
+        batch.guide = anti_diagonal_guide(chunk, shift)
         train_step(model, opt, [batch], label_smoothing=0.0, alignment_weight=alignment_weight)
     model.eval()
-    return head_accuracy(model, make_pairs(100, cfg.vocab_size, 3, 8, "reverse", seed=1), AttentionChoice())
+    test = make_pairs(100, cfg.vocab_size, 3, 8, "reverse", seed=1)
+    return head_accuracy(model, test, AttentionChoice(), shift)
 
 
+@pytest.mark.slow
 def test_alignment_loss_drives_the_supervised_head_to_the_given_links():
     guided_accuracy = reversal_head_accuracy(1.0)
     assert guided_accuracy > 0.95  # 0.996 when written; unguided, the same head: 0.82
     assert guided_accuracy > reversal_head_accuracy(0.0) + 0.05
+
+
+@pytest.mark.slow
+def test_shifted_guidance_trains_the_step_that_reads_each_word():
+    guided_accuracy = reversal_head_accuracy(1.0, steps=200, shift=True)
+    assert guided_accuracy > 0.95
+    assert guided_accuracy > reversal_head_accuracy(0.0, steps=200, shift=True) + 0.05
 
 
 def test_alignment_loss_is_the_cross_entropy_of_the_linked_rows():
@@ -153,3 +165,18 @@ def test_guided_training_aligns_the_corpus_once_and_records_the_head(tiny_corpus
     assert len(list((out / "data").glob("guide-*/guide.0.links.npy"))) == 1
     head = load_for_decoding(out, RuntimeConfig()).model.cfg.align_head
     assert head == (0 if arch == "transformer" else None)
+
+
+def test_shifted_guides_sit_on_the_step_reading_each_target_and_leave_eos_unguided(tmp_path):
+    writer = ShardWriter(tmp_path, "train", np.dtype(np.uint16))
+    writer.append([[5, 6, 7], [8]], [[9, 10], [11, 12]])
+    writer.close()
+    guided.write_links(tmp_path, 0, [{(0, 0), (1, 0), (2, 1)}, {(0, 1)}])
+    flat, offsets = np.load(tmp_path / "guide.0.links.npy"), np.load(tmp_path / "guide.0.offsets.npy")
+    plain = GuidedShardSet([Shard(tmp_path, "train")], [(flat, offsets)]).batch(np.array([0, 1]))
+    b = GuidedShardSet([Shard(tmp_path, "train")], [(flat, offsets)], shift=True).batch(np.array([0, 1]))
+    assert b.guide is not None and plain.guide is not None
+    assert b.guide[:, 0].sum() == 0  # the BOS step reads no target word
+    assert torch.equal(b.guide[0, 1:], plain.guide[0, :2])  # target t's links on row t + 1
+    assert b.guide[1, 2].tolist()[:2] == [1.0, 0.0]
+    assert b.guide.sum() == 3  # three linked target words; EOS, read by no step, unguided

@@ -6,8 +6,8 @@ from conftest import write_toy_corpus
 
 from benchmarks.in_memory import load_corpora, split_holdout
 from nmt_cli.config import DataConfig
-from nmt_cli.data.corpus import spm_files
 from nmt_cli.data.parallel import read_parallel
+from nmt_cli.data.tokenizer import spm_files
 from nmt_cli.errors import NMTError
 
 

@@ -1,6 +1,7 @@
 """The compiled loss kernel (loss_kernel.c): the label-smoothed loss and gradient of bf16 logits,
 as loss.py's torch operations compute them, on both its paths."""
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -8,8 +9,7 @@ import sys
 import pytest
 import torch
 
-from nmt_cli.accel import native
-from nmt_cli.training import loss
+from nmt_cli.accel import loss_rows, native, ops
 from nmt_cli.training.loss import output_loss
 
 needs_kernel = pytest.mark.skipif(native.loss_library() is None, reason="the loss kernel was not built here")
@@ -22,12 +22,14 @@ def test_the_loss_kernel_is_built_wherever_a_c_compiler_is():
 
 
 def _torch_rows(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> tuple[torch.Tensor, ...]:
-    """Each row's loss and the bf16 gradient from loss.py's torch operations."""
-    safe, keep = loss._targets(target, -1)
+    """Each row's loss and the bf16 gradient from torch's operations (loss_rows.py)."""
+    safe, keep = loss_rows._targets(target, -1)
     rows = []
     grads = []
     for r in range(logits.size(0)):  # one row at a time: _rows returns the rows' sum
-        total, p = loss._rows(logits[r : r + 1].float(), safe[r : r + 1], keep[r : r + 1], smoothing, True)
+        total, p = loss_rows._rows(
+            logits[r : r + 1].float(), safe[r : r + 1], keep[r : r + 1], smoothing, True
+        )
         rows.append(total)
         grads.append(p.to(torch.bfloat16))
     return torch.stack(rows), torch.cat(grads)
@@ -88,7 +90,8 @@ def test_fused_loss_under_bf16_takes_the_kernel_and_matches_torch_operations(mon
     got = run()
     kernel_calls = len(calls)
     assert kernel_calls
-    monkeypatch.setattr(native, "loss_fast", lambda: False)
+    kernels = ops.compiled()
+    monkeypatch.setattr(ops, "compiled", lambda: dataclasses.replace(kernels, loss=False))
     want = run()
     assert len(calls) == kernel_calls  # the second run took torch's operations
     assert torch.allclose(got[0], want[0], rtol=1e-6)

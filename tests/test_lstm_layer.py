@@ -69,7 +69,7 @@ def test_the_encoder_trains_with_it_and_decodes_with_nn_lstm(monkeypatch):
     src = torch.tensor([[5, 6, 7, 3, 0], [5, 3, 0, 0, 0], [8, 9, 10, 11, 3]])
     mask = src != 0
     called = []
-    monkeypatch.setattr("nmt_cli.accel.lstm_layer.bilstm", lambda *a: called.append(1) or bilstm(*a))
+    monkeypatch.setattr("nmt_cli.accel.ops.bilstm", lambda *a: called.append(1) or bilstm(*a))
     trained = model.encoder(src, mask)
     assert called
     with torch.no_grad():

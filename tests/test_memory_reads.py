@@ -6,7 +6,7 @@ import torch
 from conftest import rnn_config
 
 from nmt_cli.accel import additive_energies
-from nmt_cli.accel.memory_reads import SummedReads, plain_read
+from nmt_cli.accel.memory_reads import SummedReads
 from nmt_cli.models import rnn
 from nmt_cli.models.rnn import RNNSeq2Seq
 
@@ -65,13 +65,20 @@ def test_summed_reads_only_read_their_own_states():
         reads.read(torch.full((2, 3), 1 / 3), states)
 
 
-def test_decoding_without_gradients_takes_the_plain_reads():
-    """Search holds no graph: encode gives the plain reads, so beams can reorder the memory."""
+def test_decoding_without_gradients_takes_the_plain_reads(monkeypatch):
+    """Search holds no graph: no summed reads, so beams can reorder the memory."""
+    from nmt_cli.accel import memory_reads
+
+    made = []
+    real = memory_reads.SummedReads.__init__
+    monkeypatch.setattr(memory_reads.SummedReads, "__init__", lambda self, s: made.append(1) or real(self, s))
     model = RNNSeq2Seq(rnn_config()).eval()
     with torch.no_grad():
-        memory = model.encode(SRC, SRC != 0)
         logits, _ = model(SRC, SRC != 0, TGT_IN)
-    assert memory.read is plain_read and logits.shape == (3, 4, 20)
+    assert not made and logits.shape == (3, 4, 20)
+    model.train()
+    model(SRC, SRC != 0, TGT_IN)
+    assert made == [1]  # teacher-forced training takes them, once per batch
 
 
 def test_training_records_every_steps_read_once(monkeypatch):

@@ -3,8 +3,10 @@ wrong dtype or shape, or a target outside the vocabulary, is refused as torch re
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from nmt_cli.accel import native
+from nmt_cli.accel import kernels, native  # kernels: registers the nmt:: operators
 
 needs_loss = pytest.mark.skipif(native.loss_library() is None, reason="loss kernel not built")
 needs_energies = pytest.mark.skipif(native.energies_library() is None, reason="no additive kernel here")
@@ -69,3 +71,105 @@ def test_dropout_keys_and_thresholds_out_of_range_are_refused():
         native.masked_product(x, -1, 100, 0)
     with pytest.raises(ValueError, match="out of range"):
         native.masked_product(x, 1, 1 << 16, 0)
+
+
+# The kernels as torch custom operators (kernels.py): the schema, fake and autograd registrations
+# checked by torch's own opcheck, and each operator against torch's operations.
+
+needs_dropout = pytest.mark.skipif(native.library() is None, reason="dropout kernel not built")
+
+
+@needs_loss
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.integers(1, 9),
+    vocab=st.integers(1, 70),
+    smoothing=st.sampled_from([0.0, 0.1, 0.3]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_the_loss_operator_is_torchs_label_smoothed_cross_entropy(rows, vocab, smoothing, seed):
+    """Loss and gradient of each row as torch's cross_entropy(label_smoothing) gives them from
+    the same bf16 logits in fp32; an ignored row counts nothing."""
+    gen = torch.Generator().manual_seed(seed)
+    logits = (torch.randn(rows, vocab, generator=gen) * 3).to(torch.bfloat16)
+    target = torch.randint(0, vocab, (rows,), generator=gen)
+    target[0] = -100
+    grad = torch.empty_like(logits)
+    got = torch.ops.nmt.smoothed_ce_rows(logits, target, -100, smoothing, grad)
+    z = logits.float().requires_grad_()
+    want = torch.nn.functional.cross_entropy(z, target, label_smoothing=smoothing, reduction="none")
+    (want_grad,) = torch.autograd.grad(want.sum(), z)
+    assert torch.allclose(got, want.detach(), rtol=1e-5, atol=1e-5)
+    assert torch.allclose(grad.float(), want_grad, rtol=2**-7, atol=1e-6)  # one bf16 step
+
+
+@needs_loss
+def test_the_loss_operator_refuses_a_target_outside_the_vocabulary_and_passes_opcheck():
+    logits = torch.randn(3, 7).to(torch.bfloat16)
+    with pytest.raises(IndexError, match="target 7 is out of bounds for 7 classes"):
+        torch.ops.nmt.smoothed_ce_rows(logits, torch.tensor([0, 7, 6]), -1, 0.1, None)
+    target = torch.tensor([0, 3, 6])
+    torch.library.opcheck(kernels.smoothed_ce_rows, (logits, target, -1, 0.1, torch.empty_like(logits)))
+    torch.library.opcheck(kernels.smoothed_ce_rows, (logits, target, -1, 0.1, None))
+
+
+@needs_dropout
+@pytest.mark.parametrize(
+    "dtype, relu", [(torch.float32, False), (torch.bfloat16, False), (torch.bfloat16, True)]
+)
+def test_the_dropout_operator_is_torchs_product_with_the_same_mask_and_gradient(dtype, relu):
+    from nmt_cli.accel.dropout import _scale, _scaled, drop_threshold, keep_mask, scale_bits
+
+    x = (torch.randn(37, 29) * 2).to(dtype).requires_grad_()
+    key, p = 424242, 0.3
+    bits = scale_bits(_scale(p), dtype)
+    y = torch.ops.nmt.masked_product(x, key, drop_threshold(p), bits, relu)
+    x_ref = x.detach().clone().requires_grad_()
+    keep, _ = keep_mask(x.shape, p, key, x.device)
+    y_ref = (torch.relu(x_ref) if relu else x_ref) * _scaled(keep, _scale(p), dtype)
+    assert torch.equal(y, y_ref)
+    grad = torch.randn_like(y)
+    (got,) = torch.autograd.grad(y, x, grad)
+    (want,) = torch.autograd.grad(y_ref, x_ref, grad)
+    assert torch.equal(got, want)
+    torch.library.opcheck(kernels.masked_product, (x, key, drop_threshold(p), bits, relu))
+
+
+@needs_dropout
+def test_the_dropout_operator_refuses_relu_on_fp32_and_mismatched_gradients():
+    with pytest.raises(ValueError, match="relu takes bf16"):
+        torch.ops.nmt.masked_product(torch.ones(4), 1, 100, 0, True)
+    y = torch.ones(4, dtype=torch.bfloat16)
+    with pytest.raises(ValueError, match="differ"):
+        torch.ops.nmt.relu_dropout_grad(y, torch.ones(5, dtype=torch.bfloat16), 0)
+    torch.library.opcheck(kernels.relu_dropout_grad, (y, torch.randn(4).bfloat16(), 16256))
+
+
+@needs_energies
+def test_the_energy_operator_gives_torchs_energies_and_gradients():
+    """vᵀ tanh(keys + q) and its gradients for keys, query and v, as torch's autograd makes
+    them in fp32 from the same bf16 inputs (the kernel adds and takes tanh in fp32)."""
+    gen = torch.Generator().manual_seed(3)
+    keys = torch.randn(3, 5, 32, generator=gen).bfloat16().requires_grad_()
+    query = torch.randn(3, 32, generator=gen).bfloat16().requires_grad_()
+    v = torch.randn(32, generator=gen).requires_grad_()
+    e = torch.ops.nmt.additive_energies(keys, query, v)
+    k32, q32, v32 = (t.detach().float().requires_grad_() for t in (keys, query, v))
+    want = torch.tanh(k32 + q32.unsqueeze(1)) @ v32
+    assert torch.allclose(e, want.detach(), rtol=1e-4, atol=1e-4)
+    grad = torch.randn(3, 5, generator=gen)
+    got = torch.autograd.grad(e, (keys, query, v), grad)
+    wanted = torch.autograd.grad(want, (k32, q32, v32), grad)
+    for g, w in zip(got, wanted, strict=True):
+        assert (g.float() - w).norm() <= 2**-7 * w.norm()  # the bf16 inputs' gradients are bf16
+    torch.library.opcheck(kernels.additive_energies, (keys, query, v))
+    torch.library.opcheck(kernels.energies_query_grad, (keys.detach(), query.detach(), v.detach(), grad))
+    queries, grads = query.detach().unsqueeze(0), grad.unsqueeze(0)
+    torch.library.opcheck(kernels.energies_keys_grads, (keys.detach(), queries, grads, v.detach()))
+
+
+@needs_energies
+def test_the_energy_operator_refuses_mismatched_shapes():
+    keys = torch.zeros(2, 5, 16, dtype=torch.bfloat16)
+    with pytest.raises(ValueError, match="query must be"):
+        torch.ops.nmt.additive_energies(keys, torch.zeros(3, 16, dtype=torch.bfloat16), torch.zeros(16))

@@ -4,7 +4,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from nmt_cli.cli.options import decoding
+from nmt_cli.cli.decode_options import decoding
 from nmt_cli.config import DecodeConfig, RuntimeConfig
 
 

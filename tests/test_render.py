@@ -134,7 +134,7 @@ def test_text_for_the_terminal_holds_no_control_character_and_keeps_the_rest():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from nmt_cli.cli.render import visible
+    from nmt_cli.cli.console import visible
 
     @settings(max_examples=300, deadline=None)
     @given(st.text())

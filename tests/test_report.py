@@ -18,7 +18,9 @@ def test_start_info_sums_what_preparation_skipped_and_dropped_over_the_corpora()
     data = SimpleNamespace(
         train=range(900), valid=range(50), corpora=corpora, valid_source="50 pairs held out"
     )
-    info = start_info("transformer", 1234, 8000, "cpu", "bf16", data, None)  # type: ignore[arg-type]
+    info = start_info(
+        "transformer", 1234, vocab_size=8000, device="cpu", precision="bf16", data=data, resumed_at_step=None
+    )  # type: ignore[arg-type]
     assert (info["train_pairs"], info["valid_pairs"]) == (900, 50)
     assert (info["skipped_empty"], info["dropped_long"]) == (5, 1)
     assert info["prepared"] is data and info["resumed_at_step"] is None and info["processes"] == 1

@@ -139,3 +139,28 @@ def test_dropping_finished_sentences_only_every_few_steps_changes_nothing(traine
         assert a.tokens == b.tokens and abs(a.score - b.score) < 1e-5
     for a, b in zip(every_step[1], lazy[1]):
         assert [h.tokens for h in a] == [h.tokens for h in b]
+
+
+def test_beam_attention_is_each_hypothesis_own_attention(trained):
+    """The attention beam search keeps for every n-best hypothesis (traced back along the
+    beams' backpointers, across reordering and finished sentences leaving the batch) is the
+    attention of that hypothesis's own tokens, decoded one by one."""
+    from nmt_cli.config import BOS_ID
+
+    model, pairs = trained
+    hyps = run(beam_search, model, pairs[:12], beam_size=4, nbest=4, keep_attention=True)
+    checked = 0
+    with torch.inference_mode():
+        for nbest, (src_ids, _) in zip(hyps, pairs[:12]):
+            src, mask = src_batch([(src_ids, [])])
+            for h in nbest:
+                memory = model.encode(src, mask)
+                state = model.init_state(memory)
+                rows = []
+                for tok in [BOS_ID, *h.tokens]:
+                    _, state, attn = model.decode_step(torch.tensor([tok]), memory, state)
+                    rows.append(attn[0, : len(src_ids) + 1])
+                expected = torch.stack(rows)
+                assert torch.allclose(h.attention[:, : len(src_ids) + 1], expected, atol=1e-4)
+                checked += 1
+    assert checked > 12  # the n-best lists, not only the best

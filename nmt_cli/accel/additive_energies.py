@@ -11,34 +11,44 @@ does for the states. The same function and gradients, up to rounding: the kernel
 and takes tanh in fp32 where torch's bf16 operations round each result to bf16.
 
 Only for bf16 keys on a CPU with AVX-512 where the kernel is built, with A a multiple of 16;
-elsewhere, and in decoding, AdditiveScore computes the energies with torch's operations.
+elsewhere, and in decoding, `torch_energies` computes them with torch's operations (ops.py
+picks the path). The kernel's entry points are the operators nmt::additive_energies* (kernels.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from nmt_cli.accel import native
-
 
 def takes(keys: Tensor) -> bool:
-    """Whether the kernel scores these keys: bf16 (N, S, A) on a CPU, A a multiple of 16."""
+    """Whether the kernel, where built, scores these keys: bf16 (N, S, A) on a CPU, A a multiple of 16."""
     return (
         keys.dtype == torch.bfloat16
         and keys.device.type == "cpu"
         and keys.dim() == 3
         and keys.size(2) % 16 == 0
-        and native.energies_library() is not None
     )
 
 
+def torch_energies(query: Tensor, keys: Tensor, v: Tensor) -> Tensor:
+    """e (N, S) = vᵀ tanh(keys + query) by torch's operations: query (N, A), keys (N, S, A), v (A,)."""
+    # v as a vector product: a matrix-vector product, not an (N, S, A) x (A, 1) matmul
+    q = query.unsqueeze(1)
+    if keys.dtype == torch.bfloat16:
+        # torch's bf16 tanh runs at a fifth of its bf16 sigmoid's speed on CPUs, and this
+        # (N, S, A) one at every decoder step is the largest: vᵀ tanh(u) = 2vᵀ σ(2u) - Σv
+        return torch.add(q * 2, keys, alpha=2).sigmoid_() @ (v * 2) - v.sum()
+    return torch.tanh_(keys + q) @ v
+
+
 def energies(keys: Tensor, query: Tensor, v: Tensor) -> Tensor:
-    """e (N, S) fp32 = vᵀ tanh(keys + query), keys (N, S, A) and query (N, A) bf16, v (A,)."""
-    return native.energies(keys, query, v.float())
+    """e (N, S) fp32 = vᵀ tanh(keys + query) by the kernel, keys (N, S, A) and query (N, A) bf16, v (A,)."""
+    from nmt_cli.accel import kernels  # registering the operators: only where they run
+
+    return kernels.additive_energies(keys, query, v.float())
 
 
 class StepQueries:
@@ -60,7 +70,9 @@ class StepQueries:
         queries = torch.stack(self.queries)
         grads = torch.stack(self.grads)
         self.queries, self.grads = [], []  # keep nothing alive past the backward pass
-        dk, dv = native.energies_keys_grads(keys, queries, grads, v.float())
+        from nmt_cli.accel import kernels
+
+        dk, dv = kernels.energies_keys_grads(keys, queries, grads, v.float())
         return dk, dv
 
 
@@ -101,7 +113,9 @@ class _Energies(torch.autograd.Function):
         ctx.steps.record(query, grad)
         if not ctx.needs_input_grad[0]:
             return None, None, None, None
-        dq = native.energies_query_grad(keys, query, v.float(), grad)
+        from nmt_cli.accel import kernels
+
+        dq = kernels.energies_query_grad(keys, query, v.float(), grad)
         return dq.to(query.dtype), None, None, None
 
 
@@ -117,18 +131,3 @@ class SummedEnergies:
         if keys is not self.keys:
             raise ValueError("SummedEnergies scores only the keys it was made for")
         return _Energies.apply(query.to(keys.dtype), keys, self._v, self._steps)
-
-
-Energy = Callable[[Tensor, Tensor], Tensor]  # (query (N, Q), keys (N, S, A)) -> energies (N, S)
-
-
-def summing(
-    keys: Tensor, v: Tensor, project_query: Callable[[Tensor], Tensor], scorer: Energy
-) -> tuple[Tensor, Energy]:
-    """Keys and energies for a teacher-forced batch, the seam additive attention calls: the
-    compiled kernel's, the keys' gradient made once for all steps, where it takes these keys;
-    else `scorer`'s own."""
-    if not takes(keys):
-        return keys, scorer
-    summed = SummedEnergies(keys, v)
-    return summed.keys, lambda query, k: summed.energies(project_query(query), k)

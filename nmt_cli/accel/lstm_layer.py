@@ -18,13 +18,11 @@ training on a GPU, where cuDNN runs the whole recurrence in one call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-
-from nmt_cli.decoding.precision import to_autocast_dtype
-from nmt_cli.models.dropout import Dropout
 
 
 class _Direction(torch.autograd.Function):
@@ -132,7 +130,9 @@ def _shifted(hs: Tensor, reverse: bool) -> Tensor:
     return torch.cat([hs[1:], start]) if reverse else torch.cat([start, hs[:-1]])
 
 
-def bilstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor, dropout: Dropout) -> tuple[Tensor, Tensor, Tensor]:
+def bilstm(
+    lstm: nn.LSTM, x: Tensor, lengths: Tensor, dropout: Callable[[Tensor], Tensor]
+) -> tuple[Tensor, Tensor, Tensor]:
     """nn.LSTM (bidirectional, batch_first) over padded x (N, S, E) with these lengths, as
     packing would run it: -> outputs (N, S, 2H), 0 on padding, and final (h, c), each (2L, N, H).
     `dropout` comes between layers, where nn.LSTM has its own."""
@@ -163,18 +163,4 @@ def bilstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor, dropout: Dropout) -> tuple
     states = layer_in.transpose(0, 1).index_select(0, restore)
     h_n = torch.stack(finals_h).index_select(1, restore)
     c_n = torch.stack(finals_c).index_select(1, restore)
-    return states, h_n, c_n
-
-
-def run_lstm(lstm: nn.LSTM, x: Tensor, src_mask: Tensor, dropout: Dropout) -> tuple[Tensor, Tensor, Tensor]:
-    """The encoder's bidirectional LSTM over x (B, S, E), padding left out: states (B, S, H)
-    and the final (h, c). The seam the encoder calls: in CPU training `bilstm`, the same
-    function with its backward by hand; elsewhere torch's LSTM over packed sequences (cuDNN's
-    on a GPU)."""
-    if torch.is_grad_enabled() and lstm.weight_hh_l0.requires_grad and x.device.type == "cpu":
-        return bilstm(lstm, to_autocast_dtype(x), src_mask.sum(1), dropout)
-    lengths = src_mask.sum(1).cpu()
-    packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    out, (h_n, c_n) = lstm(packed)
-    states, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
     return states, h_n, c_n

@@ -1,6 +1,7 @@
-"""The compiled kernels, where the install could build them: dropout (`dropout_kernel.c`), the
-label-smoothed loss over bf16 logits (`loss_kernel.c`) and additive attention's energies in
-BiLSTM training (`additive_kernel.c`, called by additive_energies.py).
+"""The compiled kernels through ctypes, where the install could build them: dropout
+(`dropout_kernel.c`), the label-smoothed loss over bf16 logits (`loss_kernel.c`) and additive
+attention's energies in BiLSTM training (`additive_kernel.c`). Each wrapper checks the tensors
+it is given before the C code sees a pointer; kernels.py registers them as torch operators.
 
 `pip install` builds them with the machine's C compiler (setup.py); where there is none, or a
 library cannot be loaded, torch's operations do the same work: the same dropout masks and
@@ -82,14 +83,9 @@ def fast() -> bool:
     return lib is not None and bool(lib.nmt_dropout_simd())
 
 
-def _takes(x: Tensor) -> bool:
-    """Whether x is a tensor the kernel can read: contiguous, bf16 or fp32, on the CPU."""
+def takes(x: Tensor) -> bool:
+    """Whether x is a tensor the kernels can read: contiguous, bf16 or fp32, on the CPU."""
     return x.dtype in _DTYPES and x.device.type == "cpu" and x.is_contiguous()
-
-
-def supports(x: Tensor) -> bool:
-    """Whether dropout hands x to the kernel: the kernel is `fast` and `_takes` x."""
-    return _takes(x) and fast()
 
 
 def masked_product(
@@ -99,7 +95,7 @@ def masked_product(
     the scale whose bit pattern in x's dtype is `scale_bits` where element i's 15 random bits
     are >= `threshold`, else 0; `simd` False takes the plain C path."""
     lib = library()
-    if lib is None or not _takes(x):
+    if lib is None or not takes(x):
         raise ValueError("masked_product: no compiled kernel, or a tensor it cannot take")
     if not (0 <= threshold <= 1 << 15 and 0 <= key < 1 << 64 and 0 <= scale_bits < 1 << 32):
         raise ValueError(f"masked_product: key {key}, threshold {threshold} or scale bits out of range")
@@ -129,8 +125,8 @@ def relu_dropout_grad(y: Tensor, grad: Tensor, scale_bits: int, simd: bool = Tru
         lib is None
         or y.dtype != torch.bfloat16
         or grad.dtype != torch.bfloat16
-        or not _takes(y)
-        or not _takes(grad)
+        or not takes(y)
+        or not takes(grad)
     ):
         raise ValueError("relu_dropout_grad: no compiled kernel, or tensors it cannot take")
     if y.shape != grad.shape:
@@ -181,7 +177,7 @@ def smoothed_ce_rows(
     is `ignore` count 0 (see loss_kernel.c). `simd` False takes the plain C path."""
     lib = loss_library()
     tensors = [logits] if grad is None else [logits, grad]
-    if lib is None or any(t.dtype != torch.bfloat16 or not _takes(t) for t in tensors):
+    if lib is None or any(t.dtype != torch.bfloat16 or not takes(t) for t in tensors):
         raise ValueError("smoothed_ce_rows: no compiled kernel, or tensors it cannot take")
     if grad is not None and grad.shape != logits.shape:
         shapes = f"logits {tuple(logits.shape)} and grad {tuple(grad.shape)}"

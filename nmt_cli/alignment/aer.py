@@ -8,13 +8,16 @@ possible and penalises missed sure ones; precision and recall are given beside i
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from nmt_cli.errors import NMTError
 from nmt_cli.io.lines import read_lines
+
+if TYPE_CHECKING:
+    from nmt_cli.alignment.extract import Alignment
 
 GoldOrder = Literal["src-tgt", "tgt-src"]
 Link = tuple[int, int]  # (source index, target index), 0-based, the Pharaoh order
@@ -84,3 +87,24 @@ def alignment_error(predicted: Sequence[Collection[Link]], gold: Sequence[GoldLi
         a_s, a_p = a_s + len(found & g.sure), a_p + len(found & g.possible)
     aer = 1.0 - (a_s + a_p) / (a + s) if a + s else 0.0
     return AlignmentScores(aer, a_p / a if a else 0.0, a_s / s if s else 0.0, len(gold), a, s, p)
+
+
+def check_gold_range(gold: GoldLinks, alignment: Alignment, path: str | Path, line: int) -> None:
+    """Refuse gold links outside the sentence pair they score: a typo, not a missed link."""
+    n_src, n_tgt = len(alignment.src_tokens), len(alignment.tgt_tokens)
+    for s, t in sorted(gold.possible):
+        if s >= n_src or t >= n_tgt:
+            raise NMTError(
+                f"{path}: line {line}: link {s}-{t} (source-target) is outside the pair of "
+                f"{n_src} source and {n_tgt} target words"
+            )
+
+
+def within_gold_ranges(
+    alignments: Iterable[Alignment], gold: Sequence[GoldLinks], path: str | Path
+) -> Iterator[Alignment]:
+    """Pass alignments through, refusing the first gold line with a link outside its pair."""
+    for i, a in enumerate(alignments):
+        if i < len(gold):
+            check_gold_range(gold[i], a, path, i + 1)
+        yield a

@@ -1,34 +1,26 @@
-"""Attention as word alignment: soft matrices, subword-to-word merging, hard links, the
-intersection of two directions, and the windows of input `nmt align` reads.
+"""Attention as word alignment: soft matrices, subword-to-word merging, hard links, and the
+alignment of a list of sentence pairs (align_pairs).
 
 The weights a model attends with while it emits a target token are a soft alignment of that
 token to the source (Bahdanau et al., 2015); their argmax per target word is a hard alignment.
-Alignments are written as Pharaoh links or JSON; gold alignments and AER are in aer.py.
+Alignments are written as Pharaoh links or JSON; gold alignments and AER are in aer.py, forced
+decoding in forced.py, the windows of input `nmt align` reads in windows.py, and whole corpora,
+both directions symmetrised, in corpus.py.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from nmt_cli.alignment.aer import GoldLinks, Link
-
-# Re-exported: the code of `nmt align` (cli.py) imports these three from here.
-from nmt_cli.alignment.aer import GoldOrder as GoldOrder
-from nmt_cli.alignment.aer import alignment_error as alignment_error
-from nmt_cli.alignment.aer import read_gold as read_gold
-from nmt_cli.alignment.symmetrize import Heuristic, symmetrize
-
-# Re-exported: align_files.py and the tests read windows from here.
-from nmt_cli.alignment.windows import read_windows as read_windows
-from nmt_cli.alignment.windows import split_pairs as split_pairs
-from nmt_cli.config import DEFAULT_ATTENTION, PAD_ID, AttentionChoice, DecodeConfig, Level
-from nmt_cli.data.batch import collate
+from nmt_cli.alignment.aer import Link
+from nmt_cli.alignment.forced import force_decode
+from nmt_cli.config import DecodeConfig, Level, LinkRule
 from nmt_cli.data.tokenizer import Tokenizer, normalize
 from nmt_cli.decoding.search import translate
 from nmt_cli.errors import NMTError
@@ -119,13 +111,30 @@ def merge_pieces(
     return tgt @ weights @ src.T, tgt @ eos_mass
 
 
-def hard_links(weights: Tensor, threshold: float | None = None) -> set[Link]:
-    """The strongest source token of each target token, or every link with weight ≥ threshold."""
+# A target word's own argmax joins the mutual links when at least this sure (LinkRule
+# "mutual"); chosen on the development gold, 0.5-0.7 within 0.5 AER points (docs/alignment.md).
+CONFIDENT = 0.6
+
+
+def hard_links(weights: Tensor, threshold: float | None = None, rule: LinkRule = "argmax") -> set[Link]:
+    """Hard (source, target) links from a (target × source) weight matrix: every weight ≥
+    `threshold` when given; else by `rule`: "argmax", the strongest source token of each target
+    token; "mutual", the cells strongest in both their row and column (SimAlign's ArgMax,
+    Jalili Sabet et al., 2020), which drops the weak guesses of words with no counterpart, plus
+    each target token's argmax where its weight is at least CONFIDENT."""
     if weights.numel() == 0:
         return set()
-    if threshold is None:
-        return {(s, t) for t, s in enumerate(weights.argmax(1).tolist())}
-    return {(s, t) for t, s in (weights >= threshold).nonzero().tolist()}
+    if threshold is not None:
+        return {(s, t) for t, s in (weights >= threshold).nonzero().tolist()}
+    best = weights.max(1)
+    rows = {(s, t) for t, s in enumerate(best.indices.tolist())}
+    if rule == "argmax":
+        return rows
+    mutual = rows & {(s, t) for s, t in enumerate(weights.argmax(0).tolist())}
+    sure = {
+        (s, t) for t, (s, w) in enumerate(zip(best.indices.tolist(), best.values.tolist())) if w >= CONFIDENT
+    }
+    return mutual | sure
 
 
 def shift_by_one(attention: Tensor) -> Tensor:
@@ -139,12 +148,15 @@ def to_alignment(
     pieces: tuple[list[str], list[str]],
     attention: Tensor,
     score: float | None,
+    *,
     level: Level,
     threshold: float | None,
     shift: bool = False,
+    rule: LinkRule = "mutual",
 ) -> Alignment:
     """An Alignment from a (source, target) pair, their pieces and raw attention (T+1, S+1);
-    with `shift`, read one step later (shift_by_one)."""
+    with `shift`, read one step later (shift_by_one); links by `threshold` or `rule`
+    (hard_links)."""
     (source, target), (src_pieces, tgt_pieces) = pair, pieces
     attention = shift_by_one(attention) if shift else attention
     weights, eos = drop_eos(attention.cpu())
@@ -154,39 +166,8 @@ def to_alignment(
         weights, eos = merge_pieces(weights, eos, tgt_groups, src_groups)
         src_tokens = word_labels(src_pieces, src_groups, source)
         tgt_tokens = word_labels(tgt_pieces, tgt_groups, target)
-    links = sorted(hard_links(weights, threshold))
+    links = sorted(hard_links(weights, threshold, rule))
     return Alignment(source, target, src_tokens, tgt_tokens, weights.tolist(), eos.tolist(), links, score)
-
-
-def force_decode(
-    model: Seq2Seq,
-    src_ids: Sequence[Sequence[int]],
-    tgt_ids: Sequence[Sequence[int]],
-    batch_size: int,
-    attention: AttentionChoice = DEFAULT_ATTENTION,
-) -> list[tuple[Tensor, float]]:
-    """Teacher-force each target: its `attention` (T+1, S+1), EOS row and column included, and
-    its log-probability (the sum over its tokens and EOS)."""
-    device = next(model.parameters()).device  # type: ignore[attr-defined]
-    results: list[tuple[Tensor, float]] = [(torch.zeros(0), 0.0)] * len(src_ids)
-    order = sorted(range(len(src_ids)), key=lambda i: -len(src_ids[i]))
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            b = collate([src_ids[i] for i in idx], [tgt_ids[i] for i in idx])
-            tgt_out = b.tgt_out.to(device)
-            logits, attn = model(
-                b.src.to(device), b.src_mask.to(device), b.tgt_in.to(device), True, attention
-            )
-            assert attn is not None
-            attn = attn.float().cpu()  # one transfer per batch, not per sentence
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            logp = logp.gather(-1, tgt_out.unsqueeze(-1)).squeeze(-1)  # (B, T)
-            scores = logp.masked_fill(tgt_out == PAD_ID, 0.0).sum(1)  # (B,)
-            for row, i in enumerate(idx):
-                a = attn[row, : len(tgt_ids[i]) + 1, : len(src_ids[i]) + 1]
-                results[i] = (a, float(scores[row]))
-    return results
 
 
 def align_pairs(
@@ -195,21 +176,26 @@ def align_pairs(
     sources: Sequence[str],
     targets: Sequence[str] | None = None,
     decode_cfg: DecodeConfig | None = None,
+    *,
     level: Level = "word",
     threshold: float | None = None,
-    shift: bool = False,
+    shift: bool | None = None,
+    rule: LinkRule = "mutual",
 ) -> list[Alignment]:
     """Align each source with its translation by the model, or with the given target.
 
     Without `targets` the sources are translated with `decode_cfg` and `score` is the search
     score (length-normalised under beam search); an empty source gives an empty Alignment.
     With `targets` each one is force-decoded and `score` is its log-probability including EOS.
-    `level="word"` merges subword pieces into words (see merge_pieces); hard links are the
-    argmax per target token, or every weight ≥ `threshold` when given. `decode_cfg.attention`
+    `level="word"` merges subword pieces into words (see merge_pieces); hard links are made
+    by `rule`, or are every weight ≥ `threshold` when given (hard_links). `decode_cfg.attention`
     picks the attention read (a Transformer's layer and head); `shift` reads each token's
-    attention one step later (shift_by_one).
+    attention one step later (shift_by_one); None: as the model was trained to align
+    (ModelConfig.align_shift).
     """
     cfg = replace(decode_cfg or DecodeConfig(), keep_attention=True)
+    shift = model.cfg.align_shift if shift is None else shift
+    read = functools.partial(to_alignment, level=level, threshold=threshold, shift=shift, rule=rule)
     model.check_attention(cfg.attention)
     if targets is None:
         out = []
@@ -222,7 +208,7 @@ def align_pairs(
             pieces = (tokenizer.src_pieces(tr.src_ids), tokenizer.tgt_pieces(best.tokens))
             attention = best.attention[:, : len(tr.src_ids) + 1]  # drop the batch's padding columns
             pair = (tr.source, tr.text)
-            out.append(to_alignment(pair, pieces, attention, best.score, level, threshold, shift))
+            out.append(read(pair, pieces, attention, best.score))
         return out
     if len(targets) != len(sources):
         raise NMTError(f"{len(sources)} sources but {len(targets)} targets")
@@ -231,57 +217,8 @@ def align_pairs(
     out = []
     for s, t, si, ti, (attn, score) in zip(sources, targets, src_ids, tgt_ids, forced, strict=True):
         pieces = (tokenizer.src_pieces(si), tokenizer.tgt_pieces(ti))
-        out.append(to_alignment((s, t), pieces, attn, score, level, threshold, shift))
+        out.append(read((s, t), pieces, attn, score))
     return out
-
-
-def intersect(forward: Sequence[Alignment], reverse: Sequence[Alignment]) -> list[Alignment]:
-    """Keep only the links both directions agree on (see combine)."""
-    return combine(forward, reverse, "intersect")
-
-
-def combine(
-    forward: Sequence[Alignment], reverse: Sequence[Alignment], heuristic: Heuristic
-) -> list[Alignment]:
-    """The forward alignments with their links symmetrised with the reverse ones by `heuristic`;
-    `reverse[i]` aligns pair i with source and target swapped (by a target-to-source model), so
-    its links are transposed first."""
-    if len(forward) != len(reverse):
-        raise NMTError(f"{len(forward)} forward alignments but {len(reverse)} reverse ones")
-    out = []
-    for f, r in zip(forward, reverse, strict=True):
-        if len(r.src_tokens) != len(f.tgt_tokens) or len(r.tgt_tokens) != len(f.src_tokens):
-            raise NMTError(f"the reverse model splits {f.source!r} ||| {f.target!r} into other tokens")
-        back = {(s, t) for t, s in r.links}
-        out.append(replace(f, links=sorted(symmetrize(f.links, back, heuristic))))
-    return out
-
-
-def align_corpus(
-    model: Seq2Seq,
-    tokenizer: Tokenizer,
-    windows: Iterable[tuple[list[str], list[str] | None]],
-    decode_cfg: DecodeConfig,
-    level: Level = "word",
-    threshold: float | None = None,
-    reverse: tuple[Seq2Seq, Tokenizer] | None = None,
-    shift: bool = False,
-    heuristic: Heuristic = "grow-diag-final-and",
-) -> Iterator[Alignment]:
-    """Align window after window of (sources, targets or None), as align_pairs does; with a
-    `reverse` target-to-source model, symmetrise both directions' links by `heuristic`.
-
-    The reverse model reads its default attention: `decode_cfg.attention` names a layer and
-    head of the forward model.
-    """
-    back_cfg = replace(decode_cfg, attention=DEFAULT_ATTENTION)
-    for sources, targets in windows:
-        pairs = align_pairs(model, tokenizer, sources, targets, decode_cfg, level, threshold, shift)
-        if reverse is not None:
-            swapped = [a.target for a in pairs], [a.source for a in pairs]
-            back = align_pairs(*reverse, *swapped, back_cfg, level, threshold, shift)
-            pairs = combine(pairs, back, heuristic)
-        yield from pairs
 
 
 def to_pharaoh(links: Collection[Link]) -> str:
@@ -296,24 +233,3 @@ def to_json(alignment: Alignment, digits: int = 4) -> str:
     data["eos_mass"] = [round(m, digits) for m in alignment.eos_mass]
     data["links"] = [list(link) for link in alignment.links]
     return json.dumps(data, ensure_ascii=False)
-
-
-def check_gold_range(gold: GoldLinks, alignment: Alignment, path: str | Path, line: int) -> None:
-    """Refuse gold links outside the sentence pair they score: a typo, not a missed link."""
-    n_src, n_tgt = len(alignment.src_tokens), len(alignment.tgt_tokens)
-    for s, t in sorted(gold.possible):
-        if s >= n_src or t >= n_tgt:
-            raise NMTError(
-                f"{path}: line {line}: link {s}-{t} (source-target) is outside the pair of "
-                f"{n_src} source and {n_tgt} target words"
-            )
-
-
-def within_gold_ranges(
-    alignments: Iterable[Alignment], gold: Sequence[GoldLinks], path: str | Path
-) -> Iterator[Alignment]:
-    """Pass alignments through, refusing the first gold line with a link outside its pair."""
-    for i, a in enumerate(alignments):
-        if i < len(gold):
-            check_gold_range(gold[i], a, path, i + 1)
-        yield a

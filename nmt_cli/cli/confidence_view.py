@@ -7,7 +7,6 @@ pipes and files get exactly the plain text `nmt translate` always wrote.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, TextIO
 
@@ -25,11 +24,6 @@ LEGEND = (
     f"confidence: [yellow]yellow[/] words below {LOW:.0%}, [bold red]red[/] below {VERY_LOW:.0%} "
     "(the model's probability of the word; NO_COLOR=1 turns colours off)"
 )
-
-
-def colour_wanted(out: TextIO) -> bool:
-    """Whether to colour what goes to `out`: a terminal, and NO_COLOR not set to something."""
-    return out.isatty() and not os.environ.get("NO_COLOR")
 
 
 def coloured(text: str, confidence: Confidence) -> Text:

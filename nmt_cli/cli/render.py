@@ -8,7 +8,6 @@ forms (translations, n-best lists, the AER line, status lines) are in formats.py
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -20,11 +19,7 @@ from rich.text import Text
 
 from nmt_cli.alignment.heatmap import clip, heat, layout
 from nmt_cli.cli import formats
-
-# Re-exported: cli.py imports these three from here.
-from nmt_cli.cli.formats import alignment_scores as alignment_scores
-from nmt_cli.cli.formats import preparation_line as preparation_line
-from nmt_cli.cli.formats import write_translations as write_translations
+from nmt_cli.cli.console import visible
 
 if TYPE_CHECKING:  # annotations only: rendering scores must not import torch
     from nmt_cli.alignment.aer import Link
@@ -32,27 +27,6 @@ if TYPE_CHECKING:  # annotations only: rendering scores must not import torch
     from nmt_cli.data.prepare import Prepared
     from nmt_cli.evaluate import Scores
     from nmt_cli.training.report import StepStats, Validation
-
-
-# Characters a terminal may act on instead of showing: C0 and C1 controls (ESC starts the
-# sequences that set the title or clear the screen), DEL, and the bidirectional overrides that
-# reorder what is shown. Text for the terminal shows them as \\x1b, \\u202e escapes.
-_INVISIBLE = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]} | {
-    c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-}
-
-
-def visible(text: str) -> str:
-    """`text` as a terminal shows it without acting on it: controls become escapes (see
-    _INVISIBLE). For tables, progress and errors; results to a pipe or file stay byte-exact."""
-    return str(text).translate(_INVISIBLE)
-
-
-class VisibleFormatter(logging.Formatter):
-    """Log records (warnings on stderr) with their control characters escaped."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return visible(super().format(record))
 
 
 def shown(a: Alignment) -> Alignment:

@@ -84,6 +84,7 @@ def cached_corpus(
     kind: str,
     prefix: str,
     cfg: DataConfig,
+    *,
     spm_key: list[str],
     data_dir: Path,
     settings: dict[str, Any],
@@ -181,7 +182,9 @@ def prepare_corpus(
         "holdout": holdout,
         "bleu_subset": cfg.valid_max_sentences if holdout else None,
     }
-    return cached_corpus("train", prefix, cfg, spm_key, data_dir, settings, make)
+    return cached_corpus(
+        "train", prefix, cfg, spm_key=spm_key, data_dir=data_dir, settings=settings, make=make
+    )
 
 
 def write_valid(
@@ -221,4 +224,6 @@ def prepare_valid(
         return {"prefix": prefix, "valid": meta, "skipped_empty": counts.skipped_empty}
 
     settings = {"bleu_subset": cfg.valid_max_sentences}
-    return cached_corpus("valid", prefix, cfg, spm_key, data_dir, settings, make)
+    return cached_corpus(
+        "valid", prefix, cfg, spm_key=spm_key, data_dir=data_dir, settings=settings, make=make
+    )

@@ -128,15 +128,6 @@ def holdout_indices(n_pairs: int, size: int, seed: int) -> set[int]:
     return set(random.Random(seed).sample(range(n_pairs), min(size, n_pairs // 10)))
 
 
-def spm_files(joint: bool) -> dict[str, str]:
-    """The fixed names of a model directory's SentencePiece model(s)."""
-    return (
-        {"src": "spm.model", "tgt": "spm.model"}
-        if joint
-        else {"src": "spm.src.model", "tgt": "spm.tgt.model"}
-    )
-
-
 def check_corpus_files(cfg: DataConfig) -> None:
     """Fail on a missing corpus file before anything is created or removed."""
     for prefix in (*cfg.prefixes, cfg.valid):

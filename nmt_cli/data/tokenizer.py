@@ -35,6 +35,15 @@ def normalize(line: str) -> str:
     return " ".join(unicodedata.normalize("NFC", line.translate(_CONTROLS)).split())
 
 
+def spm_files(joint: bool) -> dict[str, str]:
+    """The fixed names of a model directory's SentencePiece model(s)."""
+    return (
+        {"src": "spm.model", "tgt": "spm.model"}
+        if joint
+        else {"src": "spm.src.model", "tgt": "spm.tgt.model"}
+    )
+
+
 def train_sentencepiece(texts: Iterable[str], model_prefix: Path, vocab_size: int, seed: int = 1) -> int:
     """Train a unigram SentencePiece model with the fixed special ids; return its size.
 

@@ -19,10 +19,9 @@ from nmt_cli.data.corpus import (
     input_bytes,
     input_signature,
     reservoir_sample,
-    spm_files,
     stream_pairs,
 )
-from nmt_cli.data.tokenizer import NORMALIZATION, Tokenizer, train_sentencepiece
+from nmt_cli.data.tokenizer import NORMALIZATION, Tokenizer, spm_files, train_sentencepiece
 from nmt_cli.errors import NMTError
 
 PROGRESS_EVERY = 20_000  # pairs between progress reports

@@ -9,15 +9,40 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from nmt_cli.config import BOS_ID, EOS_ID, DecodeConfig
-from nmt_cli.decoding.constraints import Constraints, allocate
 from nmt_cli.decoding.hypothesis import Hypothesis, force_eos, length_penalty, max_lengths, sync_now
-from nmt_cli.decoding.sampling import block_repeats
 from nmt_cli.models.seq2seq import Seq2Seq
+
+if TYPE_CHECKING:  # constraints.py is imported by the searches that have some
+    from nmt_cli.decoding.constraints import Constraints
+
+
+@dataclass
+class _AttentionRecord:
+    """The attention of every decoder row at every step, and which row of the step before each
+    row continues: a hypothesis's attention is gathered along these backpointers once, at the
+    end. (Re-indexing a (rows, T, S) history every step cost markup 22%, docs/documents.md.)"""
+
+    steps: list[Tensor]  # [t]: (R_t, S) the attention of the R_t rows decoding at step t
+    parents: list[Tensor]  # [t]: (R_t+1,) the row of step t that each row of step t+1 continues
+
+    def trace(self, ends: Tensor, rows: Tensor) -> Tensor:
+        """(H, max(ends) + 1, S) the attention of H hypotheses that ended (with EOS) at steps
+        `ends` (H,) in rows `rows` (H,) of that step; zero after each one's end."""
+        last = int(ends.max()) if ends.numel() else 0
+        out = self.steps[0].new_zeros(ends.numel(), last + 1, self.steps[0].size(-1))
+        cur = rows.clone()
+        for t in range(last, -1, -1):
+            live = (ends >= t).nonzero().squeeze(1)
+            out[live, t] = self.steps[t][cur[live]]
+            if t:
+                cur[live] = self.parents[t - 1][cur[live]]
+        return out
 
 
 @dataclass
@@ -26,43 +51,47 @@ class _Finished:
 
     scores: Tensor  # (n, k) length-normalised, -inf where empty
     tokens: Tensor  # (n, k, T)
-    lengths: Tensor  # (n, k)
-    attention: Tensor | None  # (n, k, T, S)
+    lengths: Tensor  # (n, k) also the step of each one's EOS
+    rows: Tensor  # (n, k) the decoder row of that step that ended it (for _AttentionRecord)
 
     @classmethod
-    def empty(cls, n: int, k: int, steps: int, src: Tensor, keep_attention: bool) -> _Finished:
-        dev = src.device
-        attention = src.new_zeros(n, k, steps, src.size(1), dtype=torch.float) if keep_attention else None
+    def empty(cls, n: int, k: int, steps: int, device: torch.device) -> _Finished:
         return cls(
-            torch.full((n, k), -math.inf, device=dev),
-            torch.zeros(n, k, steps, dtype=torch.long, device=dev),
-            torch.zeros(n, k, dtype=torch.long, device=dev),
-            attention,
+            torch.full((n, k), -math.inf, device=device),
+            torch.zeros(n, k, steps, dtype=torch.long, device=device),
+            torch.zeros(n, k, dtype=torch.long, device=device),
+            torch.zeros(n, k, dtype=torch.long, device=device),
         )
 
-    def merge(self, sent: Tensor, scores: Tensor, tokens: Tensor, length: int, attn: Tensor | None) -> None:
-        """Offer new hypotheses (scores (a, m), tokens (a, m, T)) of sentences `sent`: keep the k best."""
+    def merge(self, sent: Tensor, scores: Tensor, tokens: Tensor, length: int, rows: Tensor) -> None:
+        """Offer new hypotheses (scores (a, m), tokens (a, m, T), decoder rows (a, m)) of
+        sentences `sent`: keep the k best."""
         k = self.scores.size(1)
         best_s, best_j = torch.cat([self.scores[sent], scores], dim=1).topk(k, dim=1)
         new_len = torch.full_like(scores, length, dtype=torch.long)
         self.lengths[sent] = torch.cat([self.lengths[sent], new_len], dim=1).gather(1, best_j)
+        self.rows[sent] = torch.cat([self.rows[sent], rows], dim=1).gather(1, best_j)
         pick = best_j.unsqueeze(-1).expand(-1, -1, tokens.size(-1))
         self.tokens[sent] = torch.cat([self.tokens[sent], tokens], dim=1).gather(1, pick)
-        if self.attention is not None and attn is not None:
-            pick = best_j[:, :, None, None].expand(-1, -1, *attn.shape[2:])
-            self.attention[sent] = torch.cat([self.attention[sent], attn], dim=1).gather(1, pick)
         self.scores[sent] = best_s
 
-    def hypotheses(self, nbest: int) -> list[list[Hypothesis]]:
-        out = []
-        for i, (scores, lengths) in enumerate(zip(self.scores.tolist(), self.lengths.tolist())):
-            hyps = []
-            for j, (score, length) in enumerate(zip(scores[:nbest], lengths)):
-                if score == -math.inf:
-                    break
-                attention = self.attention[i, j, : length + 1] if self.attention is not None else None
-                hyps.append(Hypothesis(self.tokens[i, j, :length].tolist(), score, attention))
-            out.append(hyps)
+    def hypotheses(self, nbest: int, record: _AttentionRecord | None = None) -> list[list[Hypothesis]]:
+        """Each sentence's `nbest` best, with their attention from `record` when kept."""
+        scores, lengths = self.scores[:, :nbest], self.lengths[:, :nbest]
+        found = (scores > -math.inf).nonzero()  # (H, 2): sentence, place
+        attention = None
+        if record is not None and found.numel():
+            attention = record.trace(lengths[found[:, 0], found[:, 1]], self.rows[found[:, 0], found[:, 1]])
+        out: list[list[Hypothesis]] = [[] for _ in range(scores.size(0))]
+        for h, ((i, j), score, length) in enumerate(
+            zip(
+                found.tolist(),
+                scores[found[:, 0], found[:, 1]].tolist(),
+                lengths[found[:, 0], found[:, 1]].tolist(),
+            )
+        ):
+            att = attention[h, : length + 1] if attention is not None else None
+            out[i].append(Hypothesis(self.tokens[i, j, :length].tolist(), score, att))
         return out
 
 
@@ -87,12 +116,12 @@ def beam_search(
     first_limit, steps = int(max_len.min()), int(max_len.max()) + 1
     penalty = length_penalty(torch.arange(1, steps + 1, device=dev), cfg.length_penalty)  # [t] = lp(t+1)
     limit_penalty = length_penalty(max_len, cfg.length_penalty)
-    finished = _Finished.empty(n, k, steps, src, cfg.keep_attention)
+    finished = _Finished.empty(n, k, steps, dev)
+    record = _AttentionRecord([], []) if cfg.keep_attention else None
     sent = torch.arange(n, device=dev)  # original index of each active sentence
     scores = torch.full((n, k), -math.inf, device=dev)
     scores[:, 0] = 0.0
     hist = torch.zeros(n * k, steps, dtype=torch.long, device=dev)
-    attn_hist = src.new_zeros(n * k, steps, src.size(1), dtype=torch.float) if cfg.keep_attention else None
     prev = torch.full((n * k,), BOS_ID, dtype=torch.long, device=dev)
     beams_of = torch.arange(n, device=dev).repeat_interleave(k)  # the sentence of each row
     cons = None if constraints is None else constraints.select(beams_of)
@@ -101,6 +130,8 @@ def beam_search(
         logp = torch.log_softmax(logits.float(), dim=-1)
         a = sent.numel()
         if cfg.no_repeat_ngram:
+            from nmt_cli.decoding.sampling import block_repeats  # only the runs that block n-grams
+
             logp = block_repeats(logp, hist[:, :t], cfg.no_repeat_ngram)
         if cons is not None:
             logp = cons.restrict(logp, (max_len[sent] - t).repeat_interleave(k))
@@ -110,8 +141,8 @@ def beam_search(
             top_s, tok, rows, is_eos = _constrained_step(logp, scores, cons, k)
         else:
             top_s, tok, rows, is_eos = _step(logp, scores, k)
-        if attn_hist is not None:
-            attn_hist[:, t] = attn.float()
+        if record is not None:
+            record.steps.append(attn.float())
         # An EOS among the first k candidates finishes a hypothesis (those beyond can't make the k best).
         end_rows = rows[:, :k].reshape(-1)
         finished.merge(
@@ -119,7 +150,7 @@ def beam_search(
             torch.where(is_eos[:, :k], top_s[:, :k] / penalty[t], -math.inf),
             hist[end_rows].view(a, k, steps),
             t,
-            attn_hist[end_rows].view(a, k, steps, -1) if attn_hist is not None else None,
+            end_rows.view(a, k),
         )
         # The k best extensions that do not end carry on (a beam contributes at most one EOS,
         # so at least k of the 2k candidates are not EOS).
@@ -129,8 +160,8 @@ def beam_search(
         prev = tok.gather(1, order).view(-1)
         hist = hist[rows]
         hist[:, t] = prev
-        if attn_hist is not None:
-            attn_hist = attn_hist[rows]
+        if record is not None:
+            record.parents.append(rows)
         state = state.select(rows)
         if cons is not None:
             cons = cons.select(rows).advance(prev)
@@ -146,9 +177,9 @@ def beam_search(
             memory, state = memory.select(keep_rows), state.select(keep_rows)
             hist, prev = hist[keep_rows], prev[keep_rows]
             cons = cons.select(keep_rows) if cons is not None else None
-            if attn_hist is not None:
-                attn_hist = attn_hist[keep_rows]
-    return finished.hypotheses(cfg.nbest)
+            if record is not None:
+                record.parents[-1] = record.parents[-1][keep_rows]
+    return finished.hypotheses(cfg.nbest, record)
 
 
 def _step(logp: Tensor, scores: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -171,6 +202,8 @@ def _constrained_step(
     that met every constraint may end, and only among the k best candidates), then the k
     extensions that dynamic beam allocation picks from each beam's 2k best tokens and the
     tokens that advance its constraints."""
+    from nmt_cli.decoding.constraints import allocate
+
     a, m, dev = scores.size(0), min(2 * k, logp.size(-1)), logp.device
     beam_lp, beam_tok = logp.topk(m, dim=1)  # (a*k, m)
     extra = cons.allowed()  # (a*k, C): forced candidates, unless already among the m best

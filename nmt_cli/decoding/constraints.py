@@ -3,9 +3,10 @@
 Each decoder row tracks, as tensors, which of its sentence's constraints it has met and which
 one it is in the middle of (Hu et al., 2019: vectorised tracking over all rows at once). Beam
 search keeps hypotheses at every level of progress with dynamic beam allocation (Post & Vilar,
-2018); greedy search forces a constraint's tokens when the model would otherwise end without
-it or once it has started one. Constraints reach the search as data, as an ensemble reaches it
-as a model: the search never learns which model it drives.
+2018); greedy search forces a constraint's tokens where the model attends to its source term,
+once it has started one, or when the model would otherwise end without it. Constraints reach
+the search as data, as an ensemble reaches it as a model: the search never learns which model
+it drives.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Constraints:
     fold: Tensor | None = None  # (V,) each token's lower-case twin: produced tokens count as it
     ended: Tensor | None = None  # (N,) rows that completed a constraint with their last token
     joins: Tensor | None = None  # (V,) pieces that glue onto the word before (no ▁, alphanumeric)
+    spans: Tensor | None = None  # (N, C, 2) source subwords [start, end) of each constraint's term
 
     @classmethod
     def build(
@@ -46,11 +48,13 @@ class Constraints:
         device: torch.device,
         fold: Tensor | None = None,
         joins: Tensor | None = None,
+        spans: Sequence[Sequence[tuple[int, int]]] | None = None,
     ) -> Constraints:
         """One row per sentence, from each sentence's list of token sequences. With `fold`, a
         produced token also meets a constraint token that differs from it only in case (a term
         the model writes with a capital at the start of a sentence); with `joins`, no such piece
-        may follow a completed term (`3` must not become `31`)."""
+        may follow a completed term (`3` must not become `31`); with `spans`, the source subwords
+        of each constraint's term, greedy search places the term where the model attends to them."""
         n = len(terms)
         c = max((len(t) for t in terms), default=0)
         width = max((len(seq) for t in terms for seq in t), default=1)
@@ -67,7 +71,14 @@ class Constraints:
             fold = fold.to(device)
             keys = torch.where(tokens >= 0, fold[tokens.clamp(min=0)], -1)
         joins = joins.to(device) if joins is not None else None
-        return cls(tokens, lengths, lengths == 0, zeros - 1, zeros, keys, fold, zeros.bool(), joins)
+        where = None
+        if spans is not None:
+            where = torch.zeros(n, max(c, 1), 2, dtype=torch.long)  # [0, 0): attended nowhere
+            for i, sentence_spans in enumerate(spans):
+                for j, (start, end) in enumerate(sentence_spans):
+                    where[i, j, 0], where[i, j, 1] = start, end
+            where = where.to(device)
+        return cls(tokens, lengths, lengths == 0, zeros - 1, zeros, keys, fold, zeros.bool(), joins, where)
 
     def select(self, idx: Tensor) -> Constraints:
         """The rows `idx`, as beam reordering and dropping finished sentences need them."""
@@ -81,6 +92,7 @@ class Constraints:
             self.fold,
             self.ended[idx] if self.ended is not None else None,
             self.joins,
+            self.spans[idx] if self.spans is not None else None,
         )
 
     def _folded(self, tok: Tensor) -> Tensor:
@@ -149,7 +161,9 @@ class Constraints:
         cur = torch.where(longer, which, cur)
         pos = torch.where(longer, 1, pos)
         ended = completed | single
-        return Constraints(self.tokens, self.lengths, met, cur, pos, self.keys, self.fold, ended, self.joins)
+        return Constraints(
+            self.tokens, self.lengths, met, cur, pos, self.keys, self.fold, ended, self.joins, self.spans
+        )
 
     def restrict(self, logp: Tensor, steps_left: Tensor, force: Tensor | None = None) -> Tensor:
         """logp (N, V) with EOS forbidden to rows with unmet constraints (but at their length
@@ -171,11 +185,21 @@ class Constraints:
         mask.scatter_(1, allowed.clamp(min=0), allowed >= 0)
         return torch.where(must.unsqueeze(1) & ~mask, -math.inf, logp)
 
-    def greedy_force(self, logp: Tensor) -> Tensor:
-        """(N,) rows where greedy search must produce a constraint token now: one is under way,
-        or the model's best token is EOS while some constraint is unmet."""
-        wants_end = logp.argmax(dim=-1) == EOS_ID
-        return (self.cur >= 0) | (wants_end & ~self.met.all(1))
+    def greedy_force(self, logp: Tensor, attention: Tensor | None = None) -> Tensor:
+        """(N,) rows where greedy search must produce a constraint token now: one is under way;
+        or the model's attention (N, S) peaks on the source term of an unmet constraint while
+        its best token does not begin one (it would translate the term its own way); or the
+        model's best token is EOS while some constraint is unmet. Greedy search cannot look
+        ahead: without the attention, a term the model does not write itself could only go
+        where the model wants to end (docs/glossaries.md)."""
+        best = logp.argmax(dim=-1)
+        force = (self.cur >= 0) | ((best == EOS_ID) & ~self.met.all(1))
+        if self.spans is None or attention is None:
+            return force
+        at = attention.argmax(dim=-1)[:, None]  # (N, 1) the source subword attended most
+        on_term = ((at >= self.spans[..., 0]) & (at < self.spans[..., 1]) & ~self.met).any(1)
+        begins = self._starts(self._folded(best).unsqueeze(1)).squeeze(1).any(-1)
+        return force | (on_term & ~begins)
 
 
 def case_fold(pieces: Sequence[str]) -> Tensor:
@@ -217,13 +241,18 @@ def allocate(scores: Tensor, progress: Tensor, total: Tensor, k: int) -> Tensor:
 
 
 def fit_terms(terms: Terms, limit: int, texts: Sequence[str]) -> list[list[int]]:
-    """The constraints that fit in `limit` target tokens together, in order; a warning names
-    each one left out, since its term cannot appear in the translation."""
-    kept: list[list[int]] = []
+    """The constraints that fit in `limit` target tokens together, in order (`fitting`)."""
+    return [list(terms[i]) for i in fitting(terms, limit, texts)]
+
+
+def fitting(terms: Terms, limit: int, texts: Sequence[str]) -> list[int]:
+    """The indices of the constraints that fit in `limit` target tokens together, in order; a
+    warning names each one left out, since its term cannot appear in the translation."""
+    kept: list[int] = []
     used = 0
-    for seq, text in zip(terms, texts):
+    for i, (seq, text) in enumerate(zip(terms, texts)):
         if used + len(seq) <= limit:
-            kept.append(list(seq))
+            kept.append(i)
             used += len(seq)
         else:
             log.warning(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -19,13 +20,15 @@ from nmt_cli.config import BEAM_BUDGET, BOS_ID, EOS_ID, DecodeConfig
 from nmt_cli.data.batch import pad
 from nmt_cli.data.tokenizer import Tokenizer
 from nmt_cli.decoding.beam import beam_search
-from nmt_cli.decoding.constraints import Constraints, Terms, case_fold, fit_terms, joining_pieces
 from nmt_cli.decoding.hypothesis import Hypothesis, force_eos, max_length, max_lengths, sync_now
 from nmt_cli.decoding.protect import restore
-from nmt_cli.decoding.sampling import Sampler, Sampling, block_repeats
 from nmt_cli.decoding.terms import TermFinder
 from nmt_cli.io.output import windows
 from nmt_cli.models.seq2seq import Seq2Seq
+
+if TYPE_CHECKING:  # sampling, n-gram blocking and constraints: imported by the runs that use them
+    from nmt_cli.decoding.constraints import Constraints, Terms
+    from nmt_cli.decoding.sampling import Sampler
 
 log = logging.getLogger("nmt_cli")
 
@@ -51,8 +54,9 @@ def greedy(
 ) -> list[Hypothesis]:
     """Pick the most probable token at every step, for a whole batch at once; or, given
     `choose` (log-probabilities (N, V) -> tokens (N,)), the token it picks (sampling).
-    With `constraints`, a row produces a constraint's tokens once it has begun one, or when
-    the model would end while one is unmet, or when its steps left only suffice for them."""
+    With `constraints`, a row produces a constraint's tokens once it has begun one, where its
+    attention peaks on a term's source words (`Constraints.greedy_force`), when the model would
+    end while one is unmet, or when its steps left only suffice for them."""
     n, dev = src.size(0), src.device
     memory = model.encode(src, src_mask)
     state = model.init_state(memory)
@@ -68,9 +72,11 @@ def greedy(
         logits, state, attn = model.decode_step(prev, memory, state, cfg.attention)
         logp = torch.log_softmax(logits.float(), dim=-1)
         if cfg.no_repeat_ngram:
+            from nmt_cli.decoding.sampling import block_repeats
+
             logp = block_repeats(logp, out[active, :t], cfg.no_repeat_ngram)
         if constraints is not None:
-            logp = constraints.restrict(logp, max_len[active] - t, constraints.greedy_force(logp))
+            logp = constraints.restrict(logp, max_len[active] - t, constraints.greedy_force(logp, attn))
         if t >= first_limit:
             logp = force_eos(logp, t >= max_len[active])
         if choose is None:  # topk breaks ties as beam search and top-k sampling do; max may not
@@ -125,6 +131,8 @@ def make_sampler(cfg: DecodeConfig, device: torch.device) -> Sampler | None:
     """The seeded sampler `cfg` asks for, or None for search."""
     if cfg.sampling is None:
         return None
+    from nmt_cli.decoding.sampling import Sampler, Sampling
+
     return Sampler(Sampling.parse(cfg.sampling), cfg.temperature, cfg.seed, device)
 
 
@@ -140,16 +148,23 @@ def decode_batch(
     src_ids: Sequence[Sequence[int]],
     cfg: DecodeConfig,
     device: torch.device,
+    *,
     sampler: Sampler | None = None,
     terms: Sequence[Terms] = (),
     vocab: tuple[Tensor, Tensor] | None = None,
+    spans: Sequence[Sequence[tuple[int, int]]] | None = None,
 ) -> list[list[Hypothesis]]:
     """Decode one batch of encoded sources (no empty ones) by sampling, greedy or beam search,
     under each source's constraints `terms` when any has some (`vocab`: the target vocabulary's
-    case folding and joining pieces, see Constraints.build)."""
+    case folding and joining pieces; `spans`: each term's source subwords; see Constraints.build)."""
     src = pad(src_ids, suffix=EOS_ID).to(device)
     src_mask = src != 0
-    cons = Constraints.build(terms, device, *(vocab or ())) if any(terms) else None
+    cons = None
+    if any(terms):
+        from nmt_cli.decoding.constraints import Constraints
+
+        fold, joins = vocab or (None, None)
+        cons = Constraints.build(terms, device, fold, joins, spans)
     if sampler is not None:
         rows = torch.arange(src.size(0), device=device).repeat_interleave(cfg.nbest)  # one per sample
         return sample(model, src, src_mask, cfg, sampler, cons.select(rows) if cons is not None else None)
@@ -193,6 +208,7 @@ def translate(
     tokenizer: Tokenizer,
     lines: Sequence[str],
     cfg: DecodeConfig,
+    *,
     device: torch.device | None = None,
     sampler: Sampler | None = None,
     finder: TermFinder | None = None,
@@ -210,15 +226,20 @@ def translate(
     finder = finder or TermFinder.build(cfg.glossary, cfg.keep, cfg.protect)
     cfg = replace(cfg, batch_tokens=batch_budget(cfg, model.decode_budget))
     encoded = [_truncate(ids) for ids in tokenizer.encode_src(lines)]
-    targets = [finder.targets(line) if finder else [] for line in lines]
-    terms = [_line_terms(tokenizer, t, len(ids), cfg) for t, ids in zip(targets, encoded)]
-    pieces = tokenizer.tgt_pieces(range(tokenizer.tgt_vocab_size)) if any(terms) else None
-    vocab = (case_fold(pieces), joining_pieces(pieces)) if pieces else None
+    found = [finder.found(line) if finder else [] for line in lines]
+    targets = [[target for _, _, target in f] for f in found]
+    fitted = [_line_terms(tokenizer, line, f, len(ids), cfg) for line, f, ids in zip(lines, found, encoded)]
+    terms, spans = [t for t, _ in fitted], [s for _, s in fitted]
+    vocab = _term_vocab(tokenizer) if any(terms) else None
     results: list[list[Hypothesis]] = [[] for _ in lines]
     with torch.inference_mode():
         for idx in length_batches([len(ids) for ids in encoded], cfg):
             batch, batch_terms = [encoded[i] for i in idx], [terms[i] for i in idx]
-            for i, hyps in zip(idx, decode_batch(model, batch, cfg, device, sampler, batch_terms, vocab)):
+            batch_spans = [spans[i] for i in idx]
+            decoded = decode_batch(
+                model, batch, cfg, device, sampler=sampler, terms=batch_terms, vocab=vocab, spans=batch_spans
+            )
+            for i, hyps in zip(idx, decoded):
                 results[i] = hyps
     texts = tokenizer.decode_tgt([h[0].tokens if h else [] for h in results])
     texts = [restore(text, t, tokenizer.decode_tgt(ids)) for text, t, ids in zip(texts, targets, terms)]
@@ -228,11 +249,29 @@ def translate(
     ]
 
 
-def _line_terms(tokenizer: Tokenizer, targets: list[str], src_len: int, cfg: DecodeConfig) -> list[list[int]]:
-    """The target ids of one line's terms that fit its length limit together."""
-    if not targets or not src_len:
-        return []
-    return fit_terms(tokenizer.encode_tgt(targets), max_length(src_len, cfg), targets)
+def _term_vocab(tokenizer: Tokenizer) -> tuple[Tensor, Tensor] | None:
+    """The target vocabulary's case folding and joining pieces, which constraints match with."""
+    from nmt_cli.decoding.constraints import case_fold, joining_pieces
+
+    pieces = tokenizer.tgt_pieces(range(tokenizer.tgt_vocab_size))
+    return (case_fold(pieces), joining_pieces(pieces)) if pieces else None
+
+
+def _line_terms(
+    tokenizer: Tokenizer, line: str, found: list[tuple[int, int, str]], src_len: int, cfg: DecodeConfig
+) -> tuple[list[list[int]], list[tuple[int, int]]]:
+    """The target ids of one line's terms that fit its length limit together, and the source
+    subwords [start, end) of each (a span's subwords: those of the text before its end but not
+    of the text before its start; SentencePiece splits at the spaces around whole words)."""
+    if not found or not src_len:
+        return [], []
+    from nmt_cli.decoding.constraints import fitting
+
+    targets = [target for _, _, target in found]
+    ids = tokenizer.encode_tgt(targets)
+    kept = fitting(ids, max_length(src_len, cfg), targets)
+    cuts = tokenizer.encode_src([line[:c] for i in kept for c in found[i][:2]])
+    return [ids[i] for i in kept], [(len(cuts[2 * j]), len(cuts[2 * j + 1])) for j in range(len(kept))]
 
 
 def translate_stream(
@@ -249,4 +288,4 @@ def translate_stream(
     sampler = make_sampler(cfg, device)
     finder = TermFinder.build(cfg.glossary, cfg.keep, cfg.protect)
     for chunk in windows(lines, window):
-        yield from translate(model, tokenizer, chunk, cfg, device, sampler, finder)
+        yield from translate(model, tokenizer, chunk, cfg, device=device, sampler=sampler, finder=finder)

@@ -7,9 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nmt_cli.decoding.glossary import Glossary, read_glossary
 from nmt_cli.decoding.protect import Protector
+
+if TYPE_CHECKING:  # read_glossary is imported by the runs with a --glossary
+    from nmt_cli.decoding.glossary import Glossary
 
 
 @dataclass(frozen=True)
@@ -26,15 +29,22 @@ class TermFinder:
 
     def targets(self, line: str) -> list[str]:
         """The target strings the translation of `line` must contain, in source order."""
+        return [target for _, _, target in self.found(line)]
+
+    def found(self, line: str) -> list[tuple[int, int, str]]:
+        """(start, end, target) of each source span of `line` whose translation must contain
+        `target`, in source order: greedy search places a term where the model attends to its span."""
         matches = self.glossary.matches(line) if self.glossary else []
         taken = [(m.start, m.end) for m in matches]
         spans = self.protector.spans(line, taken) if self.protector else []
-        found = [(m.start, m.target) for m in matches] + [(s, line[s:e]) for s, e in spans]
-        return [target for _, target in sorted(found, key=lambda x: x[0])]
+        found = [(m.start, m.end, m.target) for m in matches] + [(s, e, line[s:e]) for s, e in spans]
+        return sorted(found, key=lambda x: x[0])
 
 
 @lru_cache(maxsize=4)
 def _cached_glossary(path: str, mtime_ns: int) -> Glossary:
     """A glossary read once per version of its file: callers that translate sentence by
     sentence (documents, interactive use) build a finder per call."""
+    from nmt_cli.decoding.glossary import read_glossary
+
     return read_glossary(path)

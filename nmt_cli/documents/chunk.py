@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 from nmt_cli.documents.split import Span
 
-DEFAULT_MAX_TOKENS = 100  # DataConfig.max_len: what a model without a recorded limit saw
 CONJUNCTIONS = [
     "und",
     "oder",
@@ -44,14 +42,6 @@ CONJUNCTIONS = [
 # A clause boundary: the space after ; : , or the space before a conjunction.
 _CLAUSE = re.compile(r"(?<=[;:,])\s+|\s+(?=(?:" + "|".join(CONJUNCTIONS) + r")\b)", re.IGNORECASE)
 _STRONG = re.compile(r"(?<=[;:])\s+")
-
-
-def trained_length(config: dict[str, Any], cap: int) -> int:
-    """The longest source (in subwords) a model directory's config.json says it trained on,
-    at most `cap` (what the search accepts)."""
-    data = config.get("data") or {}
-    max_len = data.get("max_len") if isinstance(data, dict) else None
-    return min(int(max_len) if isinstance(max_len, int) and max_len > 0 else DEFAULT_MAX_TOKENS, cap)
 
 
 def _cuts(text: str, pattern: re.Pattern[str]) -> list[Span]:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from nmt_cli.documents.chunk import chunk_spans
 from nmt_cli.documents.split import Span, sentence_spans
+
+DEFAULT_MAX_TOKENS = 100  # DataConfig.max_len: what a model without a recorded limit saw
 
 # Sentences in, their translations out, in order: one call for a whole window of lines, so the
 # search sorts all of their sentences into the same length-sorted batches.
@@ -24,6 +26,14 @@ class Splitting:
 
     lang: str | None
     max_tokens: int
+
+
+def trained_length(config: dict[str, Any], cap: int) -> int:
+    """The longest source (in subwords) a model directory's config.json says it trained on,
+    at most `cap` (what the search accepts): longer sentences are cut (chunk.py)."""
+    data = config.get("data") or {}
+    max_len = data.get("max_len") if isinstance(data, dict) else None
+    return min(int(max_len) if isinstance(max_len, int) and max_len > 0 else DEFAULT_MAX_TOKENS, cap)
 
 
 def sentences_of(line: str, lang: str | None) -> list[Span]:
@@ -47,6 +57,8 @@ def plan_lines(lines: Sequence[str], splitting: Splitting, measure: Measure) -> 
             if next(lengths) <= splitting.max_tokens:
                 plan.append([(s, e)])
                 continue
+            from nmt_cli.documents.chunk import chunk_spans  # only for an over-long sentence
+
             fits = chunk_spans(line[s:e], lambda t: measure([t])[0], splitting.max_tokens)
             plan.append([(s + a, s + b) for a, b in fits])
         plans.append(plan)

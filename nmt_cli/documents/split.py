@@ -1,6 +1,7 @@
 """Sentence splitting of one line with sentencex (Wikimedia), chosen by measurement in
 docs/sentence-splitting.md: exact character offsets, so a line can be put back together with
-its own spacing between the sentences.
+its own spacing between the sentences. A few post-rules, measured there, mend what sentencex
+1.0.32 gets wrong: German ordinals, German sentences that start with a digit, numbered lists.
 """
 
 from __future__ import annotations
@@ -14,6 +15,12 @@ Span = tuple[int, int]  # [start, end) character offsets into a line
 
 # sentencex splits after a German ordinal ("im 19. | Jahrhundert"); re-join such pieces.
 _ORDINAL_END = re.compile(r"(^|\s)\d{1,3}\.\s*$")
+# German sentencex never starts a sentence with a digit ("war 1990. | 2000 Menschen kamen.").
+_DIGITS_AFTER_END = re.compile(r"(?<=[.!?])([\"“”»']?\s+)(\d+)")
+_STREET = re.compile(r"(?i)str\.$")  # Goethestr. 12: an abbreviation sentencex does not know
+# A list item's number: "1. Erstens", "2. Zweitens" (not "2.5", not "12.3.").
+_ITEM = re.compile(r"(?<!\S)(\d{1,2})\.(?=\s)")
+_ITEM_ONLY = re.compile(r"\d{1,2}\.")
 # sentencex knows these exact codes; anything else silently falls back to generic rules.
 _KNOWN = {"de", "en"}
 
@@ -48,10 +55,24 @@ def _boundaries(line: str, lang: str) -> list[dict[str, Any]]:
         return [{"start_index": 0, "end_index": len(line)}]
 
 
+def _digits_as_capitals(line: str) -> str:
+    """`line` with each number that follows a sentence end written as a capitalised word of the
+    same length ("1990. 2000 Menschen" -> "1990. Aaaa Menschen"), so that sentencex's German
+    rules (abbreviations, initials such as "A.") decide whether a sentence starts there;
+    offsets do not move. A street abbreviation (`Goethestr. 12`) keeps its number."""
+
+    def capital(m: re.Match[str]) -> str:
+        if _STREET.search(line, 0, m.start()):
+            return m.group(0)
+        return m.group(1) + "A" + "a" * (len(m.group(2)) - 1)
+
+    return _DIGITS_AFTER_END.sub(capital, line)
+
+
 def _pieces(line: str, lang: str) -> list[Span]:
     """sentencex's pieces with their surrounding whitespace removed, empty ones dropped."""
     spans = []
-    for b in _boundaries(line, lang):
+    for b in _boundaries(_digits_as_capitals(line) if lang == "de" else line, lang):
         start, end = int(b["start_index"]), int(b["end_index"])
         piece = line[start:end]
         core = piece.strip()
@@ -61,16 +82,49 @@ def _pieces(line: str, lang: str) -> list[Span]:
     return spans
 
 
+def _list_items(line: str, starts: set[int]) -> set[int]:
+    """Where the items of numbered lists begin: a "1." that starts a sentence or follows a
+    colon, followed by "2.", "3.", ... in order (at least two items; an ordinal such as "am 3. Oktober" is no
+    list). sentencex splits such lists only where each item is preceded by a full stop."""
+    found = [(m.start(), int(m.group(1))) for m in _ITEM.finditer(line)]
+    items: set[int] = set()
+    for i, (at, number) in enumerate(found):
+        if number != 1 or not (at in starts or line[:at].rstrip().endswith(":")):
+            continue
+        chain, want = [], 2
+        for later, n in found[i + 1 :]:
+            if n == want:
+                chain.append(later)
+                want += 1
+        items.update([at, *chain] if chain else [])
+    return items
+
+
+def _spans_from(line: str, starts: list[int]) -> list[Span]:
+    """The sentences that begin at `starts` (sorted), each up to the next, whitespace stripped."""
+    ends = starts[1:] + [len(line.rstrip())]
+    return [(s, s + len(line[s:e].rstrip())) for s, e in zip(starts, ends)]
+
+
 def sentence_spans(line: str, lang: str) -> list[Span]:
     """(start, end) of each sentence of `line`, surrounding whitespace excluded, in order.
 
-    In German a piece that ends in a bare ordinal ("am 19.") is merged with the next one.
-    Outside the spans there is only whitespace, so `line` is rebuilt exactly from them.
+    Post-rules on sentencex's pieces: in German a piece that ends in a bare ordinal ("am 19.")
+    is merged with the next one; in both languages the items of a numbered list ("1. Erster
+    Punkt 2. Zweiter Punkt") are sentences, and a piece that is only a list number ("1.") is
+    merged with the next one. Outside the spans there is only whitespace, so `line` is rebuilt
+    exactly from them.
     """
-    spans: list[Span] = []
-    for start, end in _pieces(line, lang):
-        if spans and lang == "de" and _ORDINAL_END.search(line[spans[-1][0] : spans[-1][1]]):
-            spans[-1] = (spans[-1][0], end)
-        else:
-            spans.append((start, end))
-    return spans
+    pieces = _pieces(line, lang)
+    if not pieces:
+        return []
+    starts = [pieces[0][0]]
+    for (prev_start, prev_end), (start, _) in zip(pieces, pieces[1:]):
+        if not (lang == "de" and _ORDINAL_END.search(line[prev_start:prev_end])):
+            starts.append(start)
+    starts = sorted(set(starts) | _list_items(line, set(starts)))
+    kept = starts[:1]
+    for start in starts[1:]:
+        if not _ITEM_ONLY.fullmatch(line[kept[-1] : start].strip()):
+            kept.append(start)
+    return _spans_from(line, kept)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TextIO
 
 from nmt_cli.errors import NMTError
-from nmt_cli.io.atomic import publish, temp_file_beside
 from nmt_cli.io.files import describe_os_error, os_errors_as_words, refuse_same_file, require_inputs
 from nmt_cli.io.lines import bytes_read, iter_raw_lines, open_binary
 from nmt_cli.io.lines import input_lines as input_lines  # re-exported: the one line rule
@@ -50,6 +49,8 @@ def open_output(
         with os_errors_as_words("writing", path), open(path, "w", encoding="utf-8", newline="\n") as direct:
             yield direct
         return
+    from nmt_cli.io.atomic import publish, temp_file_beside  # a file, not stdout
+
     mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
     with os_errors_as_words("opening", path):
         tmp = temp_file_beside(target)
@@ -87,6 +88,8 @@ def _copy_into_linked(tmp: Path, target: Path) -> None:
 
 def _kept_beside(tmp: Path, target: Path, e: OSError) -> NMTError:
     """Move the finished output next to `target` and say where, with why it was not written."""
+    from nmt_cli.io.atomic import publish
+
     kept = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.new")
     publish(tmp, kept)
     reason = describe_os_error(e, "writing", target)

@@ -14,17 +14,12 @@ The query-independent half of each score (W h_i, W1 h_i) is computed once per se
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
-from nmt_cli.accel import additive_energies
-from nmt_cli.accel.memory_reads import plain_read
+from nmt_cli.accel.ops import additive_energies, attention_read, shared_additive_keys
 from nmt_cli.config import Scoring, Span
-
-Reader = Callable[[Tensor, Tensor], Tensor]  # (weights (N, S), values (N, S, H)) -> context (N, H)
-Energy = Callable[[Tensor, Tensor], Tensor]  # (query (N, Q), keys (N, S, A)) -> energies (N, S)
 
 
 class DotScore(nn.Module):
@@ -33,9 +28,9 @@ class DotScore(nn.Module):
     def project_keys(self, memory: Tensor) -> Tensor:
         return memory
 
-    def summing(self, keys: Tensor) -> tuple[Tensor, Energy]:
-        """Keys and energies for a teacher-forced batch: this module's own."""
-        return keys, self
+    def share_keys(self, keys: Tensor) -> Tensor:
+        """The keys as every teacher-forced step scores them: autograd sums a product's gradient well."""
+        return keys
 
     def forward(self, query: Tensor, keys: Tensor) -> Tensor:
         # query (N, H), keys (N, S, H) -> energies (N, S)
@@ -52,9 +47,9 @@ class GeneralScore(nn.Module):
     def project_keys(self, memory: Tensor) -> Tensor:
         return self.W(memory)
 
-    def summing(self, keys: Tensor) -> tuple[Tensor, Energy]:
-        """Keys and energies for a teacher-forced batch: this module's own."""
-        return keys, self
+    def share_keys(self, keys: Tensor) -> Tensor:
+        """The keys as every teacher-forced step scores them: autograd sums a product's gradient well."""
+        return keys
 
     def forward(self, query: Tensor, keys: Tensor) -> Tensor:
         return torch.bmm(keys, query.unsqueeze(2)).squeeze(2)
@@ -72,18 +67,13 @@ class AdditiveScore(nn.Module):
     def project_keys(self, memory: Tensor) -> Tensor:
         return self.W1(memory)
 
-    def summing(self, keys: Tensor) -> tuple[Tensor, Energy]:
-        """Keys and energies for a teacher-forced batch, as accel decides (additive_energies.py)."""
-        return additive_energies.summing(keys, self.v.weight.squeeze(0), self.W2, self)
+    def share_keys(self, keys: Tensor) -> Tensor:
+        """The keys as every teacher-forced step scores them, their gradient made once (accel)."""
+        return shared_additive_keys(keys, self.v.weight.squeeze(0))
 
     def forward(self, query: Tensor, keys: Tensor) -> Tensor:
-        # v as a vector product: a matrix-vector product, not an (N, S, A) x (A, 1) matmul
-        v, q = self.v.weight.squeeze(0), self.W2(query).unsqueeze(1)
-        if keys.dtype == torch.bfloat16:
-            # torch's bf16 tanh runs at a fifth of its bf16 sigmoid's speed on CPUs, and this
-            # (N, S, A) one at every decoder step is the largest: vᵀ tanh(u) = 2vᵀ σ(2u) - Σv
-            return torch.add(q * 2, keys, alpha=2).sigmoid_() @ (v * 2) - v.sum()
-        return torch.tanh_(keys + q) @ v
+        # query (N, H), keys (N, S, A) -> energies (N, S)
+        return additive_energies(self.W2(query), keys, self.v.weight.squeeze(0))
 
 
 Scorer = DotScore | GeneralScore | AdditiveScore
@@ -102,12 +92,10 @@ def make_scorer(kind: Scoring, query_dim: int, memory_dim: int) -> Scorer:
     raise ValueError(f"unknown attention: {kind}")
 
 
-def attend(
-    energies: Tensor, values: Tensor, mask: Tensor, read: Reader = plain_read
-) -> tuple[Tensor, Tensor]:
+def attend(energies: Tensor, values: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     """Softmax over the positions where `mask` is True; returns (context (N, H), weights (N, S))."""
     weights = masked_softmax(energies, mask, values.dtype)
-    return read(weights, values), weights
+    return attention_read(weights, values), weights
 
 
 def masked_softmax(energies: Tensor, mask: Tensor, dtype: torch.dtype) -> Tensor:
@@ -144,7 +132,6 @@ def local_attend(
     width: int,
     step: Tensor,
     centre_p: Tensor | None,
-    read: Reader = plain_read,
 ) -> tuple[Tensor, Tensor]:
     """Global, local-m (p_t = t) or local-p (predicted p_t, Gaussian-weighted) attention.
 
@@ -152,7 +139,7 @@ def local_attend(
     inside are multiplied by exp(-(s - p_t)² / 2σ²) with σ = D/2, as in Luong et al. (2015).
     """
     if span == "global":
-        return attend(energies, values, mask, read)
+        return attend(energies, values, mask)
     src_len = mask.sum(1)
     centre = step.float().expand(mask.size(0)) if span == "local-m" else centre_p
     assert centre is not None
@@ -163,4 +150,4 @@ def local_attend(
         sigma = width / 2
         gauss = torch.exp(-((positions.unsqueeze(0) - centre.float().unsqueeze(1)) ** 2) / (2 * sigma**2))
         weights = weights * gauss.to(weights.dtype)
-    return read(weights, values), weights
+    return attention_read(weights, values), weights

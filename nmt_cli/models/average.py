@@ -24,7 +24,7 @@ from nmt_cli.models import checkpoint
 
 CKPT = re.compile(r"ckpt\.(\d+)\.pt")
 # Differ freely: they do not shape the weights (the last two say which attention alignments read).
-NOT_ARCHITECTURE = ("dropout", "attn_dropout", "align_layer", "align_head")
+NOT_ARCHITECTURE = ("dropout", "attn_dropout", "align_layer", "align_head", "align_shift")
 
 
 def checkpoint_path(model_dir: Path, step: int) -> Path:

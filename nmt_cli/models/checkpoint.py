@@ -22,10 +22,8 @@ from nmt_cli.config import (
     ModelConfig,
     RuntimeConfig,
 )
-from nmt_cli.data.corpus import spm_files
-from nmt_cli.data.tokenizer import Tokenizer
+from nmt_cli.data.tokenizer import Tokenizer, spm_files
 from nmt_cli.errors import NMTError
-from nmt_cli.io.atomic import save_torch
 from nmt_cli.models.config_check import check_model_settings
 from nmt_cli.models.seq2seq import build_model
 
@@ -56,6 +54,8 @@ def save_weights(path: Path, model: nn.Module, cfg: ModelConfig, half: bool = Fa
     vocab = vocab_fingerprint(path.parent, cfg)
     if vocab is not None:
         obj["vocab"] = vocab
+    from nmt_cli.io.atomic import save_torch  # writing is training's: decoding never loads it
+
     save_torch(path, obj)
 
 

@@ -18,12 +18,11 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor, nn
 
-from nmt_cli.accel.lstm_layer import run_lstm
-from nmt_cli.accel.memory_reads import SummedReads, plain_read
+from nmt_cli.accel.ops import encoder_lstm, shared_states
 from nmt_cli.config import ARCH_DEFAULTS, DEFAULT_ATTENTION, PAD_ID, AttentionChoice, ModelConfig
 from nmt_cli.decoding.precision import to_autocast_dtype
 from nmt_cli.errors import NMTError
-from nmt_cli.models.attention import Energy, LocalPredictor, Reader, Scorer, local_attend, make_scorer
+from nmt_cli.models.attention import LocalPredictor, Scorer, local_attend, make_scorer
 from nmt_cli.models.dropout import Dropout
 
 
@@ -35,16 +34,12 @@ class RNNMemory:
     keys: Tensor  # (N, S, A)
     mask: Tensor  # (N, S) True on real tokens
     final: tuple[Tensor, Tensor]  # bridged (h, c), each (L, N, H)
-    read: Reader = plain_read  # how attention's context reads the states
-    score: Energy | None = None  # how attention scores the keys, if not by the decoder's scorer
 
     def summing_gradients(self, scorer: Scorer) -> RNNMemory:
-        """The same memory, the gradients of its states (memory_reads.py) and, where `scorer`
-        can, of its keys (additive_energies.py) made once for all decoder steps: for
-        teacher-forced training, where every step reads them."""
-        reads = SummedReads(self.states)
-        keys, score = scorer.summing(self.keys)
-        return replace(self, states=reads.states, read=reads.read, keys=keys, score=score)
+        """The same memory for teacher-forced training, where every decoder step reads it: the
+        gradients of its states and, where `scorer` can, of its keys made once for all steps
+        (accel/ops.py)."""
+        return replace(self, states=shared_states(self.states), keys=scorer.share_keys(self.keys))
 
     def select(self, idx: Tensor) -> RNNMemory:
         """Rows `idx` of every tensor: reorders beams or drops finished rows."""
@@ -94,7 +89,7 @@ class BiLSTMEncoder(nn.Module):
     def forward(self, src: Tensor, src_mask: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Returns states (B, S, H) and the bridged initial decoder state, each (L, B, H)."""
         x = self.dropout(self.embed(src))
-        states, h_n, c_n = run_lstm(self.lstm, x, src_mask, self.dropout)  # over packed sequences
+        states, h_n, c_n = encoder_lstm(self.lstm, x, src_mask, self.dropout)  # padding left out
         layers, batch = self.lstm.num_layers, src.size(0)
 
         def join(s: Tensor) -> Tensor:
@@ -126,11 +121,10 @@ class AttentionalDecoder(nn.Module):
         self.combine = nn.Linear(combined, out_dim, bias=False)
 
     def _attend(self, query: Tensor, memory: RNNMemory, step: Tensor) -> tuple[Tensor, Tensor]:
-        score = memory.score if memory.score is not None else self.scorer
-        energies = score(query, memory.keys)
+        energies = self.scorer(query, memory.keys)
         centre = self.predictor(query, memory.mask.sum(1)) if self.predictor is not None else None
         states, mask = memory.states, memory.mask
-        return local_attend(energies, states, mask, self.span, self.window, step, centre, memory.read)
+        return local_attend(energies, states, mask, self.span, self.window, step, centre)
 
     def _recur(self, x: Tensor, state: RNNState) -> tuple[Tensor, Tensor]:
         hs, cs = [], []

@@ -16,8 +16,7 @@ import torch
 from torch import nn
 
 from nmt_cli.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID, DataConfig, ModelConfig, TrainConfig
-from nmt_cli.data.corpus import spm_files
-from nmt_cli.data.tokenizer import Tokenizer
+from nmt_cli.data.tokenizer import Tokenizer, spm_files
 from nmt_cli.io.atomic import save_json, save_torch
 from nmt_cli.models.checkpoint import CONFIG, FORMAT_VERSION, STATE, load_tokenizer, read_config, safe_load
 from nmt_cli.models.config_check import check_model_settings
@@ -34,6 +33,7 @@ def rng_state() -> dict[str, torch.Tensor]:
 def save_training_state(
     path: Path,
     model: nn.Module,
+    *,
     optimizer: Any,
     scheduler: Any,
     scaler: Any,

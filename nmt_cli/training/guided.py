@@ -6,6 +6,10 @@ extra cross-entropy term: loss = CE(translation) + λ · Σ_t −Σ_s G[t, s] ·
 G's row t spreads 1 uniformly over the source subwords linked to target subword t (rows
 without a link add nothing); EOS is linked to EOS. The head is the model's align layer and
 head (ModelConfig.align_layer / align_head), which `nmt align` then reads by default.
+
+With ModelConfig.align_shift the links of target subword t guide the step that reads it as
+input (row t + 1), so the head aligns a word it has seen rather than one it is about to emit,
+as Garg et al.'s full-context alignment does; EOS, read by no step, is then left unguided.
 """
 
 from __future__ import annotations
@@ -40,9 +44,12 @@ GUIDE_VERSION = 2  # bump when the word units or the mapping change: the cache k
 class GuidedShardSet(ShardSet):
     """Shards whose batches carry `guide` (B, T, S): the target attention of each target row."""
 
-    def __init__(self, shards: Sequence[Shard], links: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+    def __init__(
+        self, shards: Sequence[Shard], links: Sequence[tuple[np.ndarray, np.ndarray]], shift: bool = False
+    ) -> None:
         super().__init__(shards)
         self.links = list(links)  # per shard: flat (source, target) pairs, per-pair offsets into them
+        self.shift = shift  # guide row t + 1 (the step reading target t) instead of row t
 
     def batch(self, idx: np.ndarray) -> Batch:
         b = super().batch(idx)
@@ -54,8 +61,11 @@ class GuidedShardSet(ShardSet):
         for row, (k, i) in enumerate(zip(which, idx - self.starts[which], strict=True)):
             flat, offsets = self.links[k]
             pairs = np.asarray(flat[offsets[i] : offsets[i + 1]], dtype=np.int64).reshape(-1, 2)
-            guide[row, pairs[:, 1], pairs[:, 0]] = 1.0
-            guide[row, tgt_len[row], src_len[row]] = 1.0  # EOS to EOS
+            if self.shift:
+                guide[row, pairs[:, 1] + 1, pairs[:, 0]] = 1.0
+            else:
+                guide[row, pairs[:, 1], pairs[:, 0]] = 1.0
+                guide[row, tgt_len[row], src_len[row]] = 1.0  # EOS to EOS
         guide /= np.maximum(guide.sum(2, keepdims=True), 1.0)
         b.guide = torch.from_numpy(guide)
         return b
@@ -128,9 +138,11 @@ def corpus_links(shards: ShardSet, tok: Tokenizer, data_dir: Path) -> list[tuple
     ]
 
 
-def guided_shards(shards: ShardSet, tok: Tokenizer, data_dir: Path, source: str) -> ShardSet:
+def guided_shards(
+    shards: ShardSet, tok: Tokenizer, data_dir: Path, source: str, shift: bool = False
+) -> ShardSet:
     """`shards` with alignment guides from `source` ("eflomal"), or as they are for "none" or
-    when eflomal is missing (said in one line)."""
+    when eflomal is missing (said in one line); `shift` guides the step reading each word."""
     if source == "none":
         return shards
     if source != "eflomal":
@@ -138,4 +150,4 @@ def guided_shards(shards: ShardSet, tok: Tokenizer, data_dir: Path, source: str)
     if not eflomal_available():
         log.warning(MISSING)
         return shards
-    return GuidedShardSet(shards.shards, corpus_links(shards, tok, data_dir))
+    return GuidedShardSet(shards.shards, corpus_links(shards, tok, data_dir), shift)

@@ -121,7 +121,9 @@ def train(
     model, data, state = prepare(model_cfg, data_cfg, cfg, resume, reporter, start)
     data_dir = Path(data_cfg.data_dir) if data_cfg.data_dir else model_dir / "data"
     with distributed.main_first():  # process 0 aligns the corpus, the others find it cached
-        data.train = guided_shards(data.train, data.tokenizer, data_dir, cfg.guided_alignment)
+        data.train = guided_shards(
+            data.train, data.tokenizer, data_dir, cfg.guided_alignment, model_cfg.align_shift
+        )
     model.to(device).train()
     ddp = distributed.wrap(model, device)  # the model itself in one process
     optimizer = make_optimizer(model, cfg.lr)
@@ -140,9 +142,11 @@ def train(
     if distributed.is_main():
         train_state.write_config(model_dir, model_cfg, data_cfg, cfg, {"parameters": n_params})
     resumed_at = progress.step if state else None
-    reporter.start(
-        start_info(model_cfg.arch, n_params, model_cfg.vocab_size, str(device), precision, data, resumed_at)
-    )
+    info = start_info(
+        model_cfg.arch, n_params, vocab_size=model_cfg.vocab_size, device=str(device),
+        precision=precision, data=data, resumed_at_step=resumed_at,
+    )  # fmt: skip
+    reporter.start(info)
     started = time.monotonic() - progress.elapsed  # budgets count the time of earlier runs
 
     def lr() -> float:
@@ -157,7 +161,10 @@ def train(
         rngs = distributed.gather_objects(train_state.rng_state())  # every process's, in rank order
         if distributed.is_main():
             path = model_dir / checkpoint.STATE
-            train_state.save_training_state(path, model, optimizer, scheduler, scaler, asdict(progress), rngs)
+            train_state.save_training_state(
+                path, model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                progress=asdict(progress), rngs=rngs,
+            )  # fmt: skip
 
     def validate_and_save() -> None:
         """Validate; keep the best weights, count validations without progress for patience."""

@@ -9,9 +9,9 @@ The loss is computed by its closed form, logsumexp(z) - (1-ε)·z_y - (ε/V)·Σ
 gradient softmax(z) - (1-ε)·onehot(y) - ε/V, a few hundred rows at a time in fp32, the gradient
 from the same softmax as the loss: this never materialises an fp32 copy of the (tokens × vocabulary)
 logits, their log-softmax or its gradient, the largest tensors of a training step, of which
-torch's cross_entropy makes three. On a CPU with bf16 logits, the compiled kernel of
-`loss_kernel.c` (native.py) makes each chunk's loss and gradient in two passes over the bf16
-logits where torch's operations make eight over an fp32 copy; elsewhere torch's operations do.
+torch's cross_entropy makes three. Each chunk's loss and gradient come from
+`smoothed_rows` (accel/ops.py): on a CPU with bf16 logits the compiled kernel, in two passes
+over the bf16 logits where torch's operations make eight over an fp32 copy.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nmt_cli.accel import native
+from nmt_cli.accel.ops import smoothed_rows
 from nmt_cli.config import PAD_ID
 from nmt_cli.data import batching
 from nmt_cli.data.batch import Batch, collate
@@ -42,35 +42,6 @@ ROWS = 256  # rows per chunk: 256 x 8,000 fp32 logits = 8 MB, about an L2/L3 sha
 WEIGHT_ROWS = 4 * ROWS
 
 
-def _rows(
-    z: Tensor, target: Tensor, kept: Tensor, smoothing: float, want_grad: bool
-) -> tuple[Tensor, Tensor]:
-    """Summed loss of fp32 logit rows `z` (overwritten) and, if wanted, their gradient rows.
-
-    Both come from softmax(z) (torch's softmax kernel: 2.5x faster on CPUs than its exp alone),
-    read at the row maximum for the log-partition: log softmax(z)_max = max - logsumexp(z),
-    never below -log V, so no underflow. Every term is relative to the row maximum, so that a
-    confident row's small loss does not vanish in the rounding of logsumexp(z) - z_y.
-    """
-    vocab, y = z.size(1), target[:, None]
-    top = z.amax(-1, keepdim=True)
-    p = torch.softmax(z, -1)
-    lse = -p.amax(-1).log()  # logsumexp(z) - max: softmax is largest where z is
-    z_y = (z.gather(1, y) - top).squeeze(1)
-    z_sum = z.sum(-1) - vocab * top.squeeze(1)
-    rows = lse - (1.0 - smoothing) * z_y - (smoothing / vocab) * z_sum
-    if want_grad:
-        # softmax(z) - ε/V - (1-ε)·onehot(y) on kept rows, zero on padding
-        p.scatter_add_(1, y, p.new_full(y.shape, -(1.0 - smoothing)))
-        p.sub_(smoothing / vocab).mul_(kept[:, None])
-    return (rows * kept).sum(), p
-
-
-def _targets(target: Tensor, ignore: int) -> tuple[Tensor, Tensor]:
-    """(targets with `ignore` replaced by a valid id, 1.0 on real targets and 0.0 on ignored)."""
-    return target.masked_fill(target == ignore, 0), (target != ignore).float()
-
-
 class _SmoothedCrossEntropy(torch.autograd.Function):
     """The loss of given logits, and in the same pass over each chunk their gradient, kept for
     `backward` in the logits' dtype (bf16 under autocast, where the output layer's backward
@@ -81,22 +52,16 @@ class _SmoothedCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, logits: Tensor, target: Tensor, smoothing: float, ignore: int) -> Tensor:
         # logits (N, V), any float dtype; target (N,)
-        safe, keep = _targets(target, ignore)
         grad = torch.empty_like(logits) if ctx.needs_input_grad[0] else None
         total = torch.zeros((), dtype=torch.float32, device=logits.device)
-        buffer = logits.new_empty(min(ROWS, logits.size(0)), logits.size(1), dtype=torch.float32)
         for s in range(0, logits.size(0), ROWS):
-            chunk = logits[s : s + ROWS]
-            loss, p = _rows(
-                buffer[: chunk.size(0)].copy_(chunk),
-                safe[s : s + ROWS],
-                keep[s : s + ROWS],
-                smoothing,
-                grad is not None,
+            # fp32 rows, whatever the logits' dtype: torch's operations, the values validation
+            # has always reported
+            chunk = logits[s : s + ROWS].float()
+            loss, _ = smoothed_rows(
+                chunk, target[s : s + ROWS], ignore, smoothing, None if grad is None else grad[s : s + ROWS]
             )
             total += loss
-            if grad is not None:
-                grad[s : s + ROWS] = p
         ctx.save_for_backward(grad)
         return total
 
@@ -126,7 +91,6 @@ class _LinearSmoothedCrossEntropy(torch.autograd.Function):
         dtype: torch.dtype,
     ) -> Tensor:
         # hidden (N, D), weight (V, D), bias (V,) or None, target (N,); products in `dtype`
-        safe, keep = _targets(target, ignore)
         h, w = hidden.to(dtype), weight.to(dtype)
         b = bias.to(dtype) if bias is not None else None
         want_h, want_w, want_b = ctx.needs_input_grad[:3]
@@ -135,9 +99,6 @@ class _LinearSmoothedCrossEntropy(torch.autograd.Function):
         grad_b = torch.zeros(weight.size(0), dtype=torch.float32, device=weight.device) if want_b else None
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
         n = h.size(0)
-        # bf16 logits on a CPU: the compiled kernel reads them as they are (loss_kernel.c)
-        kernel = dtype == torch.bfloat16 and h.device.type == "cpu" and native.loss_fast()
-        buffer = None if kernel else hidden.new_empty(min(ROWS, n), weight.size(0), dtype=torch.float32)
         want = want_h or want_w or want_b
         # logit gradients of up to WEIGHT_ROWS positions, for one weight-gradient product
         grads = h.new_empty(min(WEIGHT_ROWS, n), weight.size(0)) if want else None
@@ -147,15 +108,8 @@ class _LinearSmoothedCrossEntropy(torch.autograd.Function):
                 start = s - s % WEIGHT_ROWS  # of the weight-gradient group
                 g = grads[s - start : s - start + rows.size(0)] if grads is not None else None
                 logits = torch.nn.functional.linear(rows, w, b)
-                if buffer is None:
-                    total += native.smoothed_ce_rows(logits, target[s : s + ROWS], ignore, smoothing, g).sum()
-                    p = g
-                else:
-                    z = buffer[: rows.size(0)].copy_(logits)
-                    loss, p = _rows(z, safe[s : s + ROWS], keep[s : s + ROWS], smoothing, want)
-                    total += loss
-                    if g is not None:
-                        g.copy_(p)
+                loss, p = smoothed_rows(logits, target[s : s + ROWS], ignore, smoothing, g)
+                total += loss
                 if grads is None or g is None or p is None:
                     continue
                 if grad_h is not None:

@@ -93,6 +93,7 @@ class SilentReporter(LogReporter):
 def start_info(
     arch: str,
     parameters: int,
+    *,
     vocab_size: int,
     device: str,
     precision: str,

@@ -24,11 +24,14 @@ MAY_CHANGE = frozenset(
 MOVABLE = frozenset({"train", "valid"})
 # Model fields derived from the data (the vocabulary), not chosen on the command line.
 DERIVED = frozenset({"vocab_size", "src_vocab_size", "joint_vocab"})
-OPTION_NAMES = {"src_lang": "--src", "tgt_lang": "--tgt"}
 
 
-def option(field: str) -> str:
-    return OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
+def option(cfg: Any, name: str) -> str:
+    """The `nmt train` flag of the config field `name`, as its `config.option` declaration
+    names it (cli/train_options.py makes the typer option from the same metadata)."""
+    meta: Mapping[str, Any] = next((f.metadata for f in dataclasses.fields(cfg) if f.name == name), {})
+    long = [flag for flag in meta.get("flags", ()) if flag.startswith("--")]
+    return long[0] if long else "--" + name.replace("_", "-")
 
 
 def was_given(section: str, name: str, given: Collection[str] | None) -> bool:
@@ -73,9 +76,9 @@ def resume_settings(
                 kept = stored[name]
                 updates[name] = tuple(kept) if isinstance(kept, list) else kept
             elif name in MOVABLE:
-                moved.append(f"{option(name)} {value} (the run began on {stored[name]})")
+                moved.append(f"{option(cfg, name)} {value} (the run began on {stored[name]})")
             elif name not in MAY_CHANGE:
-                changes.append(f"{option(name)} {stored[name]} there, {value} now")
+                changes.append(f"{option(cfg, name)} {stored[name]} there, {value} now")
         settled[section] = dataclasses.replace(cfg, **updates)
     if changes:
         raise NMTError(

@@ -17,8 +17,8 @@ from torch import nn
 
 from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
 from nmt_cli.data.cache import copy_atomic
-from nmt_cli.data.corpus import spm_files
 from nmt_cli.data.prepare import Prepared, prepare_data
+from nmt_cli.data.tokenizer import spm_files
 from nmt_cli.models import train_state
 from nmt_cli.models.seq2seq import build_model
 from nmt_cli.training import distributed, finetune

@@ -41,7 +41,7 @@ def validate(
     loss = shard_loss(model, data.valid, device, precision)
     with autocast(device, precision):
         decode = DecodeConfig(beam_size=beam, batch_size=200)
-        out = translate(cast(Seq2Seq, model), tokenizer, data.valid_src, decode, device)
+        out = translate(cast(Seq2Seq, model), tokenizer, data.valid_src, decode, device=device)
     bleu = sacrebleu.corpus_bleu([t.text for t in out], [data.valid_ref]).score
     model.train()
     return loss, bleu
