@@ -105,13 +105,15 @@ def _relu_dropout_apart() -> Swap:
     """The feed-forward layers' relu and dropout as two operations, as before they were fused;
     the stand-in is the fused pass (`dropout.relu_dropout`), so the cost is what fusing saves.
     Both give the same numbers."""
-    fused = dropout_module.relu_dropout
+    from nmt_cli.accel import ops
+
+    fused = ops.relu_dropout
 
     def apart(x: Tensor, p: float, training: bool) -> Tensor:
-        return dropout_module.dropout(torch.relu(x), p, training)
+        return ops.dropout(torch.relu(x), p, training)
 
     def swap(on: bool) -> None:
-        dropout_module.relu_dropout = fused if on else apart
+        ops.relu_dropout = fused if on else apart
 
     return swap
 
