@@ -1,7 +1,5 @@
 """Configuration as frozen dataclasses: what the model is, how it trains, how it decodes.
-
-ModelConfig is saved inside every checkpoint, so a model directory rebuilds its model alone.
-"""
+ModelConfig is saved inside every checkpoint, so a model directory rebuilds its model alone."""
 
 from __future__ import annotations
 
@@ -18,7 +16,6 @@ Precision = Literal["auto", "bf16", "fp32"]
 TrainPrecision = Literal["auto", "bf16", "fp16", "fp32"]
 Schedule = Literal["plateau", "inverse-sqrt"]
 Level = Literal["word", "subword"]
-LinkRule = Literal["argmax", "mutual"]  # how hard links are read from soft ones (alignment)
 Quantize = Literal["none", "int8"]
 
 # SentencePiece ids, fixed for every model this tool trains.
@@ -72,10 +69,8 @@ class ModelConfig:
         "Transformer cross-attention head that guided alignment trains and nmt align reads "
         "(default: 0 with --guided-alignment, else the mean over heads).",
     )
-    align_shift: bool = option(  # both architectures: where guidance trains and nmt align reads
-        False,
-        "Guided alignment trains, and nmt align reads, each target word's attention at the step "
-        "that reads the word as input (shift-by-one, Chen et al., 2020), not the one emitting it.",
+    align_shift: bool = option(
+        False, "Guide (and read in nmt align) each word's attention at the step reading it (shift-by-one)."
     )
     # Both
     dropout: float = option(
@@ -239,10 +234,8 @@ def _given(overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def model_config(arch: Arch = "rnn", **overrides: Any) -> ModelConfig:
-    """A ModelConfig with `arch`'s defaults for what `overrides` leaves None (as `nmt train` does).
-
-    `layers` sets both Transformer stacks unless `enc_layers`/`dec_layers` are given.
-    """
+    """A ModelConfig with `arch`'s defaults where `overrides` are None (as `nmt train` does);
+    `layers` sets both Transformer stacks unless `enc_layers`/`dec_layers` are given."""
     given = _given(overrides)
     defaults = ARCH_DEFAULTS[arch]
     layers = given.pop("layers", defaults.layers)

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from nmt_cli.config import DecodeConfig, Level, LinkRule, RuntimeConfig
+from nmt_cli.config import DecodeConfig, Level, RuntimeConfig
 from nmt_cli.errors import NMTError
 
 if TYPE_CHECKING:
     from nmt_cli.alignment.aer import AlignmentScores, GoldLinks, GoldOrder, Link
-    from nmt_cli.alignment.extract import Alignment
+    from nmt_cli.alignment.extract import Alignment, LinkRule
     from nmt_cli.decoding.session import Reads
 
 
@@ -82,7 +82,7 @@ def align_files(
         reverse=back,
         shift=shift,
         heuristic=cast(Combination, heuristic),
-        rule=cast(LinkRule, rule),
+        rule=cast("LinkRule", rule),
     )
     if gold is not None and gold_links is not None:
         alignments = within_gold_ranges(alignments, gold_links, gold)

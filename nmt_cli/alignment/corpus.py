@@ -8,9 +8,9 @@ import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
-from nmt_cli.alignment.extract import Alignment, align_pairs
+from nmt_cli.alignment.extract import Alignment, LinkRule, align_pairs
 from nmt_cli.alignment.symmetrize import MEAN_THRESHOLD, Combination, mean_links, symmetrize
-from nmt_cli.config import DEFAULT_ATTENTION, DecodeConfig, Level, LinkRule
+from nmt_cli.config import DEFAULT_ATTENTION, DecodeConfig, Level
 from nmt_cli.data.tokenizer import Tokenizer
 from nmt_cli.errors import NMTError
 from nmt_cli.models.seq2seq import Seq2Seq

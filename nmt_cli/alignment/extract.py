@@ -14,17 +14,20 @@ import functools
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 from nmt_cli.alignment.aer import Link
 from nmt_cli.alignment.forced import force_decode
-from nmt_cli.config import DecodeConfig, Level, LinkRule
+from nmt_cli.config import DecodeConfig, Level
 from nmt_cli.data.tokenizer import Tokenizer, normalize
 from nmt_cli.decoding.search import translate
 from nmt_cli.errors import NMTError
 from nmt_cli.models.seq2seq import Seq2Seq
+
+LinkRule = Literal["argmax", "mutual"]  # how hard links are read from soft ones (hard_links)
 
 WORD_MARK = "▁"  # SentencePiece marks the first piece of every word with it
 
