@@ -254,8 +254,10 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
         ),
     }
     best = dict.fromkeys(cases, float("inf"))
-    for _ in range(args.rounds):
-        for name, (text, cfg) in cases.items():
+    names = list(cases)
+    for r in range(args.rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # each case leads a round
+            text, cfg = cases[name]
             start = time.process_time()  # CPU time: one thread, robust on a shared, loaded machine
             translate_with(text, cfg, translator, measure, aligned=aligned)
             best[name] = min(best[name], time.process_time() - start)
