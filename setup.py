@@ -13,17 +13,7 @@ setup(
             sources=["nmt_cli/accel/dropout_kernel.c"],
             depends=["nmt_cli/accel/kernel_common.h"],
             extra_compile_args=["-O3", "-fopenmp"],
-            extra_link_args=["-fopenmp"],
-            optional=True,
-        ),
-        # -fopenmp: work shared among torch's own OpenMP threads (see loss_kernel.c)
-        Extension(
-            "nmt_cli.accel._loss_kernel",
-            sources=["nmt_cli/accel/loss_kernel.c"],
-            depends=["nmt_cli/accel/kernel_common.h"],
-            extra_compile_args=["-O3", "-fopenmp"],
-            extra_link_args=["-fopenmp"],
-            libraries=["m"],
+            extra_link_args=["-fopenmp"],  # work shared among torch's own OpenMP threads
             optional=True,
         ),
         Extension(

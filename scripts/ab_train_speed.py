@@ -34,16 +34,23 @@ SIZES = {
 # Runs inside each version's tree; uses only what both versions have.
 CHILD = r"""
 import json, resource, sys, time, torch
-from nmt_cli.training import step
 from nmt_cli.config import model_config
-from nmt_cli.data.batch import collate
-from nmt_cli.models.seq2seq import build_model
-from nmt_cli.decoding.precision import resolve_precision
-try:
+try:  # the package in folders (#37)
+    from nmt_cli.training import step
+    from nmt_cli.data.batch import collate
+    from nmt_cli.models.seq2seq import build_model
+    from nmt_cli.decoding.precision import resolve_precision
     from nmt_cli.training.allocator import keep_freed_memory
-    keep_freed_memory()
-except ImportError:
-    pass
+except ImportError:  # the flat package before it
+    from nmt_cli import step
+    from nmt_cli.data import collate
+    from nmt_cli.model import build_model
+    from nmt_cli.precision import resolve_precision
+    try:
+        from nmt_cli.allocator import keep_freed_memory
+    except ImportError:
+        keep_freed_memory = lambda: None
+keep_freed_memory()
 arch, sizes, batches_file = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 warmup, threads = int(sys.argv[4]), int(sys.argv[5])
 torch.set_num_threads(threads)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +53,34 @@ def modules(folder: str) -> dict[str, list[Path]]:
     return groups
 
 
+TRANSLATE_PATH = """\
+What a default `echo "Ein Hund läuft." | nmt translate` imports from nmt_cli, counted by
+`.venv/bin/python scripts/count_modules.py translate` (the non-package `nmt_cli` entries of
+`sys.modules` after the run; `__init__.py` files hold no code). tests/test_imports.py keeps
+training, acceleration, alignment, glossaries, constraints, confidence, sampling, ensembles,
+long-sentence chunking and the atomic writer off this path: each loads only when its option or
+input asks for it. What is left is the default job itself (beam 5, sentences split, protected
+spans looked for, the shipped Transformer, a file or stdin in and out). Issue #37 asked for 12
+at most; the rest is the cost of one concept per file (the flat package's `search.py` is now
+search, beam and hypothesis; its `cli.py` is app, command, options, decoding options, console
+and formats), weighed against it and kept."""
+
+
+def translate_path() -> list[str]:
+    """The modules a default `nmt translate` imports, grouped by folder, with their count."""
+    script = ROOT / "scripts" / "count_modules.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "translate"], capture_output=True, text=True, timeout=300, check=True
+    )
+    count, *names = run.stderr.split()
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        folder, _, module = name.removeprefix("nmt_cli.").rpartition(".")
+        groups.setdefault(folder or "nmt_cli", []).append(f"`{module}`")
+    rows = [f"- `{folder}/` ({len(mods)}): {', '.join(mods)}" for folder, mods in sorted(groups.items())]
+    return [f"## The path of `nmt translate`: {count} modules", "", TRANSLATE_PATH, "", *rows, ""]
+
+
 def page() -> str:
     """The whole layout page."""
     out = [
@@ -68,6 +98,7 @@ def page() -> str:
                 if summary or path.name != "__init__.py":
                     out.append(f"- `{path.name}`: {summary or '(no docstring)'}")
             out.append("")
+    out += translate_path()
     out += ["## Outside the code", "", *OUTSIDE]
     return "\n".join(out) + "\n"
 

@@ -88,17 +88,22 @@ def _dot_for_additive() -> Swap:
     return swap
 
 
-def _compiled_dropout() -> Swap:
-    """Dropout's mask and product by torch's operations, as where no compiled kernel was built;
-    the stand-in is the compiled kernel (accel/ops.py), so the cost is the time the kernel saves.
-    Both give the same numbers."""
-    real = ops.compiled()
-    no_kernel = replace(real, dropout=False)
+def _torch_for(kernel: str) -> Callable[[], Swap]:
+    """One compiled kernel (`dropout` or `energies`) replaced by torch's operations, as
+    where it was not built; the stand-in is the kernel (accel/ops.py), so the cost is the time
+    the kernel saves. Both compute the same function (dropout: the same numbers; the
+    energies: the same up to rounding)."""
 
-    def swap(on: bool) -> None:
-        ops.compiled = lambda: real if on else no_kernel
+    def make() -> Swap:
+        real = ops.compiled()
+        no_kernel = replace(real, **{kernel: False})
 
-    return swap
+        def swap(on: bool) -> None:
+            ops.compiled = lambda: real if on else no_kernel
+
+        return swap
+
+    return make
 
 
 def _relu_dropout_apart() -> Swap:
@@ -139,7 +144,8 @@ def _loss_on_padding() -> Swap:
 
 PARTS: dict[str, Callable[[], Swap]] = {
     "loss-on-padding": _loss_on_padding,
-    "torch-dropout-ops": _compiled_dropout,
+    "torch-dropout-ops": _torch_for("dropout"),
+    "torch-energies-ops": _torch_for("energies"),
     "relu-dropout-apart": _relu_dropout_apart,
     "dropout": _no_dropout,
     "random-numbers": _pooled_random_numbers,

@@ -7,11 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import rnn_config
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nmt_cli.data.shards import Shard, ShardSet, ShardWriter
 from nmt_cli.models.seq2seq import build_model
 from nmt_cli.training import loss
 from nmt_cli.training.loss import loss_fn, output_loss, pairs_loss, shard_loss, smoothed_cross_entropy
+from nmt_cli.training.loss_rows import torch_rows
 
 
 def test_padding_costs_nothing_and_smoothing_raises_a_confident_loss():
@@ -173,3 +176,30 @@ def test_fused_loss_under_bf16_autocast_multiplies_in_bf16_and_stays_close():
     assert abs(rounded.item() / exact.item() - 1) < 1e-2  # ... and no more than that
     assert layer.weight.grad.dtype == torch.float32
     assert (layer.weight.grad - grad_fp32).norm() / grad_fp32.norm() < 2e-2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.integers(1, 9),
+    vocab=st.integers(1, 70),
+    smoothing=st.sampled_from([0.0, 0.1, 0.3]),
+    scale=st.sampled_from([0.1, 3.0, 40.0]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_chunk_rows_are_torchs_label_smoothed_cross_entropy(rows, vocab, smoothing, scale, seed):
+    """Loss and gradient of each row (loss_rows.torch_rows, what every chunk goes through) as
+    torch's cross_entropy(label_smoothing) gives them, confident rows included; an ignored row
+    counts nothing and gets no gradient."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(rows, vocab, generator=gen) * scale
+    target = torch.randint(0, vocab, (rows,), generator=gen)
+    target[0] = -100
+    grad = torch.empty(rows, vocab, dtype=torch.bfloat16)
+    got, got_grad = torch_rows(z, target, -100, smoothing, grad)
+    ref = z.clone().requires_grad_()
+    want = F.cross_entropy(ref, target, ignore_index=-100, label_smoothing=smoothing, reduction="sum")
+    (want_grad,) = torch.autograd.grad(want, ref)
+    assert torch.allclose(got, want.detach(), rtol=1e-5, atol=1e-4)
+    assert got_grad is not None and torch.allclose(got_grad, want_grad, atol=1e-6)
+    assert torch.allclose(grad.float(), want_grad, rtol=2**-7, atol=1e-6)  # the bf16 copy: one step
+    assert torch.all(got_grad[0] == 0)

@@ -17,7 +17,7 @@
  *                         dv[a] = Σ_t,n,s g_t[n,s] t_t, one read of the keys and one write.
  *
  * tanh is made from exp in fp32 (absolute error about 1e-7). Sentences are shared among torch's
- * OpenMP threads: the library links the libgomp that torch has loaded (see loss_kernel.c).
+ * OpenMP threads: the library links the libgomp that torch has loaded (see dropout_kernel.c).
  * AVX-512 only, with A a multiple of 16: the functions exist where the compiler can target it,
  * and callers take them where `nmt_energies_simd()` says this CPU has it.
  */

@@ -12,9 +12,10 @@
  * gradient from its output alone.
  *
  * Built by setup.py where a C compiler is found; loaded through ctypes, which releases the GIL.
- * Large tensors are shared among torch's own OpenMP threads (the library links the libgomp torch
- * has loaded, see loss_kernel.c): a thread pool of its own would wait behind torch's, whose
- * threads spin for a while after each operator on the same cores.
+ * Large tensors are shared among torch's own OpenMP threads: this library links the same libgomp
+ * (soname libgomp.so.1) that torch has already loaded, so its parallel regions run on torch's
+ * thread pool. A pool of its own would wait behind torch's, whose threads spin for a while after
+ * each operator on the same cores.
  */
 #include "kernel_common.h"
 
@@ -198,7 +199,7 @@ int nmt_dropout(int dtype, uint64_t key, const void *x, void *y, int64_t n, int 
     const int wide = 0;
     (void)simd;
 #endif
-    /* Blocks of 32 elements shared among torch's OpenMP threads (see loss_kernel.c): every
+    /* Blocks of 32 elements shared among torch's OpenMP threads (see above): every
      * element's bits depend on its index only, so any split gives the same numbers. */
     const int64_t blocks = n / 32;
 #pragma omp parallel if (n >= PARALLEL_MIN)

@@ -1,14 +1,12 @@
 """The compiled kernels as torch custom operators (`torch.library`, namespace `nmt`).
 
 Each operator checks its inputs before the C code sees a pointer (native.py: dtypes, shapes,
-contiguity, target ids in range; torch's errors: ValueError, IndexError), has a fake (meta)
+contiguity; torch's errors: ValueError), has a fake (meta)
 implementation so that tracing and `torch.library.opcheck` see its output without running it,
 and, where it has a gradient, a registered backward:
 
     nmt::masked_product(x, key, threshold, scale_bits, relu, simd) -> y      dropout_kernel.c
     nmt::relu_dropout_grad(y, grad, scale_bits, simd) -> dx                   dropout_kernel.c
-    nmt::smoothed_ce_rows(logits, target, ignore, smoothing, grad!, simd)
-        -> losses, the gradient written into grad                            loss_kernel.c
     nmt::additive_energies(keys, query, v) -> e                               additive_kernel.c
     nmt::additive_energies_query_grad(keys, query, v, grad) -> dq             additive_kernel.c
     nmt::additive_energies_keys_grads(keys, queries, grads, v) -> (dk, dv)    additive_kernel.c
@@ -72,24 +70,6 @@ def relu_dropout_grad(y: Tensor, grad: Tensor, scale_bits: int, simd: bool = Tru
 def _(y: Tensor, grad: Tensor, scale_bits: int, simd: bool = True) -> Tensor:
     torch._check(y.shape == grad.shape, lambda: "relu_dropout_grad: y and grad differ in shape")
     return torch.empty_like(grad)
-
-
-@torch.library.custom_op("nmt::smoothed_ce_rows", mutates_args=("grad",))
-def smoothed_ce_rows(
-    logits: Tensor, target: Tensor, ignore: int, smoothing: float, grad: Tensor | None, simd: bool = True
-) -> Tensor:
-    """Each row's label-smoothed cross-entropy (fp32, (R,)) of bf16 logits (R, V), their gradient
-    written into `grad` unless None (native.smoothed_ce_rows). Its gradient is its own output:
-    no backward to register."""
-    return native.smoothed_ce_rows(logits, target, ignore, smoothing, grad, simd=simd)
-
-
-@smoothed_ce_rows.register_fake
-def _(
-    logits: Tensor, target: Tensor, ignore: int, smoothing: float, grad: Tensor | None, simd: bool = True
-) -> Tensor:
-    torch._check(logits.dim() == 2, lambda: "smoothed_ce_rows: logits are not (R, V)")
-    return logits.new_empty(logits.size(0), dtype=torch.float32)
 
 
 @torch.library.custom_op("nmt::additive_energies", mutates_args=())

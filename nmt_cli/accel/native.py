@@ -1,11 +1,11 @@
 """The compiled kernels through ctypes, where the install could build them: dropout
-(`dropout_kernel.c`), the label-smoothed loss over bf16 logits (`loss_kernel.c`) and additive
-attention's energies in BiLSTM training (`additive_kernel.c`). Each wrapper checks the tensors
-it is given before the C code sees a pointer; kernels.py registers them as torch operators.
+(`dropout_kernel.c`) and additive attention's energies in BiLSTM training
+(`additive_kernel.c`). Each wrapper checks the tensors it is given before the C code sees a
+pointer; kernels.py registers them as torch operators.
 
 `pip install` builds them with the machine's C compiler (setup.py); where there is none, or a
 library cannot be loaded, torch's operations do the same work: the same dropout masks and
-products, the same loss and energies up to rounding. `NMT_NATIVE=0` in the environment
+products, the same energies up to rounding. `NMT_NATIVE=0` in the environment
 switches all of them off.
 """
 
@@ -138,74 +138,6 @@ def relu_dropout_grad(y: Tensor, grad: Tensor, scale_bits: int, simd: bool = Tru
                 y.data_ptr(), grad.data_ptr(), out.data_ptr(), grad.numel(), scale_bits, int(simd)
             )
     return out
-
-
-@functools.cache
-def loss_library() -> ctypes.CDLL | None:
-    """The loaded loss kernel, or None (see `_load`)."""
-    lib = _load("_loss_kernel")
-    if lib is None:
-        return None
-    lib.nmt_loss_simd.restype = ctypes.c_int
-    lib.nmt_smoothed_ce_rows.restype = None
-    lib.nmt_smoothed_ce_rows.argtypes = [
-        ctypes.c_void_p,  # bf16 logits (rows x vocab)
-        ctypes.c_int64,  # rows
-        ctypes.c_int64,  # vocab
-        ctypes.c_void_p,  # int64 targets
-        ctypes.c_int64,  # the target id that counts for nothing
-        ctypes.c_float,  # smoothing
-        ctypes.c_void_p,  # fp32 loss of each row, out
-        ctypes.c_void_p,  # bf16 gradient, out, or NULL
-        ctypes.c_int,  # 1: the AVX-512 path where the CPU has it
-    ]
-    return lib
-
-
-@functools.cache
-def loss_fast() -> bool:
-    """Whether the loss kernel is loaded and this CPU takes its AVX-512 path."""
-    lib = loss_library()
-    return lib is not None and bool(lib.nmt_loss_simd())
-
-
-def smoothed_ce_rows(
-    logits: Tensor, target: Tensor, ignore: int, smoothing: float, grad: Tensor | None, simd: bool = True
-) -> Tensor:
-    """Each row's label-smoothed cross-entropy (fp32, (R,)) of bf16 logits (R, V) against target
-    (R,), and their gradient written into `grad` (bf16, (R, V)) unless None; rows whose target
-    is `ignore` count 0 (see loss_kernel.c). `simd` False takes the plain C path."""
-    lib = loss_library()
-    tensors = [logits] if grad is None else [logits, grad]
-    if lib is None or any(t.dtype != torch.bfloat16 or not takes(t) for t in tensors):
-        raise ValueError("smoothed_ce_rows: no compiled kernel, or tensors it cannot take")
-    if grad is not None and grad.shape != logits.shape:
-        shapes = f"logits {tuple(logits.shape)} and grad {tuple(grad.shape)}"
-        raise ValueError(f"smoothed_ce_rows: {shapes} differ")
-    if logits.dim() != 2 or tuple(target.shape) != (logits.size(0),):
-        shapes = f"logits {tuple(logits.shape)} and target {tuple(target.shape)}"
-        raise ValueError(f"smoothed_ce_rows: {shapes} are not (R, V) and (R,)")
-    target = target.to(torch.int64).contiguous()
-    # The kernel writes g[y] for each row's target y: one outside the vocabulary is refused here,
-    # as torch's cross_entropy refuses it, instead of written past the row.
-    outside = (target != ignore) & ((target < 0) | (target >= logits.size(1)))
-    if bool(outside.any()):
-        wrong = int(target[outside][0])
-        raise IndexError(f"smoothed_ce_rows: target {wrong} is out of bounds for {logits.size(1)} classes")
-    losses = torch.empty(logits.size(0), dtype=torch.float32)
-    if logits.size(0):
-        lib.nmt_smoothed_ce_rows(
-            logits.data_ptr(),
-            logits.size(0),
-            logits.size(1),
-            target.data_ptr(),
-            ignore,
-            smoothing,
-            losses.data_ptr(),
-            None if grad is None else grad.data_ptr(),
-            int(simd),
-        )
-    return losses
 
 
 @functools.cache

@@ -23,7 +23,6 @@ from torch import Tensor, nn
 from nmt_cli.accel import additive_energies as energies_paths
 from nmt_cli.accel import dropout as masks
 from nmt_cli.accel import native
-from nmt_cli.accel.loss_rows import torch_rows
 from nmt_cli.accel.lstm_layer import bilstm
 from nmt_cli.accel.memory_reads import SummedReads, plain_read
 from nmt_cli.decoding.precision import to_autocast_dtype
@@ -36,7 +35,6 @@ class Compiled:
     """Which compiled kernels run in this process: loaded, and on a CPU with AVX-512."""
 
     dropout: bool
-    loss: bool
     energies: bool
 
 
@@ -47,7 +45,7 @@ def compiled() -> Compiled:
 
 @functools.cache
 def _detected() -> Compiled:
-    return Compiled(native.fast(), native.loss_fast(), native.energies_library() is not None)
+    return Compiled(native.fast(), native.energies_library() is not None)
 
 
 def dropout(x: Tensor, p: float, training: bool) -> Tensor:
@@ -69,20 +67,6 @@ def relu_dropout(x: Tensor, p: float, training: bool) -> Tensor:
     if training and 0.0 < p < 1.0 and x.dtype == torch.bfloat16 and native.takes(x) and compiled().dropout:
         return masks.compiled_relu_dropout(x, p, masks.draw_key())
     return dropout(F.relu(x), p, training)
-
-
-def smoothed_rows(
-    logits: Tensor, target: Tensor, ignore: int, smoothing: float, grad: Tensor | None
-) -> tuple[Tensor, Tensor | None]:
-    """(summed label-smoothed cross-entropy of logit rows (R, V) against target (R,), rows whose
-    target is `ignore` counting 0; their gradient rows, also written into `grad`, or None where
-    `grad` is None). bf16 rows on a CPU: the compiled kernel, in two passes over the bf16 rows,
-    its gradient `grad` itself; otherwise torch's operations on an fp32 copy, the gradient fp32."""
-    if logits.dtype == torch.bfloat16 and logits.device.type == "cpu" and compiled().loss:
-        from nmt_cli.accel import kernels  # registering the operators: only where they run
-
-        return kernels.smoothed_ce_rows(logits, target, ignore, smoothing, grad).sum(), grad
-    return torch_rows(logits.float(), target, ignore, smoothing, grad)
 
 
 def encoder_lstm(

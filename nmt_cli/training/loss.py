@@ -9,9 +9,9 @@ The loss is computed by its closed form, logsumexp(z) - (1-ε)·z_y - (ε/V)·Σ
 gradient softmax(z) - (1-ε)·onehot(y) - ε/V, a few hundred rows at a time in fp32, the gradient
 from the same softmax as the loss: this never materialises an fp32 copy of the (tokens × vocabulary)
 logits, their log-softmax or its gradient, the largest tensors of a training step, of which
-torch's cross_entropy makes three. Each chunk's loss and gradient come from
-`smoothed_rows` (accel/ops.py): on a CPU with bf16 logits the compiled kernel, in two passes
-over the bf16 logits where torch's operations make eight over an fp32 copy.
+torch's cross_entropy makes three. Each chunk's loss and gradient come from `torch_rows`
+(loss_rows.py), on an fp32 copy of the chunk. (A compiled kernel over the bf16 rows saved 4-6%
+of a CPU update and was retired for that: docs/training-speed.md, "The loss kernel, retired".)
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nmt_cli.accel.ops import smoothed_rows
 from nmt_cli.config import PAD_ID
 from nmt_cli.data import batching
 from nmt_cli.data.batch import Batch, collate
 from nmt_cli.data.shards import ShardSet
 from nmt_cli.decoding.precision import autocast
+from nmt_cli.training.loss_rows import torch_rows
 
 
 def loss_fn(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -58,7 +58,7 @@ class _SmoothedCrossEntropy(torch.autograd.Function):
             # fp32 rows, whatever the logits' dtype: torch's operations, the values validation
             # has always reported
             chunk = logits[s : s + ROWS].float()
-            loss, _ = smoothed_rows(
+            loss, _ = torch_rows(
                 chunk, target[s : s + ROWS], ignore, smoothing, None if grad is None else grad[s : s + ROWS]
             )
             total += loss
@@ -108,7 +108,7 @@ class _LinearSmoothedCrossEntropy(torch.autograd.Function):
                 start = s - s % WEIGHT_ROWS  # of the weight-gradient group
                 g = grads[s - start : s - start + rows.size(0)] if grads is not None else None
                 logits = torch.nn.functional.linear(rows, w, b)
-                loss, p = smoothed_rows(logits, target[s : s + ROWS], ignore, smoothing, g)
+                loss, p = torch_rows(logits.float(), target[s : s + ROWS], ignore, smoothing, g)
                 total += loss
                 if grads is None or g is None or p is None:
                     continue

@@ -1,7 +1,6 @@
 """Label-smoothed cross-entropy of a chunk of logit rows by torch's operations: the closed form
 logsumexp(z) - (1-ε)·z_y - (ε/V)·Σ_v z_v per row, with gradient softmax(z) - (1-ε)·onehot(y) - ε/V.
-What the compiled kernel (`nmt::smoothed_ce_rows`, loss_kernel.c) computes from bf16 rows; ops.py
-picks the path."""
+loss.py calls it a chunk of rows at a time, so that no fp32 copy of the whole logits is made."""
 
 from __future__ import annotations
 
