@@ -85,9 +85,11 @@ def export_tree(ref: str, into: Path) -> Path:
     # each kernel the commit has (-fopenmp changes nothing in a source without OpenMP pragmas)
     flags = ["-O3", "-fopenmp", "-lm"]
     for name in ("dropout_kernel", "loss_kernel", "additive_kernel"):
-        source = package / f"{name}.c"
-        if source.is_file() and compiler:
-            library = package / f"_{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
+        # the flat package kept its kernels at the top, the regrouped one in accel/
+        found = [p for p in (package / f"{name}.c", package / "accel" / f"{name}.c") if p.is_file()]
+        if found and compiler:
+            source = found[0]
+            library = source.parent / f"_{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
             command = [compiler, *flags, "-shared", "-fPIC", "-o", str(library), str(source)]
             subprocess.run(command, check=True)
     return into / "tree"

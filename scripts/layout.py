@@ -76,7 +76,7 @@ def translate_path() -> list[str]:
     groups: dict[str, list[str]] = {}
     for name in names:
         folder, _, module = name.removeprefix("nmt_cli.").rpartition(".")
-        groups.setdefault(folder or "nmt_cli", []).append(f"`{module}`")
+        groups.setdefault(folder.replace(".", "/") or "nmt_cli", []).append(f"`{module}`")
     rows = [f"- `{folder}/` ({len(mods)}): {', '.join(mods)}" for folder, mods in sorted(groups.items())]
     return [f"## The path of `nmt translate`: {count} modules", "", TRANSLATE_PATH, "", *rows, ""]
 
