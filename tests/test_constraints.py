@@ -10,7 +10,7 @@ from toy import src_batch
 from nmt_cli.config import DecodeConfig
 from nmt_cli.decoding.beam import beam_search
 from nmt_cli.decoding.constraints import Constraints, fit_terms
-from nmt_cli.decoding.search import greedy
+from nmt_cli.decoding.greedy import greedy
 from nmt_cli.models.ensemble import Ensemble
 
 

@@ -8,7 +8,7 @@ import torch
 from toy import collate, make_pairs, src_batch
 
 from nmt_cli.config import DecodeConfig
-from nmt_cli.decoding.search import greedy
+from nmt_cli.decoding.greedy import greedy
 from nmt_cli.training.step import train_step
 
 pytestmark = [

@@ -165,6 +165,41 @@ def test_a_piece_without_spaces_is_cut_between_characters():
     assert all(e - s <= 8 for s, e in spans) and "".join("x" * (e - s) for s, e in spans) == "x" * 50
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    words_=st.lists(st.text("abc,;", min_size=1, max_size=9), min_size=1, max_size=25),
+    kept=st.lists(st.tuples(st.integers(0, 400), st.integers(1, 60)), max_size=4),
+    limit=st.integers(1, 30),
+)
+def test_no_cut_falls_inside_a_span_kept_whole(words_, kept, limit):
+    """Protected spans and glossary terms (`whole`) are never cut; everything else still fits,
+    and the pieces put together are the text."""
+    text = " ".join(words_)
+    whole, end = [], 0
+    for start, width in sorted(kept):
+        start = max(start % max(len(text), 1), end)
+        if start < len(text):
+            whole.append((start, min(start + width, len(text))))
+            end = whole[-1][1]
+    spans = chunk_spans(text, len, limit, whole)
+    assert "".join(text[s:e] for s, e in spans).replace(" ", "") == text.replace(" ", "")
+    cuts = [e for _, e in spans[:-1]] + [s for s, _ in spans[1:]]
+    assert not any(a < c < b for c in cuts for a, b in whole)
+    for s, e in spans:  # a piece over the limit is one that holds a whole span it cannot cut
+        assert e - s <= limit or any(a < b and s <= a and b <= e and b - a > 0 for a, b in whole)
+
+
+def test_a_long_url_is_not_cut_apart():
+    from nmt_cli.config import DecodeConfig
+
+    url = "https://example.com/" + "abcdefghij" * 20
+    line = f"Siehe {url} jetzt."
+    cfg = DocumentConfig(lang="de", max_tokens=10).with_terms(DecodeConfig(protect=True))
+    seen: list[str] = []
+    translate_with(line, cfg, lambda s: seen.extend(s) or list(s), lambda texts: [len(t) for t in texts])
+    assert any(url in piece for piece in seen)
+
+
 def test_a_long_sentence_reaches_the_translator_in_pieces_and_comes_back_joined():
     line = ", ".join(f"Teil {i}" for i in range(30)) + "."
     calls: list[list[str]] = []

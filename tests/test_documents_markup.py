@@ -163,6 +163,21 @@ def test_xml_items_give_back_the_document_exactly():
     assert out.endswith("<![CDATA[<y>]]></p></d>\n") and "HI &amp; <b>X</b><br/>" in out
 
 
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "<P>Ein Hund <B>läuft</B>.</P >",  # end tags as written, not lowercased
+        "<![CDATA[ Hund ]]><p>Der Hund.</p>",  # a marked section keeps both closing brackets
+        "<![if !IE]><p>Hund</p><![endif]>",
+        "<!DOCTYPE html><!-- c --><?pi x?><p>a &amp; b</p>",  # (a char ref comes back as its character)
+    ],
+)
+def test_html_items_give_back_the_document_exactly(doc):
+    assert "".join(i.raw for i in html_items(doc)) == doc
+    out = translate_with(doc, HTML, lambda s: list(s), words, diagonal)
+    assert out == doc  # an identity translation changes nothing
+
+
 def test_broken_xml_is_one_line_error():
     with pytest.raises(NMTError, match="not well-formed XML: line 1"):
         xml_items("<a><b></a>")

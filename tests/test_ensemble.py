@@ -12,7 +12,8 @@ from nmt_cli.alignment.extract import align_pairs
 from nmt_cli.cli.app import app
 from nmt_cli.config import DecodeConfig
 from nmt_cli.data.tokenizer import train_sentencepiece
-from nmt_cli.decoding.search import beam_search, greedy
+from nmt_cli.decoding.beam import beam_search
+from nmt_cli.decoding.greedy import greedy
 from nmt_cli.errors import NMTError
 from nmt_cli.models.checkpoint import load_model
 from nmt_cli.models.ensemble import Ensemble, combine

@@ -91,7 +91,8 @@ def test_protected_spans_come_out_byte_for_byte(tiny, span, beam):
 
     line = f"ein hund {span} läuft"
     out = translate(tiny.model, tiny.tokenizer, [line], DecodeConfig(beam_size=beam, protect=True))
-    assert span in out[0].text
+    # a URL's trailing "?" (or other sentence punctuation) is the sentence's, not the URL's
+    assert span.rstrip(".,;:!?)]}'\"") in out[0].text
 
 
 def test_translate_with_a_glossary_contains_the_target_term(toy_model_dir, tmp_path):
@@ -118,3 +119,25 @@ def test_a_missing_glossary_file_is_one_line(tiny_model_dir, tmp_path):
     )
     assert result.exit_code == 1
     assert "none.tsv" in result.output and "Traceback" not in result.output
+
+
+def test_a_line_whose_constrained_search_ends_nowhere_is_translated_without_spans(tiny, monkeypatch, caplog):
+    """Beam search under spans that leave no way to end finishes no hypothesis: the line is
+    translated again without them, with a warning, never left empty (the other line untouched)."""
+    from nmt_cli.config import DecodeConfig
+    from nmt_cli.decoding import search
+
+    real = search.beam_search
+
+    def nothing_under_constraints(model, src, src_mask, cfg, constraints=None):
+        found = real(model, src, src_mask, cfg, constraints)
+        return found if constraints is None else [[] for _ in found]
+
+    monkeypatch.setattr(search, "beam_search", nothing_under_constraints)
+    lines = ["ein hund 25 läuft", "ein hund läuft"]
+    cfg = DecodeConfig(beam_size=3, protect=True)
+    out = search.translate(tiny.model, tiny.tokenizer, lines, cfg)
+    assert all(t.text and t.hypotheses for t in out)
+    assert out[0].terms == [] and "translated without them" in caplog.text
+    plain = search.translate(tiny.model, tiny.tokenizer, lines, DecodeConfig(beam_size=3, protect=False))
+    assert [t.text for t in out] == [t.text for t in plain]

@@ -6,6 +6,8 @@ import torch
 from toy import exact_match, src_batch
 
 from nmt_cli.config import DecodeConfig
+from nmt_cli.decoding.beam import beam_search
+from nmt_cli.decoding.greedy import greedy
 from nmt_cli.decoding.precision import (
     BF16Linear,
     BF16LSTMCell,
@@ -13,7 +15,6 @@ from nmt_cli.decoding.precision import (
     quantize_int8,
     to_autocast_dtype,
 )
-from nmt_cli.decoding.search import beam_search, greedy
 
 
 def test_bf16_lstm_cell_matches_the_fp32_cell_and_keeps_fp32_states():

@@ -6,7 +6,7 @@ from conftest import rnn_config
 from toy import exact_match, src_batch, train_toy
 
 from nmt_cli.config import DecodeConfig
-from nmt_cli.decoding.search import greedy
+from nmt_cli.decoding.greedy import greedy
 from nmt_cli.models.rnn import RNNSeq2Seq
 
 

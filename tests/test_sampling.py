@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 from toy import make_pairs, src_batch
 
 from nmt_cli.config import BOS_ID, EOS_ID, DecodeConfig
+from nmt_cli.decoding.beam import beam_search
+from nmt_cli.decoding.greedy import greedy, sample
 from nmt_cli.decoding.sampling import Sampler, Sampling, block_repeats, restrict
-from nmt_cli.decoding.search import beam_search, greedy, make_sampler, sample, translate
+from nmt_cli.decoding.search import make_sampler, translate
 from nmt_cli.errors import NMTError
 from nmt_cli.models.seq2seq import build_model
 
@@ -129,7 +131,8 @@ def test_no_output_repeats_an_ngram_when_blocked(untrained, n, seed, which):
 
 
 def reference_greedy(model, src_ids: list[int], n: int, max_len: int) -> list[int]:
-    """Greedy search one sentence at a time, with repeated n-grams banned by Python lists."""
+    """Greedy search one sentence at a time, with repeated n-grams banned by Python lists and
+    no EOS first."""
     src = torch.tensor([src_ids + [EOS_ID]])
     memory = model.encode(src, src != 0)
     state, prev, out = model.init_state(memory), torch.tensor([BOS_ID]), []
@@ -140,6 +143,8 @@ def reference_greedy(model, src_ids: list[int], n: int, max_len: int) -> list[in
         for tok in range(logp.numel()):
             if tok != EOS_ID and len(out) >= n - 1 and tuple(out[len(out) - n + 1 :] + [tok]) in seen:
                 logp[tok] = -float("inf")
+        if not out:  # a non-empty source never translates to nothing
+            logp[EOS_ID] = -float("inf")
         tok = int(logp.argmax())
         if tok == EOS_ID:
             break

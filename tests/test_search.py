@@ -3,8 +3,10 @@
 import torch
 from toy import src_batch
 
-from nmt_cli.config import DecodeConfig
-from nmt_cli.decoding.search import batch_budget, beam_search, greedy, length_batches, translate
+from nmt_cli.config import EOS_ID, DecodeConfig
+from nmt_cli.decoding.beam import beam_search
+from nmt_cli.decoding.greedy import greedy
+from nmt_cli.decoding.search import batch_budget, length_batches, translate
 
 
 class IdTokenizer:
@@ -128,11 +130,11 @@ def test_dropping_finished_sentences_only_every_few_steps_changes_nothing(traine
     """On CUDA finished sentences leave the batch only every 4th step (to avoid host syncs):
     the rows that linger after their end must not change any result."""
     import nmt_cli.decoding.beam as beam
-    import nmt_cli.decoding.search as search
+    import nmt_cli.decoding.greedy as greedy_module
 
     model, pairs = trained
     every_step = [run(greedy, model, pairs, beam_size=1), run(beam_search, model, pairs, beam_size=4)]
-    for module in (search, beam):
+    for module in (greedy_module, beam):
         monkeypatch.setattr(module, "sync_now", lambda device, t: t % 4 == 3)
     lazy = [run(greedy, model, pairs, beam_size=1), run(beam_search, model, pairs, beam_size=4)]
     for a, b in zip(every_step[0], lazy[0]):
@@ -164,3 +166,29 @@ def test_beam_attention_is_each_hypothesis_own_attention(trained):
                 assert torch.allclose(h.attention[:, : len(src_ids) + 1], expected, atol=1e-4)
                 checked += 1
     assert checked > 12  # the n-best lists, not only the best
+
+
+class EndsAtOnce:
+    """A model that always puts EOS first: what a one-word fragment often gets from a real one."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def decode_step(self, prev, memory, state, attention):
+        logits, state, attn = self.model.decode_step(prev, memory, state, attention)
+        logits = logits.clone()
+        logits[:, EOS_ID] += 100.0
+        return logits, state, attn
+
+
+def test_a_non_empty_source_never_gets_an_empty_translation(trained):
+    """EOS is ruled out at the first step only: one token, then the model's EOS."""
+    model, pairs = trained
+    ends = EndsAtOnce(model)
+    g = run(greedy, ends, pairs, beam_size=1)
+    b = run(beam_search, ends, pairs, beam_size=4)
+    assert all(len(h.tokens) == 1 and h.tokens[0] != EOS_ID for h in g)
+    assert all(len(h[0].tokens) == 1 and h[0].tokens[0] != EOS_ID for h in b)

@@ -7,7 +7,7 @@ from conftest import transformer_config
 from toy import exact_match, src_batch
 
 from nmt_cli.config import BOS_ID, AttentionChoice, DecodeConfig
-from nmt_cli.decoding.search import greedy
+from nmt_cli.decoding.greedy import greedy
 from nmt_cli.models.transformer import TransformerSeq2Seq
 from nmt_cli.models.transformer_layers import MultiHeadAttention
 

@@ -15,7 +15,14 @@ import torch
 from torch import Tensor
 
 from nmt_cli.config import BOS_ID, EOS_ID, DecodeConfig
-from nmt_cli.decoding.hypothesis import Hypothesis, force_eos, length_penalty, max_lengths, sync_now
+from nmt_cli.decoding.hypothesis import (
+    Hypothesis,
+    force_eos,
+    length_penalty,
+    max_lengths,
+    no_empty_output,
+    sync_now,
+)
 from nmt_cli.models.seq2seq import Seq2Seq
 
 if TYPE_CHECKING:  # constraints.py is imported by the searches that have some
@@ -133,6 +140,8 @@ def beam_search(
             from nmt_cli.decoding.sampling import block_repeats  # only the runs that block n-grams
 
             logp = block_repeats(logp, hist[:, :t], cfg.no_repeat_ngram)
+        if t == 0 and first_limit > 0:
+            logp = no_empty_output(logp)
         if cons is not None:
             logp = cons.restrict(logp, (max_len[sent] - t).repeat_interleave(k))
         if t >= first_limit:

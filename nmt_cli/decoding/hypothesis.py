@@ -45,6 +45,14 @@ def force_eos(logp: Tensor, at_limit: Tensor) -> Tensor:
     return torch.where(at_limit.unsqueeze(1), only_eos, logp)
 
 
+def no_empty_output(logp: Tensor) -> Tensor:
+    """`logp` (N, V) at the first step, EOS ruled out: a non-empty source never translates to
+    nothing (a one-word fragment of a document, whose words would otherwise be lost)."""
+    logp = logp.clone()
+    logp[:, EOS_ID] = -math.inf
+    return logp
+
+
 def sync_now(device: torch.device, t: int) -> bool:
     """Whether to read results back to the host at step t to drop finished sentences. On the
     CPU that costs nothing; on CUDA it stalls the queue, so there it happens every 4th step."""

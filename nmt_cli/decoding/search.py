@@ -1,33 +1,30 @@
-"""Batched greedy search over any Seq2Seq (beam search is in beam.py), and `translate` for
-lists of lines, which finds each line's glossary terms and protected spans and decodes under
-them as constraints (constraints.py).
-
-All sentences of a batch advance together as one (N, ...) tensor batch. Sentences that are
-finished are dropped from it via `select`, so they stop costing compute.
+"""`translate` for lists of lines: sorted into length batches, each line's glossary terms and
+protected spans found and decoded under as constraints (constraints.py), by beam search
+(beam.py), greedy search or sampling (greedy.py), whichever the DecodeConfig asks for.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from nmt_cli.config import BEAM_BUDGET, BOS_ID, EOS_ID, DecodeConfig
+from nmt_cli.config import BEAM_BUDGET, EOS_ID, DecodeConfig
 from nmt_cli.data.batch import pad
 from nmt_cli.data.tokenizer import Tokenizer
 from nmt_cli.decoding.beam import beam_search
-from nmt_cli.decoding.hypothesis import Hypothesis, force_eos, max_length, max_lengths, sync_now
+from nmt_cli.decoding.hypothesis import Hypothesis, max_length
 from nmt_cli.decoding.protect import restore
 from nmt_cli.decoding.terms import TermFinder
 from nmt_cli.io.output import windows
 from nmt_cli.models.seq2seq import Seq2Seq
 
 if TYPE_CHECKING:  # sampling, n-gram blocking and constraints: imported by the runs that use them
-    from nmt_cli.decoding.constraints import Constraints, Terms
+    from nmt_cli.decoding.constraints import Terms
     from nmt_cli.decoding.sampling import Sampler
 
 log = logging.getLogger("nmt_cli")
@@ -42,89 +39,6 @@ class Translation:
     hypotheses: list[Hypothesis]  # best first; empty for an empty source line
     text: str  # detokenized best hypothesis
     terms: list[str] = field(default_factory=list)  # what it had to contain (glossary, protected)
-
-
-def greedy(
-    model: Seq2Seq,
-    src: Tensor,
-    src_mask: Tensor,
-    cfg: DecodeConfig,
-    choose: Callable[[Tensor], Tensor] | None = None,
-    constraints: Constraints | None = None,
-) -> list[Hypothesis]:
-    """Pick the most probable token at every step, for a whole batch at once; or, given
-    `choose` (log-probabilities (N, V) -> tokens (N,)), the token it picks (sampling).
-    With `constraints`, a row produces a constraint's tokens once it has begun one, where its
-    attention peaks on a term's source words (`Constraints.greedy_force`), when the model would
-    end while one is unmet, or when its steps left only suffice for them."""
-    n, dev = src.size(0), src.device
-    memory = model.encode(src, src_mask)
-    state = model.init_state(memory)
-    max_len = max_lengths(src_mask, cfg)
-    first_limit, steps = int(max_len.min()), int(max_len.max()) + 1
-    out = torch.zeros(n, steps, dtype=torch.long, device=dev)
-    lengths = torch.full((n,), steps, dtype=torch.long, device=dev)
-    scores = torch.zeros(n, device=dev)
-    attn_all = src.new_zeros(n, steps, src.size(1), dtype=torch.float) if cfg.keep_attention else None
-    active = torch.arange(n, device=dev)  # original index of each row still decoding
-    prev = torch.full((n,), BOS_ID, dtype=torch.long, device=dev)
-    for t in range(steps):
-        logits, state, attn = model.decode_step(prev, memory, state, cfg.attention)
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        if cfg.no_repeat_ngram:
-            from nmt_cli.decoding.sampling import block_repeats
-
-            logp = block_repeats(logp, out[active, :t], cfg.no_repeat_ngram)
-        if constraints is not None:
-            logp = constraints.restrict(logp, max_len[active] - t, constraints.greedy_force(logp, attn))
-        if t >= first_limit:
-            logp = force_eos(logp, t >= max_len[active])
-        if choose is None:  # topk breaks ties as beam search and top-k sampling do; max may not
-            best_lp, best = (x.squeeze(1) for x in logp.topk(1, dim=-1))
-        else:
-            best = choose(logp)
-            best_lp = logp.gather(1, best.unsqueeze(1)).squeeze(1)
-        running = lengths[active] == steps  # rows kept after their EOS must not change
-        out[active, t] = torch.where(running, best, 0)
-        scores[active] += torch.where(running, best_lp, 0.0)
-        if attn_all is not None:
-            attn_all[active, t] = torch.where(running.unsqueeze(1), attn.float(), 0.0)
-        lengths[active] = torch.where(running & (best == EOS_ID), t, lengths[active])
-        prev = best
-        constraints = constraints.advance(best) if constraints is not None else None
-        if sync_now(dev, t):
-            keep = (lengths[active] == steps).nonzero().squeeze(1)
-            if keep.numel() == 0:
-                break
-            if keep.numel() < active.numel():
-                active, memory, state, prev = (
-                    active[keep],
-                    memory.select(keep),
-                    state.select(keep),
-                    prev[keep],
-                )
-                constraints = constraints.select(keep) if constraints is not None else None
-    hyps = []
-    for i, (length, score) in enumerate(zip(lengths.tolist(), scores.tolist())):
-        attention = attn_all[i, : length + 1] if attn_all is not None else None
-        hyps.append(Hypothesis(out[i, :length].tolist(), score, attention))
-    return hyps
-
-
-def sample(
-    model: Seq2Seq,
-    src: Tensor,
-    src_mask: Tensor,
-    cfg: DecodeConfig,
-    sampler: Sampler,
-    constraints: Constraints | None = None,
-) -> list[list[Hypothesis]]:
-    """`cfg.nbest` samples of each sentence, most probable first: one batch in which every
-    sentence has a row per sample (as have `constraints`), so all are drawn together."""
-    n = cfg.nbest
-    rows = torch.arange(src.size(0), device=src.device).repeat_interleave(n)
-    drawn = greedy(model, src[rows], src_mask[rows], cfg, sampler, constraints)
-    return [sorted(drawn[i * n : (i + 1) * n], key=lambda h: -h.score) for i in range(src.size(0))]
 
 
 def make_sampler(cfg: DecodeConfig, device: torch.device) -> Sampler | None:
@@ -165,6 +79,8 @@ def decode_batch(
 
         fold, joins = vocab or (None, None)
         cons = Constraints.build(terms, device, fold, joins, spans)
+    from nmt_cli.decoding.greedy import greedy, sample  # only for --beam-size 1 and sampling
+
     if sampler is not None:
         rows = torch.arange(src.size(0), device=device).repeat_interleave(cfg.nbest)  # one per sample
         return sample(model, src, src_mask, cfg, sampler, cons.select(rows) if cons is not None else None)
@@ -241,12 +157,40 @@ def translate(
             )
             for i, hyps in zip(idx, decoded):
                 results[i] = hyps
+        _without_terms(model, encoded, results, terms, targets, cfg, device, sampler)
     texts = tokenizer.decode_tgt([h[0].tokens if h else [] for h in results])
     texts = [restore(text, t, tokenizer.decode_tgt(ids)) for text, t, ids in zip(texts, targets, terms)]
     return [
         Translation(line, ids, hyps, text if hyps else "", t)
         for line, ids, hyps, text, t in zip(lines, encoded, results, texts, targets)
     ]
+
+
+def _without_terms(
+    model: Seq2Seq,
+    encoded: Sequence[Sequence[int]],
+    results: list[list[Hypothesis]],
+    terms: list[list[list[int]]],
+    targets: list[list[str]],
+    cfg: DecodeConfig,
+    device: torch.device,
+    sampler: Sampler | None,
+) -> None:
+    """Lines whose constrained search finished no hypothesis (terms and spans that together
+    leave no way to end) are translated again without their terms, with a warning, instead of
+    coming out empty; `results`, `terms` and `targets` are updated in place."""
+    lost = [i for i, hyps in enumerate(results) if encoded[i] and not hyps]
+    if not lost:
+        return
+    log.warning(
+        "%d line(s) could not keep all their glossary terms and protected spans; translated without them",
+        len(lost),
+    )
+    for idx in length_batches([len(encoded[i]) for i in lost], cfg):
+        rows = [lost[j] for j in idx]
+        decoded = decode_batch(model, [encoded[i] for i in rows], cfg, device, sampler=sampler)
+        for i, hyps in zip(rows, decoded):
+            results[i], terms[i], targets[i] = hyps, [], []
 
 
 def _term_vocab(tokenizer: Tokenizer) -> tuple[Tensor, Tensor] | None:

@@ -32,7 +32,12 @@ def _pieces(lay: Layout, splitting: Splitting, measure: Measure) -> list[list[st
             out.append([text])
         else:
             out.append(
-                [text[a:b] for a, b in chunk_spans(text, lambda t: measure([t])[0], splitting.max_tokens)]
+                [
+                    text[a:b]
+                    for a, b in chunk_spans(
+                        text, lambda t: measure([t])[0], splitting.max_tokens, splitting.whole(text)
+                    )
+                ]
             )
     return out
 

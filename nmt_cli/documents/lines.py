@@ -17,15 +17,22 @@ DEFAULT_MAX_TOKENS = 100  # DataConfig.max_len: what a model without a recorded 
 # search sorts all of their sentences into the same length-sorted batches.
 Translator = Callable[[Sequence[str]], list[str]]
 Measure = Callable[[Sequence[str]], list[int]]  # texts -> their lengths in source subwords
+Spans = Callable[[str], list[Span]]  # a text -> its spans that no cut may fall inside
+
+
+def no_spans(text: str) -> list[Span]:
+    return []
 
 
 @dataclass(frozen=True)
 class Splitting:
     """How lines become units to translate: the source language's sentence rules (None: keep
-    each line whole) and the longest unit, in subwords, the model was trained on."""
+    each line whole), the longest unit, in subwords, the model was trained on, and the spans
+    an over-long sentence is never cut inside (glossary terms and protected spans)."""
 
     lang: str | None
     max_tokens: int
+    whole: Spans = no_spans
 
 
 def trained_length(config: dict[str, Any], cap: int) -> int:
@@ -59,7 +66,10 @@ def plan_lines(lines: Sequence[str], splitting: Splitting, measure: Measure) -> 
                 continue
             from nmt_cli.documents.chunk import chunk_spans  # only for an over-long sentence
 
-            fits = chunk_spans(line[s:e], lambda t: measure([t])[0], splitting.max_tokens)
+            sentence = line[s:e]
+            fits = chunk_spans(
+                sentence, lambda t: measure([t])[0], splitting.max_tokens, splitting.whole(sentence)
+            )
             plan.append([(s + a, s + b) for a, b in fits])
         plans.append(plan)
     return plans

@@ -6,7 +6,7 @@ text, so what is not translated is written back byte for byte.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import Literal
 from xml.parsers import expat
@@ -162,7 +162,23 @@ class _HTMLItems(HTMLParser):
         self.items.append(Item("raw", f"<?{data}>"))
 
     def unknown_decl(self, data: str) -> None:
-        self.items.append(Item("raw", f"<![{data}]>"))
+        self.items.append(Item("raw", f"<![{data}]>"))  # its exact text: parse_marked_section
+
+    # html.parser hands end tags over lowercased (`</P>` as "p") and marked sections without
+    # their closing brackets (`<![CDATA[ x ]]>` as "CDATA[ x "): the items take the source text.
+    def parse_endtag(self, i: int) -> int:
+        before = len(self.items)
+        return self._as_written(before, i, super().parse_endtag(i), "close")
+
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
+        before = len(self.items)
+        return self._as_written(before, i, super().parse_marked_section(i, report), "raw")
+
+    def _as_written(self, before: int, start: int, end: int, kind: Kind) -> int:
+        """The one item just made from rawdata[start:end], given that text as its own."""
+        if end > start and len(self.items) == before + 1 and self.items[-1].kind == kind:
+            self.items[-1] = replace(self.items[-1], raw=self.rawdata[start:end])
+        return end
 
 
 def html_items(document: str) -> list[Item]:

@@ -15,8 +15,10 @@ from nmt_cli.config import DecodeConfig, RuntimeConfig
 from nmt_cli.documents.lines import (
     DEFAULT_MAX_TOKENS,
     Measure,
+    Spans,
     Splitting,
     Translator,
+    no_spans,
     trained_length,
     translate_lines,
 )
@@ -52,12 +54,23 @@ class DocumentConfig:
     format: DocFormat = "text"
     lang: str = "en"
     max_tokens: int = DEFAULT_MAX_TOKENS
+    whole: Spans = field(default=no_spans, compare=False)  # see `with_terms`
 
     @property
     def splitting(self) -> Splitting:
         if self.split == "none":
             return Splitting(None, UNSPLIT_LIMIT)
-        return Splitting(language_code(self.lang), self.max_tokens)
+        return Splitting(language_code(self.lang), self.max_tokens, self.whole)
+
+    def with_terms(self, decode: DecodeConfig) -> DocumentConfig:
+        """This config with the spans `decode` enforces (glossary terms, protected spans such as
+        URLs) as spans an over-long sentence is never cut inside."""
+        from nmt_cli.decoding.terms import TermFinder
+
+        finder = TermFinder.build(decode.glossary, decode.keep, decode.protect)
+        if finder is None:
+            return self
+        return replace(self, whole=lambda text: [(s, e) for s, e, _ in finder.found(text)])
 
 
 def document_config(
@@ -166,8 +179,8 @@ def translate_document(
     """Translate a document: plain text (as many lines out as in, each sentence translated,
     the spacing kept), or HTML/XML (tags, comments and untranslatable elements kept, inline
     tags put back around the words they enclosed). Build `cfg` with `document_config`."""
-    cfg = cfg or DocumentConfig()
     decode = decode or DecodeConfig()
+    cfg = (cfg or DocumentConfig()).with_terms(decode)
     translator = search_translator(model, tokenizer, decode)
     measure = subword_measure(tokenizer)
     aligned = attention_translator(model, tokenizer, decode) if cfg.format != "text" else None
@@ -190,6 +203,7 @@ def translate_input(
     if cfg.format == "text" and cfg.split == "none":
         yield from translate_stream(model, tokenizer, lines, decode, window)
         return
+    cfg = cfg.with_terms(decode)
     if cfg.format == "text":
         translator, measure = search_translator(model, tokenizer, decode), subword_measure(tokenizer)
         for chunk in windows(lines, window):
