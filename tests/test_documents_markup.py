@@ -111,6 +111,19 @@ def test_void_elements_follow_their_source_neighbour():
     assert out == "<p>EINS ZWEI<br/> DREI</p>"
 
 
+@pytest.mark.parametrize(
+    "doc, want",
+    [
+        ('<p>eins <span translate="no">X</span> zwei</p>', '<p>EINS <span translate="no">X</span> ZWEI</p>'),
+        ("<p>eins:<code>x</code> zwei</p>", "<p>EINS:<code>x</code> ZWEI</p>"),
+        ('<p>eins <img src="a"> zwei</p>', '<p>EINS <img src="a"> ZWEI</p>'),
+        ("<p>eins<br>zwei</p>", "<p>EINS<br> ZWEI</p>"),  # words still apart
+    ],
+)
+def test_a_void_or_kept_element_keeps_the_spaces_it_had_between_words(doc, want):
+    assert translate_with(doc, HTML, upper, words, diagonal) == want
+
+
 def test_script_style_code_and_translate_no_stay_verbatim():
     doc = (
         "<script>var a = '<b>Hund</b>';</script><style>p{}</style><p>Ein <code>Hund</code> hier.</p>"
@@ -118,7 +131,7 @@ def test_script_style_code_and_translate_no_stay_verbatim():
     )
     out = translate_with(doc, HTML, upper, words, diagonal)
     assert out.startswith(
-        "<script>var a = '<b>Hund</b>';</script><style>p{}</style><p>EIN<code>Hund</code> HIER.</p>"
+        "<script>var a = '<b>Hund</b>';</script><style>p{}</style><p>EIN <code>Hund</code> HIER.</p>"
     )
     assert out.endswith('<div translate="no">Ein Hund.</div><pre>Ein  Hund.</pre>')
 
@@ -223,4 +236,4 @@ def test_cli_translates_an_html_file_by_its_extension(tiny_model_dir, tmp_path):
 def test_alt_and_title_are_translated_other_attributes_kept():
     doc = '<p title="Ein  Titel" hidden>Ein <IMG SRC="a.png" alt="Ein &quot;Hund&quot;"/> Hund.</p>'
     out = translate_with(doc, HTML, upper, words, diagonal)
-    assert out == '<p title="EIN TITEL" hidden>EIN<IMG src="a.png" alt="EIN &quot;HUND&quot;"/> HUND.</p>'
+    assert out == '<p title="EIN TITEL" hidden>EIN <IMG src="a.png" alt="EIN &quot;HUND&quot;"/> HUND.</p>'

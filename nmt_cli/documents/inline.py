@@ -120,8 +120,10 @@ def _events(lay: Layout, tree: Tree, words: Sequence[str], lo: int, hi: int) -> 
     for span, children in tree:
         out += [("w", w) for w in words[at : span.lo]]
         el: Element = lay.elements[span.element]
-        if el.void:
-            out.append(("v", lay.items[el.first].raw))
+        if el.void:  # with the spaces the source had around it, between words
+            space_before = el.start > 0 and lay.text[el.start - 1].isspace()
+            space_after = el.start < len(lay.text) and lay.text[el.start].isspace()
+            out += [("S", " ")] * space_before + [("v", lay.items[el.first].raw)] + [("S", " ")] * space_after
         else:
             out.append(("o", lay.items[el.first].raw))
             out += _events(lay, children, words, span.lo, span.hi)
@@ -145,9 +147,19 @@ def _punctuation_out(events: list[tuple[str, str]], enclosed: str) -> list[tuple
     return [("p", word[len(core) :])]
 
 
+def _between(gap: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The events between two words, with the space that separates them: where the source had
+    spaces around a void element ("S"), there (one at most in a row); else closing tags and
+    voids stick to the word before and opening tags to the word after."""
+    if any(k == "S" for k, _ in gap):
+        return [e for i, e in enumerate(gap) if e[0] != "S" or i == 0 or gap[i - 1][0] != "S"]
+    split = next((i for i, (k, _) in enumerate(gap) if k == "o"), len(gap))
+    return [*gap[:split], ("s", " "), *gap[split:]]
+
+
 def _join(events: Sequence[tuple[str, str]]) -> str:
-    """Words separated by one space; closing tags and voids stick to the word before, opening
-    tags to the word after."""
+    """Words separated by one space (`_between`); source spaces around a void element kept
+    between words, dropped at the unit's ends."""
     out: list[str] = []
     gap: list[tuple[str, str]] = []
     seen_word = False
@@ -155,11 +167,10 @@ def _join(events: Sequence[tuple[str, str]]) -> str:
         if kind != "w":
             gap.append((kind, text))
             continue
-        if seen_word:
-            split = next((i for i, (k, _) in enumerate(gap) if k == "o"), len(gap))
-            gap.insert(split, ("s", " "))
+        gap = _between(gap) if seen_word else [e for e in gap if e[0] != "S"]
         out += [escape_text(t) if k == "p" else t for k, t in gap] + [escape_text(text)]
         gap, seen_word = [], True
+    gap = [e for e in gap if e[0] != "S"]
     return "".join(out + [escape_text(t) if k == "p" else t for k, t in gap])
 
 

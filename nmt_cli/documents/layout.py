@@ -43,13 +43,19 @@ class Layout:
     unit_of: tuple[int, ...]
 
 
+BREAKS = frozenset({"br", "hr"})  # void elements that part the words around them, as a space would
+
+
 def _text_positions(items: Sequence[Item]) -> tuple[str, list[int]]:
+    """The segment's text and where each item sits in it; a line break stands for a space, so
+    that "eins<br>zwei" is two words to the model, as it is two to a reader."""
     positions, parts, at = [], [], 0
     for item in items:
         positions.append(at)
-        if item.kind == "text":
-            parts.append(item.text)
-            at += len(item.text)
+        gap = " " if item.kind == "void" and item.name.lower() in BREAKS else ""
+        text = item.text if item.kind == "text" else gap
+        parts.append(text)
+        at += len(text)
     return "".join(parts), positions
 
 
