@@ -192,3 +192,12 @@ def test_a_non_empty_source_never_gets_an_empty_translation(trained):
     b = run(beam_search, ends, pairs, beam_size=4)
     assert all(len(h.tokens) == 1 and h.tokens[0] != EOS_ID for h in g)
     assert all(len(h[0].tokens) == 1 and h[0].tokens[0] != EOS_ID for h in b)
+
+
+def test_entities_a_model_learned_from_escaped_text_become_characters_unless_the_source_has_them():
+    from nmt_cli.decoding.search import unescaped
+
+    assert unescaped("Der Mann & die Frau.", "The man &amp; the woman.") == "The man & the woman."
+    assert unescaped("a < b", "a &lt; b &gt; c &quot;d&quot;") == 'a < b > c "d"'
+    assert unescaped("Schreibe &amp; in HTML.", "Write &amp; in HTML.") == "Write &amp; in HTML."
+    assert unescaped("x", "AT&T and &nbsp;") == "AT&T and &nbsp;"  # only the five of markup

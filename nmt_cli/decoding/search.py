@@ -6,6 +6,7 @@ protected spans found and decoded under as constraints (constraints.py), by beam
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -160,6 +161,7 @@ def translate(
         _without_terms(model, encoded, results, terms, targets, cfg, device, sampler)
     texts = tokenizer.decode_tgt([h[0].tokens if h else [] for h in results])
     texts = [restore(text, t, tokenizer.decode_tgt(ids)) for text, t, ids in zip(texts, targets, terms)]
+    texts = [unescaped(line, text) for line, text in zip(lines, texts)]
     return [
         Translation(line, ids, hyps, text if hyps else "", t)
         for line, ids, hyps, text, t in zip(lines, encoded, results, texts, targets)
@@ -191,6 +193,19 @@ def _without_terms(
         decoded = decode_batch(model, [encoded[i] for i in rows], cfg, device, sampler=sampler)
         for i, hyps in zip(rows, decoded):
             results[i], terms[i], targets[i] = hyps, [], []
+
+
+ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'"}
+_ENTITY = re.compile("|".join(map(re.escape, ENTITIES)))
+
+
+def unescaped(source: str, text: str) -> str:
+    """`text` with the HTML entities its source does not have read as their characters: a
+    model trained on partly escaped web text writes "&amp;" for "&" ("The man &amp; the
+    woman"); one the source has (a text about HTML) is kept."""
+    if "&" not in text:
+        return text
+    return _ENTITY.sub(lambda m: m.group() if m.group() in source else ENTITIES[m.group()], text)
 
 
 def _term_vocab(tokenizer: Tokenizer) -> tuple[Tensor, Tensor] | None:
