@@ -6,7 +6,10 @@ for the two tiny directories beside it (trained by that same code on the toy cor
 steps); any refactoring must reproduce its translations and alignments to the byte (alignment scores,
 at bf16 on CPUs with bf16, to 1e-5: see assert_same_alignments). Resuming is
 no longer byte-identical: training now reads prepared shards in a new (seed, epoch) batch order
-(issue 14) and its dropout masks differ, so a resumed legacy run continues otherwise.
+(issue 14) and its dropout masks differ, so a resumed legacy run continues otherwise. One
+deliberate change since: a non-empty source never translates to nothing (round 3), so the tiny
+Transformer's first line, empty before, is now its next best ("woman"): in the n-best list and
+in the alignment.
 """
 
 import json

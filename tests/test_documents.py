@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from nmt_cli.cli.app import app
 from nmt_cli.documents.chunk import chunk_spans
-from nmt_cli.documents.lines import Splitting, trained_length, translate_lines
+from nmt_cli.documents.lines import Splitting, has_words, sentences_of, trained_length, translate_lines
 from nmt_cli.documents.split import language_code, sentence_spans, source_language
 from nmt_cli.documents.translate import DocumentConfig, document_config, translate_with
 from nmt_cli.errors import NMTError
@@ -122,9 +122,12 @@ def test_n_lines_in_give_n_lines_out_with_the_spacing_kept(text, lang):
 @settings(max_examples=100, deadline=None)
 @given(text=TEXT)
 def test_every_sentence_is_translated_once_in_order(text):
+    """Every sentence with a letter reaches the translator once, in order; the rest is copied."""
     seen: list[str] = []
-    translate_with(text, DocumentConfig(lang="de"), lambda s: seen.extend(s) or list(s), words)
-    assert "".join("".join(seen).split()) == "".join(text.split())
+    out = translate_with(text, DocumentConfig(lang="de"), lambda s: seen.extend(s) or list(s), words)
+    worded = [line[s:e] for line in text.split("\n") for s, e in sentences_of(line, "de")]
+    assert "".join("".join(seen).split()) == "".join("".join(w for w in worded if has_words(w)).split())
+    assert "".join(out.split()) == "".join(text.split())
 
 
 @settings(max_examples=200, deadline=None)
@@ -275,3 +278,27 @@ def test_evaluate_splits_src_lines_unless_told_not_to(tiny_model_dir, tmp_path):
         result = runner.invoke(app, [*base, *extra, "--save-hyp", str(tmp_path / "hyp")])
         assert result.exit_code == 0, result.output
         assert len((tmp_path / "hyp").read_text(encoding="utf-8").splitlines()) == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=("L", "Cs", "Cc", "Zl", "Zp")), max_size=12),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_sentences_without_letters_are_copied_never_sent_to_the_model(lines):
+    """Digits, punctuation, symbols and emoji have nothing to translate: the model never sees
+    them (it would make words up) and each line comes back stripped; plain text and HTML."""
+    seen: list[str] = []
+    cfg = DocumentConfig(lang="de")
+    out = translate_with("\n".join(lines), cfg, lambda s: seen.extend(s) or ["X"] * len(s), words)
+    assert seen == [] and out.split("\n") == [line.strip() for line in "\n".join(lines).split("\n")]
+    html = translate_with(
+        "<p>Hund</p><p>12:30 …</p>", HTML_CFG, lambda s: seen.extend(s) or ["Dog"] * len(s), words
+    )
+    assert html == "<p>Dog</p><p>12:30 …</p>" and "12:30 …" not in seen
+
+
+HTML_CFG = DocumentConfig(format="html", lang="de")

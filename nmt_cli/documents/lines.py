@@ -24,6 +24,24 @@ def no_spans(text: str) -> list[Span]:
     return []
 
 
+def has_words(text: str) -> bool:
+    """Whether `text` has a letter to translate."""
+    return any(c.isalpha() for c in text)
+
+
+def copying_wordless(translator: Translator) -> Translator:
+    """`translator` for the sentences with a letter; one of only digits, punctuation, symbols
+    or emoji ("...", "12:30", "😀", "- - -") is copied as it is, since a model asked to
+    translate it makes words up ("!!!" -> "Come on.")."""
+
+    def run(sentences: Sequence[str]) -> list[str]:
+        worded = [s for s in sentences if has_words(s)]
+        done = iter(translator(worded) if worded else [])
+        return [next(done) if has_words(s) else s for s in sentences]
+
+    return run
+
+
 @dataclass(frozen=True)
 class Splitting:
     """How lines become units to translate: the source language's sentence rules (None: keep
@@ -95,7 +113,7 @@ def translate_lines(
     """One translated line per line; empty and blank lines stay empty."""
     plans = plan_lines(lines, splitting, measure)
     units = [line[s:e] for line, plan in zip(lines, plans) for pieces in plan for s, e in pieces]
-    translated = translator(units) if units else []
+    translated = copying_wordless(translator)(units) if units else []
     out, at = [], 0
     for line, plan in zip(lines, plans):
         n = sum(len(pieces) for pieces in plan)
