@@ -233,6 +233,23 @@ def test_cli_translates_an_html_file_by_its_extension(tiny_model_dir, tmp_path):
     assert shape(body) == shape(doc.split("\n", 1)[1])
 
 
+@pytest.mark.parametrize("ending", ["", "\n", "\r\n"])
+def test_a_document_ends_and_breaks_its_lines_as_its_input_did(tiny_model_dir, tmp_path, ending):
+    """Markup is read as the whole text: CRLF line ends kept, no newline added at the end."""
+    from typer.testing import CliRunner
+
+    from nmt_cli.cli.app import app
+
+    page = tmp_path / "page.html"
+    page.write_bytes(f"<p>ein hund</p>\r\n<pre>x</pre>{ending}".encode())
+    result = CliRunner().invoke(
+        app, ["translate", "-m", str(tiny_model_dir), "-i", str(page), "--format", "html"]
+    )
+    assert result.exit_code == 0, result.output
+    out = result.stdout_bytes.decode()  # (`stdout` would turn CRLF into LF)
+    assert "</p>\r\n<pre>x</pre>" in out and out.endswith(f"<pre>x</pre>{ending}")
+
+
 def test_alt_and_title_are_translated_other_attributes_kept():
     doc = '<p title="Ein  Titel" hidden>Ein <IMG SRC="a.png" alt="Ein &quot;Hund&quot;"/> Hund.</p>'
     out = translate_with(doc, HTML, upper, words, diagonal)

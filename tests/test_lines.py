@@ -209,3 +209,14 @@ def test_open_binary_closes_the_file_it_refuses(tmp_path):
     path.write_bytes("x".encode("utf-16"))
     with pytest.raises(NMTError):
         open_binary(path)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.sampled_from("ab \n\r\u00e9<>"), max_size=40))
+def test_lines_with_their_ends_join_into_the_text_exactly(text, tmp_path):
+    """What `--format html/xml` reads: the document byte for byte, CRLF and last line included."""
+    from nmt_cli.io.lines import input_lines
+
+    path = tmp_path / "doc.txt"
+    path.write_bytes(text.encode())
+    assert "".join(input_lines(path, keep_ends=True)) == text

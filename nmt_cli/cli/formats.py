@@ -28,11 +28,13 @@ def write_translations(
     decode_tgt: Callable[[Sequence[Sequence[int]]], list[str]],
     nbest: int = 1,
     flush_each: bool = False,
+    end: str = "\n",
 ) -> None:
-    """One line per input line, or with `nbest` > 1 Moses-style `index ||| text ||| score` lines."""
+    """One line per input line (each followed by `end`), or with `nbest` > 1 Moses-style
+    `index ||| text ||| score` lines."""
     for index, tr in enumerate(translations):
         if nbest == 1:
-            out.write(tr.text + "\n")
+            out.write(tr.text + end)
         else:
             texts = decode_tgt([h.tokens for h in tr.hypotheses])
             for text, h in zip(texts, tr.hypotheses):

@@ -196,7 +196,8 @@ def translate_input(
     window: int = 1000,
 ) -> Iterator[Translation]:
     """What `nmt translate` prints: one Translation per input line for text (exactly the old
-    per-line search with --split none), or for markup one whose text is the whole document."""
+    per-line search with --split none), or for markup one whose text is the whole document
+    (`lines` then with their line ends, as `input_lines(keep_ends=True)` gives them)."""
     from nmt_cli.decoding.search import Translation, translate_stream
     from nmt_cli.io.output import windows
 
@@ -210,7 +211,7 @@ def translate_input(
             for line, text in zip(chunk, translate_lines(chunk, translator, cfg.splitting, measure)):
                 yield Translation(line, [], [], text)
         return
-    document = "\n".join(lines)
+    document = "".join(lines)  # for markup, the lines come with their ends
     yield Translation(document, [], [], translate_document(model, tokenizer, document, cfg, decode))
 
 
@@ -244,6 +245,12 @@ class Translating:
     @property
     def as_json(self) -> bool:
         return self.request.format == "json"
+
+    @property
+    def line_end(self) -> str:
+        """What follows each translation written: a newline for lines of text, nothing for a
+        document, which ends as its input did."""
+        return "\n" if self.doc.format == "text" else ""
 
     @property
     def one_per_line(self) -> bool:
@@ -289,6 +296,6 @@ def start_translation(request: TranslateFiles) -> Translating:
         raise NMTError("--format json writes the best translation of each line: leave out --nbest")
     doc_format = "text" if as_json else request.format
     doc = document_config(loaded.config, request.split, doc_format, decode.nbest, request.input)
-    lines = input_lines(request.input)
+    lines = input_lines(request.input, keep_ends=doc.format != "text")  # a document: exactly
     stream = translate_input(loaded.model, loaded.tokenizer, lines, doc, decode, request.window)
     return Translating(request, loaded, doc, stream, reads)

@@ -34,10 +34,10 @@ def strip_line_end(raw: bytes) -> bytes:
     return raw
 
 
-def iter_raw_lines(stream: BinaryIO, name: str = "input") -> Iterator[bytes]:
+def iter_raw_lines(stream: BinaryIO, name: str = "input", keep_ends: bool = False) -> Iterator[bytes]:
     """Lines of a binary stream split on `\\n` only (a last line without `\\n` counts too), the
-    first without its UTF-8 byte order mark; a line over MAX_LINE_BYTES is an NMTError, read
-    no further than the limit."""
+    first without its UTF-8 byte order mark, with their line ends where `keep_ends`; a line over
+    MAX_LINE_BYTES is an NMTError, read no further than the limit."""
     n = 0
     while raw := stream.readline(MAX_LINE_BYTES + 1):
         n += 1
@@ -50,7 +50,7 @@ def iter_raw_lines(stream: BinaryIO, name: str = "input") -> Iterator[bytes]:
             raw = raw[len(UTF8_BOM) :]
             if not raw:
                 return  # a file that holds a BOM and nothing else has no lines
-        yield strip_line_end(raw)
+        yield raw if keep_ends else strip_line_end(raw)
 
 
 def require_readable(path: Path) -> None:
@@ -116,20 +116,24 @@ def bytes_read(stream: BinaryIO) -> int:
         return 0
 
 
-def decoded_lines(stream: BinaryIO, errors: str = "replace", name: str = "input") -> Iterator[str]:
+def decoded_lines(
+    stream: BinaryIO, errors: str = "replace", name: str = "input", keep_ends: bool = False
+) -> Iterator[str]:
     """Decoded lines of a stream; `errors="replace"` turns invalid UTF-8 into U+FFFD."""
-    for raw in iter_raw_lines(stream, name):
+    for raw in iter_raw_lines(stream, name, keep_ends):
         yield raw.decode("utf-8", errors=errors)
 
 
-def input_lines(path: Path | None) -> Iterator[str]:
-    """Lines of a file (plain or gzip) or of stdin (None or "-"), invalid UTF-8 replaced."""
+def input_lines(path: Path | None, keep_ends: bool = False) -> Iterator[str]:
+    """Lines of a file (plain or gzip) or of stdin (None or "-"), invalid UTF-8 replaced; with
+    `keep_ends` each with its own line end ("\\n", "\\r\\n" or none), so that joined they are the
+    text exactly (a document)."""
     if path is None or str(path) == "-":
-        yield from decoded_lines(sniffed(stdin_binary(), "stdin"), name="stdin")
+        yield from decoded_lines(sniffed(stdin_binary(), "stdin"), name="stdin", keep_ends=keep_ends)
         return
     with open_binary(path) as f:
         try:
-            yield from decoded_lines(f, name=str(path))
+            yield from decoded_lines(f, name=str(path), keep_ends=keep_ends)
         except (OSError, EOFError) as e:
             raise NMTError(f"{path}: cannot read ({e})") from e
 

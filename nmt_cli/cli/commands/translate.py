@@ -56,6 +56,9 @@ def translate(
                 write_confidence(out, job.scored(), form, err, flush_each=live)
             else:
                 decode_tgt = job.loaded.tokenizer.decode_tgt
-                write_translations(out, job.translations, decode_tgt, decode.nbest, flush_each=live)
+                translations = job.translations
+                write_translations(
+                    out, translations, decode_tgt, decode.nbest, flush_each=live, end=job.line_end
+                )
 
     run(debug, action)
