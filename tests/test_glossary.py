@@ -141,3 +141,12 @@ def test_a_line_whose_constrained_search_ends_nowhere_is_translated_without_span
     assert out[0].terms == [] and "translated without them" in caplog.text
     plain = search.translate(tiny.model, tiny.tokenizer, lines, DecodeConfig(beam_size=3, protect=False))
     assert [t.text for t in out] == [t.text for t in plain]
+
+
+def test_a_term_given_twice_with_different_targets_is_warned_about_and_the_later_wins(tmp_path, caplog):
+    path = tmp_path / "g.tsv"
+    path.write_text("Hund\tdog\nKatze\tcat\nhund\thound\nKatze\tcat\n", encoding="utf-8")
+    glossary = read_glossary(path)
+    assert targets(glossary, "Der Hund und die Katze") == ["hound", "cat"]
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "line 3: 'hund' was given on line 1" in warned[0]

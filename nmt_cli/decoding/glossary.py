@@ -12,11 +12,14 @@ a capital first letter where the model starts a sentence with it).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from nmt_cli.errors import NMTError
+
+log = logging.getLogger("nmt_cli")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ def read_glossary(path: Path | str) -> Glossary:
     except UnicodeDecodeError as e:
         raise NMTError(f"glossary {path} is not UTF-8 text") from e
     pairs = []
+    given: dict[str, tuple[int, str]] = {}  # source term -> (line, target) it was last given
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -88,5 +92,13 @@ def read_glossary(path: Path | str) -> Glossary:
             raise NMTError(
                 f"glossary {path}, line {number}: expected 'source term<TAB>target term', got {line!r}"
             )
-        pairs.append((fields[0].strip(), fields[1].strip()))
+        source, target = fields[0].strip(), fields[1].strip()
+        before = given.get(_key(source))
+        if before is not None and before[1] != target:
+            log.warning(
+                "glossary %s, line %d: %r was given on line %d with another target; line %d wins",
+                path, number, source, before[0], number,
+            )  # fmt: skip
+        given[_key(source)] = (number, target)
+        pairs.append((source, target))
     return Glossary.from_pairs(pairs)
