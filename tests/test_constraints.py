@@ -133,3 +133,24 @@ def test_greedy_places_a_term_where_the_model_attends_to_its_source(trained):
         assert h.tokens[first : first + 2] == term
         moved += first < len(h.tokens) - 2
     assert moved >= len(pairs) // 2
+
+
+def test_a_required_token_costs_a_hypothesis_at_most_a_uniform_guess():
+    """Beam search under constraints: a term token the model finds far less likely than chance
+    is scored at log(1/V), so placing the term where it belongs does not lose, by length
+    normalisation, to appending it after the sentence ('The dog is running. hound.')."""
+    import math
+
+    from nmt_cli.decoding.beam import _constrained_step
+
+    vocab, k = 50, 2
+    logits = torch.zeros(k, vocab)
+    logits[:, 7] = -40.0  # the required token: far below chance
+    logp = torch.log_softmax(logits, -1)
+    cons = Constraints.build([[[7]]], torch.device("cpu")).select(torch.zeros(k, dtype=torch.long))
+    scores = torch.tensor([[0.0, -math.inf]])
+    top_s, toks, _, _ = _constrained_step(logp, scores, cons, k)
+    placed = top_s[toks == 7]
+    assert placed.numel() == 1 and placed.item() == pytest.approx(-math.log(vocab))
+    others = top_s[(toks != 7) & torch.isfinite(top_s)]
+    assert torch.allclose(others, logp[0, 0].expand_as(others))  # the rest keep their own

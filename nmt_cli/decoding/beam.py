@@ -204,6 +204,14 @@ def _step(logp: Tensor, scores: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor,
     return top_s, tok, rows, tok == EOS_ID
 
 
+# A token that advances a constraint (a glossary term or protected span the user requires) costs
+# the hypothesis at most log(1/V), what a uniform guess would: the model's own, much lower
+# probability for a target it would never write ("hound" where it says "dog") otherwise makes
+# appending the term after the sentence ("The dog is running. hound.") score better, by length
+# normalisation, than putting it in place ("The hound is running.").
+TERM_FLOOR = True
+
+
 def _constrained_step(
     logp: Tensor, scores: Tensor, cons: Constraints, k: int
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -217,6 +225,8 @@ def _constrained_step(
     beam_lp, beam_tok = logp.topk(m, dim=1)  # (a*k, m)
     extra = cons.allowed()  # (a*k, C): forced candidates, unless already among the m best
     extra_lp = logp.gather(1, extra.clamp(min=0))
+    if TERM_FLOOR:  # a required token costs at most a uniform guess: see TERM_FLOOR
+        extra_lp = extra_lp.clamp(min=-math.log(logp.size(-1)))
     fresh = (extra >= 0) & ~(extra.unsqueeze(-1) == beam_tok.unsqueeze(1)).any(-1)
     tok = torch.cat([beam_tok, extra.clamp(min=0)], dim=1)
     lp = torch.cat([beam_lp, extra_lp.masked_fill(~fresh, -math.inf)], dim=1)
