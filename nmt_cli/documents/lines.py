@@ -35,9 +35,10 @@ def copying_wordless(translator: Translator) -> Translator:
     translate it makes words up ("!!!" -> "Come on.")."""
 
     def run(sentences: Sequence[str]) -> list[str]:
-        worded = [s for s in sentences if has_words(s)]
+        wanted = [has_words(s) for s in sentences]
+        worded = [s for s, w in zip(sentences, wanted) if w]
         done = iter(translator(worded) if worded else [])
-        return [next(done) if has_words(s) else s for s in sentences]
+        return [next(done) if w else s for s, w in zip(sentences, wanted)]
 
     return run
 
