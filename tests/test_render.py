@@ -36,13 +36,16 @@ def alignment() -> Alignment:
 def test_alignments_are_written_in_the_chosen_format_and_their_links_returned():
     for form, expected in (("pharaoh", "0-0 1-1\n"), ("json", None)):
         out = io.StringIO()
-        links = write_alignments([alignment()], form, out, Console(file=out))
+        links = write_alignments([alignment()], form, out)
         assert links == [[(0, 0), (1, 1)]]
         if expected:
             assert out.getvalue() == expected
         else:
             assert json.loads(out.getvalue())["links"] == [[0, 0], [1, 1]]
-    assert write_alignments([alignment()], "pharaoh", None, Console(file=io.StringIO())) == [[(0, 0), (1, 1)]]
+    assert write_alignments([alignment()], "pharaoh", None) == [[(0, 0), (1, 1)]]
+    table = io.StringIO()
+    assert write_alignments([alignment()], "table", table, no_color=True) == [[(0, 0), (1, 1)]]
+    assert "hund" in table.getvalue() and "dog" in table.getvalue() and "\x1b[" not in table.getvalue()
 
 
 def test_heatmap_splits_wide_sentences_into_blocks_that_fit_the_width():

@@ -41,12 +41,13 @@ def shown(a: Alignment) -> Alignment:
 
 
 def write_alignments(
-    alignments: Iterable[Alignment], form: str, out: TextIO | None, console: Console
+    alignments: Iterable[Alignment], form: str, out: TextIO | None, no_color: bool = False
 ) -> list[list[Link]]:
     """Write each alignment as a heatmap table, JSON or Pharaoh line (nothing when `out` is
     None) and return their links, for scoring against gold alignments."""
     from nmt_cli.alignment.extract import to_json, to_pharaoh
 
+    console = Console(file=out, no_color=True if no_color else None, highlight=False)
     predicted: list[list[Link]] = []
     for a in alignments:
         if out is not None and form == "table":
@@ -192,6 +193,11 @@ def validation_table(history: list[Validation]) -> Table:
             style=style,
         )
     return table
+
+
+def print_scores(scores: Scores) -> None:
+    """The score table on stdout."""
+    Console(highlight=False).print(score_table(scores))
 
 
 def score_table(scores: Scores) -> Table:

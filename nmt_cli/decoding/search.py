@@ -80,12 +80,14 @@ def decode_batch(
 
         fold, joins = vocab or (None, None)
         cons = Constraints.build(terms, device, fold, joins, spans)
-    from nmt_cli.decoding.greedy import greedy, sample  # only for --beam-size 1 and sampling
-
     if sampler is not None:
+        from nmt_cli.decoding.greedy import sample
+
         rows = torch.arange(src.size(0), device=device).repeat_interleave(cfg.nbest)  # one per sample
         return sample(model, src, src_mask, cfg, sampler, cons.select(rows) if cons is not None else None)
     if cfg.beam_size <= 1:
+        from nmt_cli.decoding.greedy import greedy
+
         return [[h] for h in greedy(model, src, src_mask, cfg, constraints=cons)]
     return beam_search(model, src, src_mask, cfg, cons)
 

@@ -138,12 +138,12 @@ def attention_translator(model: Seq2Seq, tokenizer: Tokenizer, decode: DecodeCon
 
 def translate_text_lines(
     lines: Iterable[str], translator: Translator, measure: Measure, cfg: DocumentConfig, window: int = 1000
-) -> Iterator[str]:
-    """Translated lines, one per line, a window of lines at a time (bounded memory)."""
+) -> Iterator[tuple[str, str]]:
+    """(line, its translation) for each line, a window of lines at a time (bounded memory)."""
     from nmt_cli.io.output import windows
 
     for chunk in windows(lines, window):
-        yield from translate_lines(chunk, translator, cfg.splitting, measure)
+        yield from zip(chunk, translate_lines(chunk, translator, cfg.splitting, measure), strict=True)
 
 
 def translate_with(
@@ -160,7 +160,7 @@ def translate_with(
         lines = text.split("\n")
         ends = ["\r" if line.endswith("\r") else "" for line in lines]
         out = translate_text_lines(lines, translator, measure, cfg)
-        return "\n".join(t + end for t, end in zip(out, ends, strict=True))
+        return "\n".join(t + end for (_, t), end in zip(out, ends, strict=True))
     from nmt_cli.documents.document import translate_markup
     from nmt_cli.documents.inline import aligned_translator
 
@@ -199,7 +199,6 @@ def translate_input(
     per-line search with --split none), or for markup one whose text is the whole document
     (`lines` then with their line ends, as `input_lines(keep_ends=True)` gives them)."""
     from nmt_cli.decoding.search import Translation, translate_stream
-    from nmt_cli.io.output import windows
 
     if cfg.format == "text" and cfg.split == "none":
         yield from translate_stream(model, tokenizer, lines, decode, window)
@@ -207,9 +206,8 @@ def translate_input(
     cfg = cfg.with_terms(decode)
     if cfg.format == "text":
         translator, measure = search_translator(model, tokenizer, decode), subword_measure(tokenizer)
-        for chunk in windows(lines, window):
-            for line, text in zip(chunk, translate_lines(chunk, translator, cfg.splitting, measure)):
-                yield Translation(line, [], [], text)
+        for line, text in translate_text_lines(lines, translator, measure, cfg, window):
+            yield Translation(line, [], [], text)
         return
     document = "".join(lines)  # for markup, the lines come with their ends
     yield Translation(document, [], [], translate_document(model, tokenizer, document, cfg, decode))

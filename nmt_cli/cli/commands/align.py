@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from nmt_cli.cli import options as opt
 from nmt_cli.cli.console import interactive, run
@@ -142,8 +141,7 @@ def align(
         )  # fmt: skip
         job = start_alignment(request)
         with job.open_output() as out:
-            console = Console(file=out, no_color=True if no_color else None, highlight=False)
-            predicted = write_alignments(job.alignments, job.format, out, console)
+            predicted = write_alignments(job.alignments, job.format, out, no_color)
         if job.gold is not None:
             with os_errors_as_words("writing", "stdout"):
                 typer.echo(alignment_scores(job.scores(predicted), job.format))

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from nmt_cli.cli import options as opt
 from nmt_cli.cli.console import run
@@ -42,7 +41,7 @@ def evaluate(
     def action() -> None:
         import json
 
-        from nmt_cli.cli.render import score_table
+        from nmt_cli.cli.render import print_scores
         from nmt_cli.evaluate import evaluate as evaluate_files
         from nmt_cli.io.files import os_errors_as_words
 
@@ -54,6 +53,6 @@ def evaluate(
             if json_output:
                 typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
             else:
-                Console(highlight=False).print(score_table(result))
+                print_scores(result)
 
     run(debug, action)
