@@ -19,7 +19,10 @@ OUTSIDE = [
     " (`README.md`: data, commands, training history, scores)",
     "- `data/`: the bundled corpora (Multi30k, Tatoeba, WMT newstest) and the alignment gold,"
     " each with a README",
-    "- `tests/`: one `test_<module>.py` per module, plus the CLI; toy models in `tests/conftest.py`",
+    "- `tests/`: one `test_<module>.py` per module, plus the CLI; toy models in `tests/conftest.py`; "
+    "`tests/test_architecture.py` checks the shape above (modules of at most 300 lines, rich only in "
+    "the CLI's rendering, the library never importing the CLI, acceleration behind `accel/ops.py`, "
+    "search, alignment and training blind to the architecture)",
     "- `scripts/`: maintainers' tools, not part of `nmt` (linted and type-checked by `make check`)",
     "- `docs/`: one page per topic; the README is the front door",
 ]
