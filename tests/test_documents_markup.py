@@ -29,6 +29,15 @@ def words(texts):
     return [len(t.split()) for t in texts]
 
 
+def crossing(sources, targets):
+    """Each sentence's words linked in reverse order, as a translator that reverses them."""
+    out = []
+    for s, t in zip(sources, targets):
+        n = len(s.split())
+        out.append((n, len(t.split()), [(i, n - 1 - i) for i in range(n)]))
+    return out
+
+
 def diagonal(sources, targets):
     return [
         (len(s.split()), len(t.split()), [(i, i) for i in range(len(s.split()))])
@@ -155,11 +164,20 @@ def test_block_elements_are_translated_as_units_of_their_own():
     assert seen == ["Eins", "Zwei", "Drei.", "Vier."]
 
 
-def test_an_element_across_sentences_keeps_them_together():
+def test_an_element_across_sentences_is_placed_over_their_translations_made_one_by_one():
+    """A model trained on sentences translates only the first of several given together, so
+    the sentences an element straddles are translated one by one and their alignments joined."""
     seen: list[str] = []
     doc = "<p>Erster <b>Satz. Zweiter</b> Satz.</p>"
     out = translate_with(doc, HTML, lambda s: seen.extend(s) or list(s), words, diagonal)
-    assert seen == ["Erster Satz. Zweiter Satz."] and out == doc
+    assert seen == ["Erster Satz.", "Zweiter Satz."] and out == doc
+    doc = "<p>Eins. <b>Zwei. Drei</b> vier. <i>Fünf. Sechs</i> sieben.</p>"
+    out = translate_with(doc, HTML, upper, words, diagonal)
+    assert out == "<p>EINS. <b>ZWEI. DREI</b> VIER. <i>FÜNF. SECHS</i> SIEBEN.</p>"
+    reversed_words = translate_with(  # each sentence's links count from its own first word
+        doc, HTML, lambda s: [" ".join(x.split()[::-1]) for x in s], words, crossing
+    )
+    assert reversed_words == "<p>Eins. <b>Zwei. vier. Drei</b> <i>Fünf. sieben. Sechs</i></p>"
 
 
 def test_an_element_around_whole_sentences_stays_where_it_was():

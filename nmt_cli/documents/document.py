@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from nmt_cli.documents.chunk import chunk_spans
-from nmt_cli.documents.inline import AlignedTranslator, place
+from nmt_cli.documents.inline import Aligned, AlignedTranslator, place
 from nmt_cli.documents.layout import Layout, layout
 from nmt_cli.documents.lines import Measure, Splitting, Translator, copying_wordless
 from nmt_cli.documents.markup import READABLE, Item, escape_text, html_items, start_tag, xml_items
@@ -22,13 +22,17 @@ if TYPE_CHECKING:
 
 
 def _pieces(lay: Layout, splitting: Splitting, measure: Measure) -> list[list[str]]:
-    """For each unit, the source texts to translate (whitespace collapsed): the unit, or its
-    clause pieces when it is over-long and has no inner tags to place."""
+    """For each unit, the source texts to translate (whitespace collapsed): its sentences (a
+    unit is several where a tag straddled them; a model trained on sentences translates only
+    the first of several given together), or its clause pieces when it is over-long and has
+    no inner tags to place."""
     out = []
     tagged = set(lay.unit_of)
     for u, (s, e) in enumerate(lay.units):
         text = " ".join(lay.text[s:e].split())
-        if u in tagged or measure([text])[0] <= splitting.max_tokens:
+        if u in tagged:
+            out.append([" ".join(lay.text[a:b].split()) for a, b in lay.sentences_in(u)])
+        elif measure([text])[0] <= splitting.max_tokens:
             out.append([text])
         else:
             out.append(
@@ -40,6 +44,17 @@ def _pieces(lay: Layout, splitting: Splitting, measure: Measure) -> list[list[st
                 ]
             )
     return out
+
+
+def _joined(parts: Sequence[tuple[str, Aligned]]) -> tuple[str, Aligned]:
+    """Sentences translated one by one, with their word alignments, as one unit's: the texts
+    joined by spaces, each sentence's links moved past the words of those before it."""
+    links: list[tuple[int, int]] = []
+    n_src = n_tgt = 0
+    for _, (a_src, a_tgt, sentence_links) in parts:
+        links += [(s + n_src, t + n_tgt) for s, t in sentence_links]
+        n_src, n_tgt = n_src + a_src, n_tgt + a_tgt
+    return " ".join(text for text, _ in parts if text), (n_src, n_tgt, links)
 
 
 def _gap_text(item: Item, a: int, b: int, start: int) -> str:
@@ -125,7 +140,9 @@ def translate_markup(
     ]
     done = iter(translator(plain) if plain else [])
     order = sorted(tagged)
-    with_links = dict(zip(order, aligned([pieces[k][u][0] for k, u in order]) if order and aligned else []))
+    flat = aligned([p for k, u in order for p in pieces[k][u]]) if order and aligned else []
+    parts = iter(flat)
+    with_links = {(k, u): _joined([next(parts) for _ in pieces[k][u]]) for k, u in order}
     texts = [
         [
             with_links[(k, u)][0] if (k, u) in tagged else " ".join(next(done) for _ in unit)

@@ -41,6 +41,12 @@ class Layout:
     elements: tuple[Element, ...]
     units: tuple[Span, ...]
     unit_of: tuple[int, ...]
+    sentences: tuple[Span, ...] = ()  # before merging: each unit is one or more of them
+
+    def sentences_in(self, unit: int) -> list[Span]:
+        """The sentences unit `unit` is made of (more than one where an element straddled them)."""
+        s, e = self.units[unit]
+        return [(a, b) for a, b in self.sentences if s <= a and b <= e] or [(s, e)]
 
 
 BREAKS = frozenset({"br", "hr"})  # void elements that part the words around them, as a space would
@@ -137,9 +143,12 @@ def layout(items: Sequence[Item], splitting: Splitting) -> Layout:
     for el in elements:  # a tag left open or closed elsewhere (a block cut it) must not move
         if el.void and items[el.first].kind in ("open", "close"):
             units = _cut(text, units, el.start)
+    sentences = tuple(units)
     units = _merge(units, elements)
     unit_of: list[int] = []
     for el in elements:  # parents come first; what an inner element holds moves with it
         inherited = unit_of[el.parent] if el.parent != -1 else -1
         unit_of.append(inherited if inherited != -1 else _unit_of(units, el))
-    return Layout(tuple(items), text, tuple(positions), tuple(elements), tuple(units), tuple(unit_of))
+    return Layout(
+        tuple(items), text, tuple(positions), tuple(elements), tuple(units), tuple(unit_of), sentences
+    )
