@@ -145,8 +145,27 @@ def test_a_line_whose_constrained_search_ends_nowhere_is_translated_without_span
 
 def test_a_term_given_twice_with_different_targets_is_warned_about_and_the_later_wins(tmp_path, caplog):
     path = tmp_path / "g.tsv"
-    path.write_text("Hund\tdog\nKatze\tcat\nhund\thound\nKatze\tcat\n", encoding="utf-8")
+    path.write_text("Hund\tdog\nKatze\tcat\nHund \thound\nKatze\tcat\n", encoding="utf-8")
     glossary = read_glossary(path)
     assert targets(glossary, "Der Hund und die Katze") == ["hound", "cat"]
     warned = [r.getMessage() for r in caplog.records]
-    assert len(warned) == 1 and "line 3: 'hund' was given on line 1" in warned[0]
+    assert len(warned) == 1 and "line 3: 'Hund' was given on line 1" in warned[0]
+
+
+def test_a_capitalised_term_and_its_lower_case_twin_are_two_entries(tmp_path, caplog):
+    """German nouns and other words differ by case (Morgen: morning, morgen: tomorrow); the
+    capitalised entry wins where the text has a capital, as at the start of a sentence."""
+    path = tmp_path / "g.tsv"
+    path.write_text("Morgen\tmorning\nmorgen\ttomorrow\nEssen\tfood\nessen\teat\n", encoding="utf-8")
+    g = read_glossary(path)
+    assert targets(g, "Guten Morgen, bis morgen!") == ["morning", "tomorrow"]
+    assert targets(g, "Das Essen ist gut, wir essen.") == ["food", "eat"]
+    assert targets(Glossary.from_pairs([("morgen", "tomorrow")]), "Morgen gehe ich.") == ["tomorrow"]
+    assert targets(Glossary.from_pairs([("bundestag*", "B"), ("Bundestag*", "C")]), "Bundestags") == ["C"]
+    assert caplog.records == []  # not a duplicate
+
+
+def test_a_glossary_with_a_byte_order_mark_keeps_its_first_term(tmp_path):
+    path = tmp_path / "g.tsv"
+    path.write_bytes("\ufeffBahnhof\tterminal\r\nHund\thound\r\n".encode())
+    assert targets(read_glossary(path), "Der Bahnhof und der Hund") == ["terminal", "hound"]

@@ -3,7 +3,8 @@
 A glossary is a UTF-8 TSV file, one `source term<TAB>target term` per line (blank lines and
 lines starting with # are skipped). A source term matches as whole words, with any run of
 spaces between its words, case-insensitively except that a term written with a capital first
-letter needs one in the text too (German nouns: `Morgen` is not `morgen`). A term ending in `*`
+letter needs one in the text too (German nouns: `Morgen` is not `morgen`, and the two may
+be entries of their own). A term ending in `*`
 also matches any longer word that starts with it (`Bundestag*` matches Bundestags), which
 covers inflection; other inflected forms are lines of their own. Where terms overlap, the
 longest match wins. The target term is written as the glossary gives it (the search accepts
@@ -33,8 +34,7 @@ class Match:
 
 @dataclass(frozen=True)
 class Glossary:
-    entries: dict[str, str]  # casefolded source term (spaces collapsed) -> target term
-    # (a capitalised source term and its lower-case twin are one entry: the later line wins)
+    entries: dict[str, str]  # source term's key (`_key`) -> target term
     pattern: re.Pattern[str] | None  # every source term, longest first
 
     @classmethod
@@ -55,15 +55,24 @@ class Glossary:
         return [Match(m.start(), m.end(), self._target(m.group())) for m in self.pattern.finditer(line)]
 
     def _target(self, found: str) -> str:
-        key = _key(found)
-        if key in self.entries:
-            return self.entries[key]
-        prefixes = [t for t in self.entries if t.endswith("*") and key.startswith(t[:-1])]
-        return self.entries[max(prefixes, key=len)]
+        """The target of the entry that matched `found`: a capitalised term before its
+        lower-case twin (`Morgen` before `morgen`), a whole term before a prefix (`*`)."""
+        folded = " ".join(found.split()).casefold()
+        keys = ["^" + folded, folded] if found[:1].isupper() else [folded]
+        for key in keys:
+            if key in self.entries:
+                return self.entries[key]
+        for key in keys:
+            prefixes = [t for t in self.entries if t.endswith("*") and key.startswith(t[:-1])]
+            if prefixes:
+                return self.entries[max(prefixes, key=len)]
+        raise KeyError(found)  # the pattern matches only the entries' terms
 
 
 def _key(term: str) -> str:
-    return " ".join(term.split()).casefold()
+    """A term as looked up: spaces collapsed, case folded, and marked (^) when its first letter
+    is a capital, which the text must then have too (`Morgen` and `morgen` are two entries)."""
+    return ("^" if term[:1].isupper() else "") + " ".join(term.split()).casefold()
 
 
 def _term_regex(term: str) -> str:
@@ -79,7 +88,7 @@ def _term_regex(term: str) -> str:
 def read_glossary(path: Path | str) -> Glossary:
     """Read a glossary TSV; a malformed line is an error that names it."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark is not a term
     except UnicodeDecodeError as e:
         raise NMTError(f"glossary {path} is not UTF-8 text") from e
     pairs = []
