@@ -82,6 +82,14 @@ EXACT = [
     ("en", "Unemployment fell. | 53 percent were satisfied."),
     ("en", "He lives at No. 10 Downing Street. | It is famous."),
     ("en", "He came in 2. | Then he left."),
+    # A number that ends a German sentence is no ordinal (docs/sentence-splitting.md).
+    ("de", "Tom hat Windows 7. | Tom ist ein Kriegsheld."),
+    ("de", "Wir treffen uns um 8. | Dann gehen wir."),
+    ("de", "Die Temperatur lag bei 25. | Es war heiß."),
+    ("de", "Mein Zimmer ist Nr. 12. | Komm vorbei!"),
+    ("de", "Sie belegte den 2. Platz. | Das war gut."),
+    ("de", "Er kam als 3. ins Ziel."),
+    ("de", "3. Oktober ist ein Feiertag."),
 ]
 
 

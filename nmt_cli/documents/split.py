@@ -13,8 +13,28 @@ import sentencex
 
 Span = tuple[int, int]  # [start, end) character offsets into a line
 
-# sentencex splits after a German ordinal ("im 19. | Jahrhundert"); re-join such pieces.
-_ORDINAL_END = re.compile(r"(^|\s)\d{1,3}\.\s*$")
+# sentencex splits after a German ordinal ("im 19. | Jahrhundert"); re-join such pieces, unless
+# the number reads as a sentence's last word ("Tom hat Windows 7. | Tom ist ..."): see `_ordinal`.
+_ORDINAL_END = re.compile(r"(?:^|(\S+)\s+)\d{1,3}\.\s*$")
+# Words that come before an ordinal: articles, pronouns and prepositions ("am 3.", "der 2.").
+_BEFORE_ORDINAL = set(
+    "am im vom zum zur beim ins ans aufs ab bis seit nach vor um an in auf für als der die das den dem "
+    "des ein eine einer eines einem einen jeder jede jedes jeden jedem sein seine seinem seinen seiner "
+    "ihr ihre ihrem ihren ihrer mein meine meinem meinen unser unsere dieser diese dieses diesem diesen "
+    "zwischen und oder bzw. sowie".split()
+)
+# Words that cannot follow an ordinal (which a noun or adjective follows), so a sentence starts
+# there: articles, pronouns, conjunctions and adverbs ("um 8. | Dann ...", "bei 25. | Es war ...").
+_STARTS_SENTENCE = set(
+    "der die das dem den des ein eine einer eines einem einen er sie es ich du wir ihr man dann danach "
+    "damals dort da doch aber und oder denn so auch nun jetzt heute gestern hier wer was wie wo warum "
+    "wann dies diese dieser dieses mein meine dein deine sein seine ihre unser kein keine alle viele "
+    "wenn weil obwohl bitte ja nein trotzdem deshalb deswegen außerdem leider vielleicht natürlich "
+    "komm kommt kommen geh gehen sag sagen schau mach machen".split()
+)
+_MONTHS = set(
+    "januar jänner februar märz april mai juni juli august september oktober november dezember".split()
+)
 # German sentencex never starts a sentence with a digit ("war 1990. | 2000 Menschen kamen.").
 _DIGITS_AFTER_END = re.compile(r"(?<=[.!?])([\"“”»']?\s+)(\d+)")
 _STREET = re.compile(r"(?i)str\.$")  # Goethestr. 12: an abbreviation sentencex does not know
@@ -82,6 +102,22 @@ def _pieces(line: str, lang: str) -> list[Span]:
     return spans
 
 
+def _ordinal(before: str, after: str) -> bool:
+    """Whether the German piece `before`, which ends in a bare number and period, ends with an
+    ordinal that the piece `after` continues ("im 19. | Jahrhundert"), rather than a sentence.
+    An ordinal is followed by a noun or an adjective, never by a pronoun, article or adverb; it
+    is preceded by an article or a preposition, starts the piece, or precedes a month or a
+    lower-case word (Windows 7. | Tom: a sentence ends)."""
+    m = _ORDINAL_END.search(before)
+    if m is None:
+        return False
+    first = after.split(maxsplit=1)[0].strip("\"'„“”»«(").lower() if after.strip() else ""
+    if first in _STARTS_SENTENCE:
+        return False
+    word = (m.group(1) or "").lower()
+    return m.group(1) is None or word in _BEFORE_ORDINAL or first in _MONTHS or after.lstrip()[:1].islower()
+
+
 def _list_items(line: str, starts: set[int]) -> set[int]:
     """Where the items of numbered lists begin: a "1." that starts a sentence or follows a
     colon, followed by "2.", "3.", ... in order (at least two items; an ordinal such as "am 3. Oktober" is no
@@ -110,7 +146,7 @@ def sentence_spans(line: str, lang: str) -> list[Span]:
     """(start, end) of each sentence of `line`, surrounding whitespace excluded, in order.
 
     Post-rules on sentencex's pieces: in German a piece that ends in a bare ordinal ("am 19.")
-    is merged with the next one; in both languages the items of a numbered list ("1. Erster
+    is merged with the next one (`_ordinal`); in both languages the items of a numbered list ("1. Erster
     Punkt 2. Zweiter Punkt") are sentences, and a piece that is only a list number ("1.") is
     merged with the next one. Outside the spans there is only whitespace, so `line` is rebuilt
     exactly from them.
@@ -119,8 +155,8 @@ def sentence_spans(line: str, lang: str) -> list[Span]:
     if not pieces:
         return []
     starts = [pieces[0][0]]
-    for (prev_start, prev_end), (start, _) in zip(pieces, pieces[1:]):
-        if not (lang == "de" and _ORDINAL_END.search(line[prev_start:prev_end])):
+    for (prev_start, prev_end), (start, end) in zip(pieces, pieces[1:]):
+        if not (lang == "de" and _ordinal(line[prev_start:prev_end], line[start:end])):
             starts.append(start)
     starts = sorted(set(starts) | _list_items(line, set(starts)))
     kept = starts[:1]
