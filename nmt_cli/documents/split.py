@@ -13,27 +13,32 @@ import sentencex
 
 Span = tuple[int, int]  # [start, end) character offsets into a line
 
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 # sentencex splits after a German ordinal ("im 19. | Jahrhundert"); re-join such pieces, unless
 # the number reads as a sentence's last word ("Tom hat Windows 7. | Tom ist ..."): see `_ordinal`.
 _ORDINAL_END = re.compile(r"(?:^|(\S+)\s+)\d{1,3}\.\s*$")
 # Words that come before an ordinal: articles, pronouns and prepositions ("am 3.", "der 2.").
-_BEFORE_ORDINAL = set(
+_BEFORE_ORDINAL = _word_set(
     "am im vom zum zur beim ins ans aufs ab bis seit nach vor um an in auf für als der die das den dem "
     "des ein eine einer eines einem einen jeder jede jedes jeden jedem sein seine seinem seinen seiner "
     "ihr ihre ihrem ihren ihrer mein meine meinem meinen unser unsere dieser diese dieses diesem diesen "
-    "zwischen und oder bzw. sowie".split()
+    "zwischen und oder bzw. sowie"
 )
 # Words that cannot follow an ordinal (which a noun or adjective follows), so a sentence starts
 # there: articles, pronouns, conjunctions and adverbs ("um 8. | Dann ...", "bei 25. | Es war ...").
-_STARTS_SENTENCE = set(
+_STARTS_SENTENCE = _word_set(
     "der die das dem den des ein eine einer eines einem einen er sie es ich du wir ihr man dann danach "
     "damals dort da doch aber und oder denn so auch nun jetzt heute gestern hier wer was wie wo warum "
     "wann dies diese dieser dieses mein meine dein deine sein seine ihre unser kein keine alle viele "
     "wenn weil obwohl bitte ja nein trotzdem deshalb deswegen außerdem leider vielleicht natürlich "
-    "komm kommt kommen geh gehen sag sagen schau mach machen".split()
+    "komm kommt kommen geh gehen sag sagen schau mach machen"
 )
-_MONTHS = set(
-    "januar jänner februar märz april mai juni juli august september oktober november dezember".split()
+_MONTHS = _word_set(
+    "januar jänner februar märz april mai juni juli august september oktober november dezember"
 )
 # German sentencex never starts a sentence with a digit ("war 1990. | 2000 Menschen kamen.").
 _DIGITS_AFTER_END = re.compile(r"(?<=[.!?])([\"“”»']?\s+)(\d+)")
