@@ -50,9 +50,10 @@ def test_protected_spans_leave_sentence_punctuation_outside():
     assert found == ["https://example.org/a?b=1", "a.b@c.de", "/usr/bin/nmt", "`ls -l`", "AcmeCorp", "3,5"]
 
 
-def test_an_invalid_keep_regex_is_one_clear_error():
+@pytest.mark.parametrize("regex", ["(unclosed", "a{99999999999}"])
+def test_an_invalid_keep_regex_is_one_clear_error(regex):
     with pytest.raises(NMTError, match="--keep"):
-        Protector.build(["(unclosed"])
+        Protector.build([regex])
 
 
 def test_restore_puts_back_what_the_vocabulary_could_not_spell():
@@ -93,6 +94,19 @@ def test_protected_spans_come_out_byte_for_byte(tiny, span, beam):
     out = translate(tiny.model, tiny.tokenizer, [line], DecodeConfig(beam_size=beam, protect=True))
     # a URL's trailing "?" (or other sentence punctuation) is the sentence's, not the URL's
     assert span.rstrip(".,;:!?)]}'\"") in out[0].text
+
+
+@settings(max_examples=20, deadline=None)
+@given(span=st.one_of(URLS, NUMBERS), before=st.sampled_from(["", " ", "(", "- "]))
+def test_a_line_that_is_only_protected_spans_is_copied_as_it_is(tiny, span, before):
+    """Nothing is left to translate: a search would write a sentence of its own before the span."""
+    from nmt_cli.config import DecodeConfig
+    from nmt_cli.decoding.search import translate
+
+    lines = [before + span, "ein hund läuft"]
+    cfg = DecodeConfig(beam_size=2, protect=True, keep=("^ein hund läuft$",))
+    out = translate(tiny.model, tiny.tokenizer, lines, cfg)
+    assert [t.text for t in out] == lines
 
 
 def test_translate_with_a_glossary_contains_the_target_term(toy_model_dir, tmp_path):

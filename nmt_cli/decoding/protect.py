@@ -37,7 +37,7 @@ class Protector:
         for regex in keep:
             try:
                 compiled.append(re.compile(regex))
-            except re.error as e:
+            except (re.error, OverflowError, RecursionError) as e:  # a{99999999999}: OverflowError
                 raise NMTError(f"--keep {regex!r} is not a valid regular expression: {e}") from e
         if builtin:
             compiled += [re.compile(p) for p in PATTERNS.values()]

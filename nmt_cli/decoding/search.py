@@ -146,6 +146,8 @@ def translate(
     cfg = replace(cfg, batch_tokens=batch_budget(cfg, model.decode_budget))
     encoded = [_truncate(ids) for ids in tokenizer.encode_src(lines)]
     found = [finder.found(line) if finder else [] for line in lines]
+    whole = [_all_kept(line, f) for line, f in zip(lines, found)]
+    encoded = [[] if w else ids for ids, w in zip(encoded, whole)]  # copied, not decoded
     targets = [[target for _, _, target in f] for f in found]
     fitted = [_line_terms(tokenizer, line, f, len(ids), cfg) for line, f, ids in zip(lines, found, encoded)]
     terms, spans = [t for t, _ in fitted], [s for _, s in fitted]
@@ -163,11 +165,22 @@ def translate(
         _without_terms(model, encoded, results, terms, targets, cfg, device, sampler)
     texts = tokenizer.decode_tgt([h[0].tokens if h else [] for h in results])
     texts = [restore(text, t, tokenizer.decode_tgt(ids)) for text, t, ids in zip(texts, targets, terms)]
-    texts = [unescaped(line, text) for line, text in zip(lines, texts)]
+    texts = [
+        line if w else unescaped(line, text) if hyps else ""
+        for line, text, w, hyps in zip(lines, texts, whole, results)
+    ]
     return [
-        Translation(line, ids, hyps, text if hyps else "", t)
+        Translation(line, ids, hyps, text, t)
         for line, ids, hyps, text, t in zip(lines, encoded, results, texts, targets)
     ]
+
+
+def _all_kept(line: str, found: Sequence[tuple[int, int, str]]) -> bool:
+    """Whether the spans copied as they are (protected spans, `--keep`) hold every letter of
+    `line`: it is then copied whole, where a search would write it after a sentence of its own."""
+    kept = [(s, e) for s, e, target in found if target == line[s:e]]
+    outside = "".join(c for i, c in enumerate(line) if not any(s <= i < e for s, e in kept))
+    return bool(kept) and not any(c.isalpha() for c in outside)
 
 
 def _without_terms(

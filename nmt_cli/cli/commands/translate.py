@@ -19,7 +19,8 @@ DocFormat = Annotated[
         "--format",
         help="text (N lines in, N out), html or xml (the whole input is one document: tags kept, "
         "text translated, inline tags placed by attention), auto (html/xml by the -i file's extension), "
-        "or json (a JSON object per line: translation, score, words with scores; docs/confidence.md).",
+        "or json (a JSON object per line: translation, score, words with scores; "
+        "docs/glossaries.md, section Confidence).",
     ),
 ]
 
