@@ -220,3 +220,16 @@ def test_lines_with_their_ends_join_into_the_text_exactly(text, tmp_path):
     path = tmp_path / "doc.txt"
     path.write_bytes(text.encode())
     assert "".join(input_lines(path, keep_ends=True)) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet=st.characters(codec="utf-8")))
+def test_a_json_line_is_one_line_for_any_reader_and_reads_back(text):
+    """JSON-lines output (translate --format json, align -f json): U+2028, U+0085 ... inside a
+    string must not split the record for str.splitlines()."""
+    import json
+
+    from nmt_cli.io.lines import json_line
+
+    line = json_line({"translation": text})
+    assert len(line.splitlines()) == 1 and json.loads(line) == {"translation": text}

@@ -11,7 +11,6 @@ both directions symmetrised, in corpus.py.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
@@ -235,4 +234,6 @@ def to_json(alignment: Alignment, digits: int = 4) -> str:
     data["weights"] = [[round(w, digits) for w in row] for row in alignment.weights]
     data["eos_mass"] = [round(m, digits) for m in alignment.eos_mass]
     data["links"] = [list(link) for link in alignment.links]
-    return json.dumps(data, ensure_ascii=False)
+    from nmt_cli.io.lines import json_line
+
+    return json_line(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -49,6 +50,7 @@ def run(debug: bool, action: Callable[[], Any]) -> Any:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(VisibleFormatter("warning: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    before = _terminate_as_interrupt()
     try:
         return action()
     except typer.Exit:
@@ -57,6 +59,9 @@ def run(debug: bool, action: Callable[[], Any]) -> Any:
         # The reader (e.g. `head`) went away: stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
+    except Terminated:
+        err.print("terminated")
+        raise typer.Exit(128 + signal.SIGTERM) from None
     except KeyboardInterrupt:
         err.print("interrupted")
         raise typer.Exit(130) from None
@@ -82,6 +87,28 @@ def run(debug: bool, action: Callable[[], Any]) -> Any:
             soft_wrap=True,
         )
         raise typer.Exit(1) from None
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, timeout, docker stop), raised where the command is, so that it stops as
+    on Ctrl-C: temporary files removed, the previous output left as it was."""
+
+
+def _terminate_as_interrupt() -> Any:
+    """Make SIGTERM raise Terminated; the handler it replaces (None off the main thread,
+    where signals cannot be caught). Training installs its own, which saves state first."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 def colour_wanted(out: TextIO) -> bool:

@@ -123,7 +123,8 @@ def confidence_json(source: str, text: str, confidence: Confidence) -> str:
     """One line of `translate --format json`: the translation, its sentence score and its words
     with theirs (probabilities, 0..1)."""
     words = [{"word": w.text, "score": round(w.score, 4)} for w in confidence.words]
-    return json.dumps(
-        {"source": source, "translation": text, "score": round(confidence.score, 4), "words": words},
-        ensure_ascii=False,
+    from nmt_cli.io.lines import json_line
+
+    return json_line(
+        {"source": source, "translation": text, "score": round(confidence.score, 4), "words": words}
     )

@@ -167,3 +167,15 @@ def read_lines(path: str | Path, errors: str = "strict") -> list[str]:
 def one_line(text: str) -> str:
     """`text` made safe to write as one output line: no `\\n` or `\\r` inside it."""
     return text.replace("\r", " ").replace("\n", " ")
+
+
+# Line breaks that json.dumps(ensure_ascii=False) leaves as they are and str.splitlines() splits
+# at: a JSON-lines reader in Python would see two records.
+_JSON_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def json_line(value: object) -> str:
+    """`value` as one line of JSON (UTF-8 text kept readable, every line break escaped)."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False).translate(_JSON_BREAKS)

@@ -39,11 +39,11 @@ def evaluate(
     """Score translations (--hyp) or a model's translations of --src with sacreBLEU."""
 
     def action() -> None:
-        import json
 
         from nmt_cli.cli.render import print_scores
         from nmt_cli.evaluate import evaluate as evaluate_files
         from nmt_cli.io.files import os_errors_as_words
+        from nmt_cli.io.lines import json_line
 
         result = evaluate_files(
             ref, metrics=metrics, hyp=hyp, src=src, model_dirs=model or (), decode_cfg=decode,
@@ -51,7 +51,7 @@ def evaluate(
         )  # fmt: skip
         with os_errors_as_words("writing", "stdout"):
             if json_output:
-                typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+                typer.echo(json_line(result.to_dict()))
             else:
                 print_scores(result)
 

@@ -1,0 +1,37 @@
+"""How a command meets the terminal and the system (cli/console.py): SIGTERM (kill, timeout,
+docker stop) stops a command as Ctrl-C does, leaving no temporary file and the previous output."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+@pytest.mark.slow
+def test_sigterm_stops_translate_without_leaving_temporary_files(tiny_model_dir, tmp_path):
+    src = tmp_path / "in.de"
+    src.write_text("ein hund läuft durch den schnee\n" * 200_000, encoding="utf-8")
+    out = tmp_path / "out.en"
+    out.write_text("the previous translation\n", encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nmt_cli", "translate", "-m", str(tiny_model_dir), "-i", str(src)]
+        + ["-o", str(out), "--threads", "1", "--split", "none"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):  # writing has begun
+            assert proc.poll() is None and time.monotonic() < deadline, "no output was being written"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM and "terminated" in stderr
+    assert "Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.de", "out.en"]
+    assert out.read_text(encoding="utf-8") == "the previous translation\n"
