@@ -79,3 +79,23 @@ def test_mean_of_agreeing_directions_is_each_direction(rows, cols, data):
     weights, found = mean_links(forward, transpose(forward), 0.4)
     assert [w for row in weights for w in row] == pytest.approx([w for row in forward for w in row])
     assert found == {(s, t) for t in range(rows) for s in range(cols) if forward[t][s] >= 0.4}
+
+
+def test_a_pair_the_two_models_tokenise_differently_keeps_the_forward_links(caplog):
+    """An over-long line is truncated by each model in its own way: that pair keeps the forward
+    model's links with a warning, and the rest of the file is still symmetrised."""
+    from nmt_cli.alignment.corpus import combine
+    from nmt_cli.alignment.extract import Alignment
+
+    def alignment(src, tgt, found):
+        weights = [[1.0 / len(src)] * len(src) for _ in tgt]
+        return Alignment(" ".join(src), " ".join(tgt), src, tgt, weights, [0.0] * len(tgt), found, None)
+
+    forward = [
+        alignment(["a", "b"], ["x", "y"], [(0, 0), (1, 1)]),
+        alignment(["a", "b", "c"], ["x"], [(2, 0)]),
+    ]
+    reverse = [alignment(["x", "y"], ["a", "b"], [(0, 0)]), alignment(["x"], ["a"], [(0, 0)])]
+    out = combine(forward, reverse, "intersect")
+    assert [a.links for a in out] == [[(0, 0)], [(2, 0)]]
+    assert "1 pair(s) came out of the two models as different tokens" in caplog.text

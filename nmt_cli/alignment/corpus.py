@@ -5,6 +5,7 @@ by the mean of both directions' soft alignments."""
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
@@ -14,6 +15,8 @@ from nmt_cli.config import DEFAULT_ATTENTION, DecodeConfig, Level
 from nmt_cli.data.tokenizer import Tokenizer
 from nmt_cli.errors import NMTError
 from nmt_cli.models.seq2seq import Seq2Seq
+
+log = logging.getLogger("nmt_cli")
 
 
 def intersect(forward: Sequence[Alignment], reverse: Sequence[Alignment]) -> list[Alignment]:
@@ -34,9 +37,12 @@ def combine(
     if len(forward) != len(reverse):
         raise NMTError(f"{len(forward)} forward alignments but {len(reverse)} reverse ones")
     out = []
+    unmatched = 0
     for f, r in zip(forward, reverse, strict=True):
         if len(r.src_tokens) != len(f.tgt_tokens) or len(r.tgt_tokens) != len(f.src_tokens):
-            raise NMTError(f"the reverse model splits {f.source!r} ||| {f.target!r} into other tokens")
+            unmatched += 1  # an over-long line truncated differently by the two models
+            out.append(f)
+            continue
         if heuristic == "mean":
             limit = MEAN_THRESHOLD if threshold is None else threshold
             weights, links = mean_links(f.weights, r.weights, limit)
@@ -44,6 +50,12 @@ def combine(
             continue
         back = {(s, t) for t, s in r.links}
         out.append(replace(f, links=sorted(symmetrize(f.links, back, heuristic))))
+    if unmatched:
+        log.warning(
+            "%d pair(s) came out of the two models as different tokens (over-long lines are "
+            "truncated); they keep the forward model's links only",
+            unmatched,
+        )
     return out
 
 
