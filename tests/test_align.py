@@ -245,8 +245,9 @@ def test_intersect_keeps_links_both_directions_agree_on():
     reverse = make_alignment(2, 2, [(0, 0), (1, 0)])  # target-source: (0,0) and (0,1) forward
     (both,) = intersect([forward], [reverse])
     assert both.links == [(0, 0), (0, 1)]
-    with pytest.raises(NMTError):
-        intersect([forward], [make_alignment(3, 2)])
+    with pytest.raises(NMTError):  # the pairs of a file, not the tokens of a pair, must match
+        intersect([forward], [])
+    assert intersect([forward], [make_alignment(3, 2)])[0].links == forward.links  # see combine
 
 
 def test_split_pairs_reads_source_and_target():

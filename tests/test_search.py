@@ -201,3 +201,21 @@ def test_entities_a_model_learned_from_escaped_text_become_characters_unless_the
     assert unescaped("a < b", "a &lt; b &gt; c &quot;d&quot;") == 'a < b > c "d"'
     assert unescaped("Schreibe &amp; in HTML.", "Write &amp; in HTML.") == "Write &amp; in HTML."
     assert unescaped("x", "AT&T and &nbsp;") == "AT&T and &nbsp;"  # only the five of markup
+
+
+def test_library_callers_get_the_refusals_the_cli_gives(trained):
+    """A line break inside a line (two sentences given together lose the second) and settings
+    no search can run are one NMTError, as the CLI's options refuse them."""
+    import pytest
+
+    from nmt_cli.errors import NMTError
+
+    model, _ = trained
+    for cfg, lines, message in (
+        (DecodeConfig(), ["ein hund.\nzwei katzen."], "line 1 holds a line break"),
+        (DecodeConfig(beam_size=0), ["ein hund"], "beam_size=0"),
+        (DecodeConfig(beam_size=2, nbest=3), ["ein hund"], "beam_size=2"),
+        (DecodeConfig(max_len_ratio=float("nan")), ["ein hund"], "max_len_ratio=nan"),
+    ):
+        with pytest.raises(NMTError, match=message):
+            translate(model, IdTokenizer(), lines, cfg)

@@ -6,6 +6,7 @@ protected spans found and decoded under as constraints (constraints.py), by beam
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from nmt_cli.decoding.beam import beam_search
 from nmt_cli.decoding.hypothesis import Hypothesis, max_length
 from nmt_cli.decoding.protect import restore
 from nmt_cli.decoding.terms import TermFinder
+from nmt_cli.errors import NMTError
 from nmt_cli.io.output import windows
 from nmt_cli.models.seq2seq import Seq2Seq
 
@@ -49,6 +51,25 @@ def make_sampler(cfg: DecodeConfig, device: torch.device) -> Sampler | None:
     from nmt_cli.decoding.sampling import Sampler, Sampling
 
     return Sampler(Sampling.parse(cfg.sampling), cfg.temperature, cfg.seed, device)
+
+
+def check_request(lines: Sequence[str], cfg: DecodeConfig) -> None:
+    """What the CLI's options refuse, refused for library callers too, in one NMTError: a
+    search needs a beam of at least `nbest`, and a line with a line break in it is two lines
+    (given together, a model trained on sentences translates the first; see translate_document)."""
+    bad = {
+        "beam_size": cfg.beam_size >= 1 and (cfg.sampling is not None or cfg.nbest <= cfg.beam_size),
+        "nbest": cfg.nbest >= 1,
+        "max_len_ratio": math.isfinite(cfg.max_len_ratio) and cfg.max_len_ratio > 0,
+        "length_penalty": math.isfinite(cfg.length_penalty),
+        "batch_size": cfg.batch_size >= 1,
+    }
+    wrong = [f"{name}={getattr(cfg, name)!r}" for name, ok in bad.items() if not ok]
+    if wrong:
+        raise NMTError(f"DecodeConfig cannot search with {', '.join(wrong)} (nbest at most beam_size)")
+    broken = next((i for i, line in enumerate(lines) if "\n" in line), None)
+    if broken is not None:
+        raise NMTError(f"line {broken + 1} holds a line break: give each line on its own")
 
 
 def _truncate(ids: list[int]) -> list[int]:
@@ -140,6 +161,7 @@ def translate(
     Each line's glossary terms and protected spans (`finder`, else built from `cfg`) are
     constraints on its translation.
     """
+    check_request(lines, cfg)
     device = device or next(model.parameters()).device  # type: ignore[attr-defined]
     sampler = sampler or make_sampler(cfg, device)
     finder = finder or TermFinder.build(cfg.glossary, cfg.keep, cfg.protect)
