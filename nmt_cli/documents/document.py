@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from nmt_cli.documents.chunk import chunk_spans
 from nmt_cli.documents.inline import Aligned, AlignedTranslator, place
 from nmt_cli.documents.layout import Layout, layout
-from nmt_cli.documents.lines import Measure, Splitting, Translator, copying_wordless
+from nmt_cli.documents.lines import Measure, Splitting, Translator, copying_wordless, keeping_markers
 from nmt_cli.documents.markup import READABLE, Item, escape_text, html_items, start_tag, xml_items
 from nmt_cli.documents.segments import segments
 from nmt_cli.documents.split import Span
@@ -120,7 +120,7 @@ def translate_markup(
     Units with inline tags go to `aligned` (translation with alignment), all others to
     `translator`, each in one call."""
     splitting = cfg.splitting
-    translator = copying_wordless(translator)
+    translator = keeping_markers(copying_wordless(translator))
     is_html = cfg.format == "html"
     items = html_items(document) if is_html else xml_items(document)
     if is_html:

@@ -5,6 +5,7 @@ put back together with its own spacing between sentences.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,24 @@ def copying_wordless(translator: Translator) -> Translator:
         worded = [s for s, w in zip(sentences, wanted) if w]
         done = iter(translator(worded) if worded else [])
         return [next(done) if w else s for s, w in zip(sentences, wanted)]
+
+    return run
+
+
+# A list item's marker at the start of a sentence: "1.", "2)", "a)", "(iv)", "-", "•", followed
+# by a space and the item's text. Models trained on sentences drop or garble it ("2. Walk in"
+# -> "2."), so it is kept as written and only the text after it is translated.
+_MARKER = re.compile(r"(?:\d{1,3}[.)]|\(?[a-zA-Z]\)|\(?[ivxIVX]{1,4}\)|[-–—•·▪►*])[ \t]+(?=\S)")
+
+
+def keeping_markers(translator: Translator) -> Translator:
+    """`translator` for the text after each sentence's list marker, the marker kept as written
+    (an ordinal, "3. Oktober ist ...", loses nothing: the number is copied either way)."""
+
+    def run(sentences: Sequence[str]) -> list[str]:
+        marks = [m.group() if (m := _MARKER.match(s)) and has_words(s[m.end() :]) else "" for s in sentences]
+        done = translator([s[len(mark) :] for s, mark in zip(sentences, marks)])
+        return [mark + text for mark, text in zip(marks, done, strict=True)]
 
     return run
 
@@ -114,7 +133,7 @@ def translate_lines(
     """One translated line per line; empty and blank lines stay empty."""
     plans = plan_lines(lines, splitting, measure)
     units = [line[s:e] for line, plan in zip(lines, plans) for pieces in plan for s, e in pieces]
-    translated = copying_wordless(translator)(units) if units else []
+    translated = keeping_markers(copying_wordless(translator))(units) if units else []
     out, at = [], 0
     for line, plan in zip(lines, plans):
         n = sum(len(pieces) for pieces in plan)
