@@ -233,3 +233,13 @@ def test_a_json_line_is_one_line_for_any_reader_and_reads_back(text):
 
     line = json_line({"translation": text})
     assert len(line.splitlines()) == 1 and json.loads(line) == {"translation": text}
+
+
+def test_invalid_utf8_is_read_as_replacement_characters_with_one_warning(tmp_path, caplog):
+    from nmt_cli.io.lines import input_lines
+
+    path = tmp_path / "latin1.de"
+    path.write_bytes("ok\nDer Bär\nStraße\n".encode("latin-1"))
+    assert list(input_lines(path)) == ["ok", "Der B\ufffdr", "Stra\ufffde"]
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "line 2 is not valid UTF-8" in warned[0]

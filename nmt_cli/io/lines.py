@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,9 +120,22 @@ def bytes_read(stream: BinaryIO) -> int:
 def decoded_lines(
     stream: BinaryIO, errors: str = "replace", name: str = "input", keep_ends: bool = False
 ) -> Iterator[str]:
-    """Decoded lines of a stream; `errors="replace"` turns invalid UTF-8 into U+FFFD."""
-    for raw in iter_raw_lines(stream, name, keep_ends):
-        yield raw.decode("utf-8", errors=errors)
+    """Decoded lines of a stream; `errors="replace"` turns invalid UTF-8 into U+FFFD, with one
+    warning that names the first such line (the translation of mojibake is mojibake)."""
+    warned = False
+    for n, raw in enumerate(iter_raw_lines(stream, name, keep_ends), 1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            if errors != "replace":
+                raise
+            if not warned:
+                logging.getLogger("nmt_cli").warning(
+                    "%s: line %d is not valid UTF-8 (is it Latin-1?); its invalid bytes are read as U+FFFD",
+                    name, n,
+                )  # fmt: skip
+                warned = True
+            yield raw.decode("utf-8", errors="replace")
 
 
 def input_lines(path: Path | None, keep_ends: bool = False) -> Iterator[str]:
