@@ -93,10 +93,14 @@ def check_line_counts(files: Sequence[tuple[str, int]]) -> None:
         raise NMTError(f"line counts differ: {listed}")
 
 
-def read_aligned(paths: Sequence[Path], to_translate: Path | None = None) -> list[list[str]]:
+def read_aligned(paths: Sequence[Path], translate_first: bool = False) -> list[list[str]]:
     """Read line-aligned files (plain or .gz), checking that their line counts agree. Invalid
-    UTF-8 is an error in scored text, and replaced in `to_translate`, as `nmt translate` does."""
-    texts = [read_lines(p, "replace" if p == to_translate else "strict") for p in paths]
+    UTF-8 is an error in scored text, and replaced in the first file when it is to be translated
+    (`translate_first`), as `nmt translate` does; a reference that is the same file is still
+    scored text."""
+    texts = [
+        read_lines(p, "replace" if translate_first and i == 0 else "strict") for i, p in enumerate(paths)
+    ]
     check_line_counts([(str(p), len(t)) for p, t in zip(paths, texts, strict=True)])
     return texts
 
@@ -188,12 +192,12 @@ def evaluate(
         refuse_same_file(save_hyp, "--save-hyp", files_read(model_dirs, decode_cfg.glossary))
     names = parse_metrics(metrics)
     if (hyp is None) == (src is None):
-        raise NMTError("give --hyp FILE to score translations, or --src FILE to translate them")
+        raise NMTError("give either --hyp FILE to score translations or --src FILE to translate them")
     if hyp is not None and (model_dirs or save_hyp is not None):
         raise NMTError("--model and --save-hyp go with --src, not with --hyp")
     inputs = [("--src", src)] + [("--ref", r) for r in refs]
     refuse_same_file(save_hyp, "--save-hyp", inputs)
-    lines, *references = read_aligned([p for p in (hyp, src) if p is not None] + list(refs), src)
+    lines, *references = read_aligned([p for p in (hyp, src) if p is not None] + list(refs), src is not None)
     hyps, ppl, scored_model = lines, None, None
     if src is not None:
         from nmt_cli.decoding.session import load_models

@@ -66,6 +66,16 @@ def test_line_count_mismatch_names_files_and_counts(tmp_path):
         read_aligned([hyp, ref])
 
 
+def test_a_reference_is_scored_text_even_when_it_is_the_source_file(tmp_path):
+    """Invalid UTF-8 is replaced in the text to translate, refused in a reference: also when
+    --ref and --src name one file (a copy was refused and the same file was not)."""
+    src = tmp_path / "src.de"
+    src.write_bytes("gut\nB\xe4r\n".encode("latin-1"))
+    assert read_aligned([src], translate_first=True) == [["gut", "B\ufffdr"]]
+    with pytest.raises(NMTError, match="line 2 is not valid UTF-8"):
+        read_aligned([src, src], translate_first=True)
+
+
 def test_read_aligned_reads_plain_and_gzip(tmp_path):
     texts = read_aligned([write(tmp_path / "a.txt", HYPS), write(tmp_path / "b.txt.gz", REFS)])
     assert texts == [HYPS, REFS]
