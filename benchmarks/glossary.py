@@ -3,6 +3,8 @@
     python -m benchmarks.glossary build       # data/glossary-dev/ from the Ding dictionary (once)
     python -m benchmarks.glossary terms       # term use rate, BLEU and speed, without/with --glossary
     python -m benchmarks.glossary protect     # exact-copy rate of numbers/URLs, without/with protection
+    python -m benchmarks.glossary build-tech  # data/glossary-dev/tech.{de,en} from free-software manuals
+    python -m benchmarks.glossary spans       # BLEU/chrF of sentences with protected spans, without/with
     python -m benchmarks.glossary confidence  # Pearson/Spearman of sentence score vs sentence chrF
     python -m benchmarks.glossary reverse     # the same with the reverse model's score (models/en-de)
 
@@ -186,6 +188,69 @@ def protect(max_per_set: int = 100, beam: int = 5) -> None:
         )
 
 
+EXTRA = Path("/work/shared/data/extra")
+TECH: tuple[str, ...] = (
+    "debian-docs/debian-reference",
+    "debian-docs/debian-handbook",
+    "gnome-user-docs/gnome-user-docs",
+)
+TECH += ("libreoffice-help/lohelp", "manpages-l10n-de/manpages")
+
+
+def build_tech(per_set: int = 60, seed: int = 7) -> None:
+    """data/glossary-dev/tech.{de,en}: sentences of free-software manuals (never trained on)
+    whose protected spans include one that is not a bare number (a path, URL, e-mail, `code`)
+    and appear as written in the reference; 5-30 words, no markup, `per_set` of each manual."""
+    import random
+
+    from nmt_cli.decoding.protect import Protector
+
+    protector, rng = Protector.build(), random.Random(seed)
+    out_de, out_en = [], []
+    for name in TECH:
+        rows = []
+        for de, en in zip(read(EXTRA / f"{name}.de.gz"), read(EXTRA / f"{name}.en.gz")):
+            spans = [de[a:b] for a, b in protector.spans(de)]
+            wordy = any(len(s) >= 4 and not s.replace(".", "").replace(",", "").isdigit() for s in spans)
+            if 5 <= len(de.split()) <= 30 and wordy and "<" not in de and all(s in en for s in spans):
+                rows.append((de, en))
+        rng.shuffle(rows)
+        out_de += [de for de, _ in rows[:per_set]]
+        out_en += [en for _, en in rows[:per_set]]
+    (OUT / "tech.de").write_text("\n".join(out_de) + "\n", encoding="utf-8")
+    (OUT / "tech.en").write_text("\n".join(out_en) + "\n", encoding="utf-8")
+
+
+def spans(beam: int = 5) -> None:
+    """BLEU, chrF and exact-copy rate of protected spans, without and with protection: the
+    dev sentences with numbers or URLs (100 per dev set) and the technical ones (tech.de)."""
+    from dataclasses import replace
+
+    from sacrebleu.metrics import BLEU, CHRF
+
+    from nmt_cli.config import DecodeConfig
+    from nmt_cli.decoding.protect import Protector
+
+    general: list[tuple[str, str]] = []
+    for s_path, r_path in DEV.values():
+        general += [(s, r) for s, r in zip(read(s_path), read(r_path)) if SPAN.search(s)][:100]
+    tech = list(zip(read(OUT / "tech.de"), read(OUT / "tech.en")))
+    loaded, protector = load(beam), Protector.build()
+    for name, pairs in (("everyday (numbers, URLs)", general), ("technical (paths, URLs)", tech)):
+        src, ref = [s for s, _ in pairs], [r for _, r in pairs]
+        wanted = [[s[a:b] for a, b in protector.spans(s)] for s in src]
+        base = DecodeConfig(beam_size=beam)
+        (plain, kept), secs = timed_pair(loaded, src, base, replace(base, protect=True))
+        for label, outs, sec in (("without", plain, secs[0]), ("with --protect", kept, secs[1])):
+            hyps = [t.text for t in outs]
+            ok = sum(copied(w, h) for ws, h in zip(wanted, hyps) for w in ws)
+            bleu, chrf = BLEU().corpus_score(hyps, [ref]).score, CHRF().corpus_score(hyps, [ref]).score
+            print(
+                f"{name}, {len(src)} sentences, beam {beam}, {label}: BLEU {bleu:.2f}, chrF {chrf:.2f}, "
+                f"spans copied {100 * ok / sum(map(len, wanted)):.1f}%, {1000 * sec / len(src):.0f} ms/sent"
+            )
+
+
 def copied(span: str, text: str) -> bool:
     """`span` in `text` whole: no letter or digit glued on either side (`3` is not in `31`)."""
     return re.search(rf"(?<![^\W_]){re.escape(span)}(?![^\W_])", text) is not None
@@ -268,5 +333,7 @@ if __name__ == "__main__":
         "protect": protect,
         "confidence": confidence,
         "reverse": reverse,
+        "build-tech": build_tech,
+        "spans": spans,
     }
     commands[sys.argv[1]]()

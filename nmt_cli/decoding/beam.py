@@ -143,7 +143,7 @@ def beam_search(
         if t == 0 and first_limit > 0:
             logp = no_empty_output(logp)
         if cons is not None:
-            logp = cons.restrict(logp, (max_len[sent] - t).repeat_interleave(k))
+            logp = cons.restrict(logp, (max_len[sent] - t).repeat_interleave(k), cons.beam_force(attn))
         if t >= first_limit:
             logp = force_eos(logp, (t >= max_len[sent]).repeat_interleave(k))
         if cons is not None:

@@ -28,6 +28,7 @@ from nmt_cli.models.seq2seq import Seq2Seq
 
 if TYPE_CHECKING:  # sampling, n-gram blocking and constraints: imported by the runs that use them
     from nmt_cli.decoding.constraints import Terms
+    from nmt_cli.decoding.placeholders import Masked
     from nmt_cli.decoding.sampling import Sampler
 
 log = logging.getLogger("nmt_cli")
@@ -166,12 +167,18 @@ def translate(
     sampler = sampler or make_sampler(cfg, device)
     finder = finder or TermFinder.build(cfg.glossary, cfg.keep, cfg.protect)
     cfg = replace(cfg, batch_tokens=batch_budget(cfg, model.decode_budget))
-    encoded = [_truncate(ids) for ids in tokenizer.encode_src(lines)]
     found = [finder.found(line) if finder else [] for line in lines]
-    whole = [_all_kept(line, f) for line, f in zip(lines, found)]
-    encoded = [[] if w else ids for ids, w in zip(encoded, whole)]  # copied, not decoded
+    whole: list[bool] = [False] * len(lines)  # lines that are only protected spans: copied
+    masks: list[Masked | None] = [None] * len(lines)
+    if any(found):
+        from nmt_cli.decoding.placeholders import plan
+
+        whole, masks = plan(lines, found, cfg.nbest)
+    sources = [m.line if m else line for line, m in zip(lines, masks)]
+    encoded = [[] if w else _truncate(ids) for ids, w in zip(tokenizer.encode_src(sources), whole)]
+    found = [m.found if m else f for f, m in zip(found, masks)]
     targets = [[target for _, _, target in f] for f in found]
-    fitted = [_line_terms(tokenizer, line, f, len(ids), cfg) for line, f, ids in zip(lines, found, encoded)]
+    fitted = [_line_terms(tokenizer, src, f, len(ids), cfg) for src, f, ids in zip(sources, found, encoded)]
     terms, spans = [t for t, _ in fitted], [s for _, s in fitted]
     vocab = _term_vocab(tokenizer) if any(terms) else None
     results: list[list[Hypothesis]] = [[] for _ in lines]
@@ -187,6 +194,10 @@ def translate(
         _without_terms(model, encoded, results, terms, targets, cfg, device, sampler)
     texts = tokenizer.decode_tgt([h[0].tokens if h else [] for h in results])
     texts = [restore(text, t, tokenizer.decode_tgt(ids)) for text, t, ids in zip(texts, targets, terms)]
+    if any(masks):
+        from nmt_cli.decoding.placeholders import unmasked
+
+        texts = [unmasked(text, m, t) if m else text for text, m, t in zip(texts, masks, targets)]
     texts = [
         line if w else unescaped(line, text) if hyps else ""
         for line, text, w, hyps in zip(lines, texts, whole, results)
@@ -195,14 +206,6 @@ def translate(
         Translation(line, ids, hyps, text, t)
         for line, ids, hyps, text, t in zip(lines, encoded, results, texts, targets)
     ]
-
-
-def _all_kept(line: str, found: Sequence[tuple[int, int, str]]) -> bool:
-    """Whether the spans copied as they are (protected spans, `--keep`) hold every letter of
-    `line`: it is then copied whole, where a search would write it after a sentence of its own."""
-    kept = [(s, e) for s, e, target in found if target == line[s:e]]
-    outside = "".join(c for i, c in enumerate(line) if not any(s <= i < e for s, e in kept))
-    return bool(kept) and not any(c.isalpha() for c in outside)
 
 
 def _without_terms(

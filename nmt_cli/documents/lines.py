@@ -47,7 +47,7 @@ def copying_wordless(translator: Translator) -> Translator:
 # A list item's marker at the start of a sentence: "1.", "2)", "a)", "(iv)", "-", "•", followed
 # by a space and the item's text. Models trained on sentences drop or garble it ("2. Walk in"
 # -> "2."), so it is kept as written and only the text after it is translated.
-_MARKER = re.compile(r"(?:\d{1,3}[.)]|\(?[a-zA-Z]\)|\(?[ivxIVX]{1,4}\)|[-–—•·▪►*])[ \t]+(?=\S)")
+LIST_MARKER = re.compile(r"(?:\d{1,3}[.)]|\(?[a-zA-Z]\)|\(?[ivxIVX]{1,4}\)|[-–—•·▪►*])[ \t]+(?=\S)")
 
 
 def keeping_markers(translator: Translator) -> Translator:
@@ -55,7 +55,7 @@ def keeping_markers(translator: Translator) -> Translator:
     (an ordinal, "3. Oktober ist ...", loses nothing: the number is copied either way)."""
 
     def run(sentences: Sequence[str]) -> list[str]:
-        marks = [m.group() if (m := _MARKER.match(s)) and has_words(s[m.end() :]) else "" for s in sentences]
+        marks = [m.group() if (m := LIST_MARKER.match(s)) and has_words(s[m.end() :]) else "" for s in sentences]
         done = translator([s[len(mark) :] for s, mark in zip(sentences, marks)])
         return [mark + text for mark, text in zip(marks, done, strict=True)]
 

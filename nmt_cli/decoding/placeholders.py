@@ -1,0 +1,100 @@
+"""Placeholders for the protected spans a model cannot spell: a URL, path, e-mail address, `code`
+or --keep match stands in the source as a city name that models copy (Berlin, Paris, ...), the
+translation must contain that name (a one-word constraint), and the span replaces it afterwards.
+
+Forced through the decoder subword by subword, a long span derails what comes after it, and
+split into rare subwords in the source it derails the encoder too ("Write on maxic pattern
+patterned ..." for max.mustermann@example.de). A placeholder keeps the sentence the model
+reads and writes an ordinary one. Short numbers stay spans of their own: as names they changed
+the grammar around them ("3 Hunde"). Measured on development text: docs/glossaries.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# One word each, written alike in German and English, and copied by the shipped models.
+NAMES: tuple[str, ...] = ("Berlin", "Paris", "London", "Madrid", "Oslo", "Dublin", "Amsterdam")
+NAMES += ("Hamburg", "Dresden", "Leipzig", "Bonn", "Stockholm")
+_NUMBER = re.compile(r"[\d.,:/+-]+")  # numbers, dates and times
+# Numbers of this many characters and more (192.168.0.1, 123456-78) are masked too: like paths,
+# they become strings of rare subwords (dev: technical text BLEU 31.11 -> 32.22).
+LONG_NUMBER = 6
+Found = tuple[int, int, str]  # (start, end, target) of a term or span in a line
+
+
+@dataclass(frozen=True)
+class Masked:
+    """A line with placeholders: its text, what its translation must contain (the placeholders
+    and the line's other terms, at their places in `line`), and each placeholder's span."""
+
+    line: str
+    found: list[Found]
+    originals: dict[str, str]
+
+
+def mask(line: str, found: Sequence[Found]) -> Masked | None:
+    """`line` with each protected span (not a short number) replaced by a placeholder the line
+    does not hold already; None when there is none (glossary terms are left to the search)."""
+    free = iter(n for n in NAMES if n.casefold() not in line.casefold())
+    parts: list[str] = []
+    kept: list[Found] = []
+    originals: dict[str, str] = {}
+    at = 0
+    for start, end, target in sorted(found):
+        span = line[start:end]
+        short_number = _NUMBER.fullmatch(span) is not None and len(span) < LONG_NUMBER
+        name = next(free, None) if target == span and not short_number else None
+        parts.append(line[at:start])
+        offset = sum(map(len, parts))
+        if name is None:
+            kept.append((offset, offset + end - start, target))
+            parts.append(span)
+        else:
+            kept.append((offset, offset + len(name), name))
+            parts.append(name)
+            originals[name] = span
+        at = end
+    if not originals:
+        return None
+    return Masked("".join(parts) + line[at:], kept, originals)
+
+
+def unmask(text: str, originals: dict[str, str]) -> str:
+    """`text` with every placeholder (as a word, in any case: the search accepts a lower-case
+    one) replaced by its span; a span whose placeholder is missing, which only a search that
+    had to drop its constraints gives, is added at the end rather than lost."""
+    missing = []
+    for name, span in originals.items():
+        word = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE)
+        text, n = word.subn(span.replace("\\", "\\\\"), text)
+        if n == 0:
+            missing.append(span)
+    return " ".join([text, *missing]) if missing else text
+
+
+def unmasked(text: str, masked: Masked, targets: list[str]) -> str:
+    """`unmask`, with `targets` (what the translation had to contain, shown to the user as the
+    spans, not their placeholders) named again as the spans."""
+    targets[:] = [masked.originals.get(t, t) for t in targets]
+    return unmask(text, masked.originals)
+
+
+def copied_whole(line: str, found: Sequence[Found]) -> bool:
+    """Whether the spans copied as they are (protected spans, `--keep`) hold every letter of
+    `line`: it is then copied whole, where a search would write it after a sentence of its own."""
+    kept = [(s, e) for s, e, target in found if target == line[s:e]]
+    outside = "".join(c for i, c in enumerate(line) if not any(s <= i < e for s, e in kept))
+    return bool(kept) and not any(c.isalpha() for c in outside)
+
+
+def plan(
+    lines: Sequence[str], found: Sequence[Sequence[Found]], nbest: int
+) -> tuple[list[bool], list[Masked | None]]:
+    """For each line with terms: whether it is copied whole, and its placeholders (none for
+    n-best lists, whose other hypotheses are written as they were decoded)."""
+    whole = [copied_whole(line, f) for line, f in zip(lines, found)]
+    masks = [None if w or not f or nbest > 1 else mask(line, f) for line, f, w in zip(lines, found, whole)]
+    return whole, masks

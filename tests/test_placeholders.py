@@ -1,0 +1,75 @@
+"""Placeholders for protected spans (decoding/placeholders.py): what is masked, that the spans
+come back exactly where the placeholders were, and that none is ever lost."""
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nmt_cli.decoding.constraints import Constraints
+from nmt_cli.decoding.placeholders import NAMES, copied_whole, mask, plan, unmask
+from nmt_cli.decoding.protect import Protector
+
+SPANS = st.one_of(
+    st.builds(
+        "https://{}.de/{}".format,
+        st.text("abcxyz09-", min_size=1, max_size=8),
+        st.text("ab/_?=&", max_size=8),
+    ),
+    st.builds("/etc/{}.conf".format, st.text("abcxyz_", min_size=1, max_size=8)),
+    st.builds("C:\\Programme\\{}.exe".format, st.text("abcxyz", min_size=1, max_size=8)),
+    st.sampled_from(["max@example.de", "192.168.0.1", "123456-78", "`x = 1`"]),
+)
+WORDS = st.sampled_from(["ein", "Hund", "läuft", "in", "Berlin", "nach", "Paris", "und", "3", "12:30"])
+
+
+def found(line: str) -> list[tuple[int, int, str]]:
+    return [(s, e, line[s:e]) for s, e in Protector.build().spans(line)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.lists(st.one_of(WORDS, SPANS), min_size=1, max_size=10))
+def test_spans_come_back_exactly_where_their_placeholders_were(parts):
+    line = " ".join(parts) + "."
+    masked = mask(line, found(line))
+    if masked is None:
+        return
+    for name, span in masked.originals.items():
+        assert name in NAMES and name.casefold() not in line.casefold() and span not in masked.line
+    for start, end, target in masked.found:  # the masked line's terms sit where it says
+        assert masked.line[start:end] == target
+    assert unmask(masked.line, masked.originals) == line  # a translation that copies every word
+
+
+def test_short_numbers_stay_spans_and_long_ones_and_paths_are_masked():
+    line = "Um 12:30 sind 3 Hunde in /etc/hosts und 192.168.0.1 gewesen."
+    masked = mask(line, found(line))
+    assert masked is not None and set(masked.originals.values()) == {"/etc/hosts", "192.168.0.1"}
+    assert "12:30" in masked.line and " 3 " in masked.line
+    assert mask("Um 12:30 kamen 3 Hunde.", found("Um 12:30 kamen 3 Hunde.")) is None
+
+
+def test_a_placeholder_written_in_lower_case_twice_or_not_at_all_loses_no_span():
+    originals = {"Berlin": "C:\\x\\y.exe", "Paris": "/etc/hosts"}
+    assert unmask("see berlin and BERLIN", originals) == "see C:\\x\\y.exe and C:\\x\\y.exe /etc/hosts"
+    assert unmask("Berliner Luft", {"Berlin": "/tmp"}) == "Berliner Luft /tmp"  # a word of its own only
+
+
+def test_a_line_of_spans_only_is_copied_and_n_best_lists_get_no_placeholders():
+    assert copied_whole("(https://x.de)", found("(https://x.de)"))
+    assert not copied_whole("Siehe https://x.de", found("Siehe https://x.de"))
+    lines = ["Siehe https://x.de jetzt", "https://x.de"]
+    whole, masks = plan(lines, [found(line) for line in lines], nbest=1)
+    assert whole == [False, True] and masks[0] is not None and masks[1] is None
+    assert plan(lines, [found(line) for line in lines], nbest=3)[1] == [None, None]
+
+
+def test_beam_search_places_a_term_where_the_model_attends_to_its_source():
+    """Rows in the middle of a constraint or attending to an unmet term's source subwords may
+    only produce constraint tokens (Constraints.beam_force)."""
+    cons = Constraints.build(
+        [[[7, 8]], [[9]], [[5]]], torch.device("cpu"), spans=[[(2, 4)], [(0, 1)], [(3, 4)]]
+    )
+    cons = cons.advance(torch.tensor([7, 1, 1]))  # row 0 has begun its term
+    attention = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0]])
+    assert cons.beam_force(attention).tolist() == [True, False, True]
+    assert cons.beam_force(None).tolist() == [True, False, False]
