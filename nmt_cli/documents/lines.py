@@ -55,7 +55,8 @@ def keeping_markers(translator: Translator) -> Translator:
     (an ordinal, "3. Oktober ist ...", loses nothing: the number is copied either way)."""
 
     def run(sentences: Sequence[str]) -> list[str]:
-        marks = [m.group() if (m := LIST_MARKER.match(s)) and has_words(s[m.end() :]) else "" for s in sentences]
+        found = [LIST_MARKER.match(s) for s in sentences]
+        marks = [m.group() if m and has_words(s[m.end() :]) else "" for s, m in zip(sentences, found)]
         done = translator([s[len(mark) :] for s, mark in zip(sentences, marks)])
         return [mark + text for mark, text in zip(marks, done, strict=True)]
 
