@@ -73,3 +73,23 @@ def test_beam_search_places_a_term_where_the_model_attends_to_its_source():
     attention = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0]])
     assert cons.beam_force(attention).tolist() == [True, False, True]
     assert cons.beam_force(None).tolist() == [True, False, False]
+
+
+def test_words_the_source_vocabulary_cannot_spell_are_copied_whole():
+    """SentencePiece reads 🍕 or привет as ⁇ and the model drops them: such words are spans to
+    copy, without the quotes and punctuation around them, unless a term holds them already."""
+    from pathlib import Path
+
+    from nmt_cli.data.tokenizer import Tokenizer
+    from nmt_cli.decoding.placeholders import unknown_spans
+
+    tokenizer = Tokenizer(Path(__file__).resolve().parent.parent / "models" / "de-en" / "spm.model")
+    line = "Er sagt „привет“ zu Błędów, isst 🍕. Ein Hund läuft."
+    unknown = tokenizer.src_unknown(line)
+    assert {"🍕", "п", "ł"} <= unknown and not {"ä", "„", "E"} & unknown
+    spans = unknown_spans(line, unknown, [])
+    assert [target for _, _, target in spans] == ["привет", "Błędów", "🍕"]
+    assert all(line[s:e] == target for s, e, target in spans)
+    taken = [(spans[0][0], spans[0][1], "hello")]
+    assert [t for _, _, t in unknown_spans(line, unknown, taken)] == ["Błędów", "🍕"]
+    assert tokenizer.src_unknown("Ein Hund läuft.") == set()

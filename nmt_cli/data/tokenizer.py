@@ -89,6 +89,16 @@ class Tokenizer:
     def __init__(self, src_model: Path, tgt_model: Path | None = None) -> None:
         self.src = self._load(src_model)
         self.tgt = self._load(tgt_model) if tgt_model and tgt_model != src_model else self.src
+        self._src_lacks: dict[str, bool] = {}
+
+    def src_unknown(self, text: str) -> set[str]:
+        """The characters of `text` the source vocabulary cannot spell: SentencePiece reads each
+        as ⁇ and the model drops it (🍕, привет), so decoding copies the words that hold one."""
+        if text.isascii():
+            return set()
+        for c in set(text) - self._src_lacks.keys():
+            self._src_lacks[c] = UNK_ID in self.src.encode(normalize(c)) if normalize(c) else False
+        return {c for c in text if self._src_lacks[c]}
 
     @staticmethod
     def _load(path: Path) -> spm.SentencePieceProcessor:

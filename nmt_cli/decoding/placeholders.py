@@ -62,6 +62,25 @@ def mask(line: str, found: Sequence[Found]) -> Masked | None:
     return Masked("".join(parts) + line[at:], kept, originals)
 
 
+_WORD = re.compile(r"\S+")
+_OPENING, _CLOSING = "([{\"'„“‚‘»«", ".,;:!?)]}\"'“”‘’»«"
+
+
+def unknown_spans(line: str, unknown: set[str], taken: Sequence[Found]) -> list[Found]:
+    """The words of `line` that hold a character of `unknown` (one the source vocabulary lacks),
+    quotes, brackets and punctuation around them left out, as spans to copy; none where a term
+    is `taken` already."""
+    out: list[Found] = []
+    for m in _WORD.finditer(line):
+        word = m.group()
+        start = m.start() + len(word) - len(word.lstrip(_OPENING))
+        end = m.end() - (len(word) - len(word.rstrip(_CLOSING)))
+        core = line[start:end]
+        if core and unknown.intersection(core) and all(end <= s or start >= e for s, e, _ in taken):
+            out.append((start, end, core))
+    return out
+
+
 def unmask(text: str, originals: dict[str, str]) -> str:
     """`text` with every placeholder (as a word, in any case: the search accepts a lower-case
     one) replaced by its span; a span whose placeholder is missing, which only a search that

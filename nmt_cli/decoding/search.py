@@ -168,6 +168,11 @@ def translate(
     finder = finder or TermFinder.build(cfg.glossary, cfg.keep, cfg.protect)
     cfg = replace(cfg, batch_tokens=batch_budget(cfg, model.decode_budget))
     found = [finder.found(line) if finder else [] for line in lines]
+    unknown = [tokenizer.src_unknown(line) if cfg.protect else set() for line in lines]
+    if any(unknown):  # words the model cannot read are copied (placeholders.py)
+        from nmt_cli.decoding.placeholders import unknown_spans
+
+        found = [sorted([*f, *unknown_spans(line, u, f)]) for line, f, u in zip(lines, found, unknown)]
     whole: list[bool] = [False] * len(lines)  # lines that are only protected spans: copied
     masks: list[Masked | None] = [None] * len(lines)
     if any(found):
