@@ -168,3 +168,21 @@ def test_align_prints_pharaoh_and_a_table(toy_model_dir):
     assert table.exit_code == 0, table.output
     for word in ("ein", "hund", "läuft", "a", "dog", "runs"):
         assert word in table.stdout
+
+
+@pytest.mark.parametrize(
+    "args,named",
+    [
+        (["translate", "-k", "100000"], "'--beam-size' / '-k'"),
+        (["translate", "--threads", "5000"], "'--threads'"),
+        (["average", "--last", "0"], "'--last'"),
+        (["evaluate"], "'--ref'"),
+        (["translate", "--bogus"], "--bogus"),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_option_with_exit_code_2(args, named):
+    """Typer draws usage errors as a five-line box; nmt says them in one line, as every other
+    refusal (docs/guarantees.md)."""
+    result = CliRunner().invoke(app, args)
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0]

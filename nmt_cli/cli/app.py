@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import typer
@@ -17,7 +17,7 @@ from typer.core import TyperCommand, TyperGroup
 from typer.main import get_command_from_info
 from typer.models import CommandInfo
 
-from nmt_cli.cli.console import err
+from nmt_cli.cli.console import err, visible
 
 # Each command and the module that defines it (a function of the same name), in --help order.
 COMMANDS = {
@@ -63,6 +63,31 @@ class LazyCommands(TyperGroup):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.commands = CommandModules(self.rich_markup_mode)  # type: ignore[assignment]
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """click's main, with a usage error (an option out of its range, a missing argument, an
+        unknown command) said in one line on stderr with exit code 2, as every other refusal
+        is one line (docs/guarantees.md), where typer draws a box of five."""
+        from typer._click.exceptions import UsageError  # typer vendors click
+
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except UsageError as e:
+            if type(e).__name__ != "NoArgsIsHelpError":  # that one has shown the help already
+                hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+                err.print(f"error: {visible(e.format_message())}{hint}", markup=False, soft_wrap=True)
+            raise SystemExit(e.exit_code) from None
+        raise SystemExit(code if isinstance(code, int) else 0)
 
 
 def _group() -> None:

@@ -23,6 +23,7 @@ from nmt_cli.decoding.hypothesis import Hypothesis, max_length
 from nmt_cli.decoding.protect import restore
 from nmt_cli.decoding.terms import TermFinder
 from nmt_cli.errors import NMTError
+from nmt_cli.io.lines import one_line
 from nmt_cli.io.output import windows
 from nmt_cli.models.seq2seq import Seq2Seq
 
@@ -204,7 +205,7 @@ def translate(
 
         texts = [unmasked(text, m, t) if m else text for text, m, t in zip(texts, masks, targets)]
     texts = [
-        line if w else unescaped(line, text) if hyps else ""
+        one_line(line) if w else unescaped(line, text) if hyps else ""
         for line, text, w, hyps in zip(lines, texts, whole, results)
     ]
     return [

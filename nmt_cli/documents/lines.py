@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nmt_cli.documents.split import Span, sentence_spans
+from nmt_cli.io.lines import one_line
 
 DEFAULT_MAX_TOKENS = 100  # DataConfig.max_len: what a model without a recorded limit saw
 
@@ -138,6 +139,6 @@ def translate_lines(
     out, at = [], 0
     for line, plan in zip(lines, plans):
         n = sum(len(pieces) for pieces in plan)
-        out.append(assemble(line, plan, translated[at : at + n]))
+        out.append(one_line(assemble(line, plan, translated[at : at + n])))  # a \r kept would end it
         at += n
     return out
