@@ -72,3 +72,13 @@ def test_piped_output_is_plain_text_and_json_lines_carry_scores(tiny_model_dir, 
     for r in (rows[0], rows[2]):
         assert 0 < r["score"] <= 1 and all(0 <= w["score"] <= 1 for w in r["words"])
         assert " ".join(w["word"] for w in r["words"]) == r["translation"]
+
+
+def test_scored_words_are_named_as_the_translation_writes_them():
+    """A copied 😀 is <unk> to SentencePiece; the words shown are the translation's own."""
+    from nmt_cli.decoding.confidence import Word, as_written
+
+    scored = [Word("I", 0.9), Word("love", 0.8), Word("<unk>", 0.0)]
+    assert [w.text for w in as_written(scored, "I love 😀")] == ["I", "love", "😀"]
+    assert [w.score for w in as_written(scored, "I love 😀")] == [0.9, 0.8, 0.0]
+    assert as_written(scored, "I love it so") == scored  # not one to one: as scored

@@ -88,11 +88,20 @@ def confidences(
     tgt = [ids[:MAX_TOKENS] for ids in tokenizer.encode_tgt(targets)]
     scores = token_log_probs(model, src, tgt)
     return [
-        Confidence(sentence_score(lp), words(tokenizer.tgt_pieces(ids), lp))
+        Confidence(sentence_score(lp), as_written(words(tokenizer.tgt_pieces(ids), lp), text))
         if s and lp
         else Confidence(0.0, [])
-        for s, ids, lp in zip(src, tgt, scores)
+        for s, ids, lp, text in zip(src, tgt, scores, targets)
     ]
+
+
+def as_written(scored: list[Word], text: str) -> list[Word]:
+    """The scored words named as the translation writes them, where they line up one to one:
+    SentencePiece spells a character its vocabulary lacks (a copied 😀) as <unk>."""
+    written = text.split()
+    if len(written) != len(scored):
+        return scored
+    return [Word(w, word.score) for w, word in zip(written, scored)]
 
 
 def with_confidence(
