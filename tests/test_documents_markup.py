@@ -272,3 +272,21 @@ def test_alt_and_title_are_translated_other_attributes_kept():
     doc = '<p title="Ein  Titel" hidden>Ein <IMG SRC="a.png" alt="Ein &quot;Hund&quot;"/> Hund.</p>'
     out = translate_with(doc, HTML, upper, words, diagonal)
     assert out == '<p title="EIN TITEL" hidden>EIN <IMG src="a.png" alt="EIN &quot;HUND&quot;"/> HUND.</p>'
+
+
+def test_a_cdata_section_in_running_text_is_one_item_with_its_spacing_kept():
+    doc = "<doc><p>Wert: <![CDATA[a < b]]> ist wahr.</p><p>Code <![CDATA[x&&y]]>läuft.</p></doc>"
+    assert [i.raw for i in xml_items(doc) if i.raw.startswith("<![CDATA[")] == [
+        "<![CDATA[a < b]]>",
+        "<![CDATA[x&&y]]>",
+    ]
+    assert translate_with(doc, XML, upper, words, diagonal) == (
+        "<doc><p>WERT: <![CDATA[a < b]]> IST WAHR.</p><p>CODE <![CDATA[x&&y]]>LÄUFT.</p></doc>"
+    )
+
+
+def test_an_xml_document_that_declares_another_encoding_is_refused_in_one_line():
+    """nmt reads and writes UTF-8: a document declared ISO-8859-1 would be decoded wrongly."""
+    with pytest.raises(NMTError, match="declares encoding ISO-8859-1.*iconv"):
+        xml_items('<?xml version="1.0" encoding="ISO-8859-1"?>\n<d>Bär</d>')
+    assert xml_items("<?xml version='1.0' encoding='UTF-8'?><d>Bär</d>")[-1].raw == "</d>"

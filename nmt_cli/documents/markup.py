@@ -6,6 +6,7 @@ text, so what is not translated is written back byte for byte.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from typing import Literal
@@ -197,9 +198,15 @@ def xml_items(document: str) -> list[Item]:
     expat reports where each event starts; the bytes up to the next event are its source text,
     so the items put together give back the document exactly.
     """
+    declared = _DECLARED.match(document)
+    if declared and declared.group(1).lower().replace("_", "-") not in ("utf-8", "utf8", "us-ascii", "ascii"):
+        raise NMTError(
+            f"the document declares encoding {declared.group(1)}: nmt reads and writes UTF-8 "
+            f"(convert it first: iconv -f {declared.group(1)} -t UTF-8, and change the declaration)"
+        )
     data = document.encode("utf-8")
     marks: list[tuple[int, Kind, str, str, bool]] = []  # byte offset, kind, name, text, keep
-    parser = expat.ParserCreate()
+    parser = expat.ParserCreate(encoding="UTF-8")
     in_cdata = [False]
 
     def mark(kind: Kind, name: str = "", text: str = "", keep: bool = False) -> None:
@@ -233,9 +240,19 @@ def xml_items(document: str) -> list[Item]:
             items[-1] = Item("void", items[-1].raw, name, keep=items[-1].keep)  # <x/>
         elif kind == "close" and not raw:
             items.append(Item("close", f"</{name}>", name))  # cannot happen; keeps nesting if it does
+        elif kind == "raw" and items and items[-1].kind == "raw" and _open_cdata(items[-1].raw):
+            items[-1] = Item("raw", items[-1].raw + raw)  # one CDATA section, one item
         else:
             items.append(Item(kind, raw, name, text, keep))
     return items
+
+
+_DECLARED = re.compile(r"\s*<\?xml[^>]*?\bencoding\s*=\s*[\"']([^\"']+)[\"']")
+
+
+def _open_cdata(raw: str) -> bool:
+    """Whether `raw` begins a CDATA section that has not ended yet."""
+    return raw.startswith("<![CDATA[") and not raw.endswith("]]>")
 
 
 def escape_text(text: str) -> str:
