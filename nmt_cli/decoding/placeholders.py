@@ -82,15 +82,20 @@ def unknown_spans(line: str, unknown: set[str], taken: Sequence[Found]) -> list[
 
 
 def unmask(text: str, originals: dict[str, str]) -> str:
-    """`text` with every placeholder (as a word, in any case: the search accepts a lower-case
-    one) replaced by its span; a span whose placeholder is missing, which only a search that
-    had to drop its constraints gives, is added at the end rather than lost."""
+    """`text` with each placeholder (as a word, in any case: the search accepts a lower-case one)
+    replaced by its span, once: a model that wrote the placeholder again wrote it where the span
+    had already been, so later copies are dropped. A span whose placeholder is missing, which
+    only a search that had to drop its constraints gives, is added at the end rather than lost."""
     missing = []
     for name, span in originals.items():
-        word = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE)
-        text, n = word.subn(span.replace("\\", "\\\\"), text)
-        if n == 0:
+        found = list(re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE))
+        if not found:
             missing.append(span)
+            continue
+        for m in reversed(found[1:]):  # right to left, so that offsets stay valid
+            start = m.start() - (m.start() > 0 and text[m.start() - 1] == " ")
+            text = text[:start] + text[m.end() :]
+        text = text[: found[0].start()] + span + text[found[0].end() :]
     return " ".join([text, *missing]) if missing else text
 
 
