@@ -54,7 +54,7 @@ DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
             str | None,
             typer.Option(
                 help="Sample instead of searching (e.g. for back-translation): topk:K, topp:P (nucleus) "
-                "or full. One sample per line, or --nbest N samples; --beam-size is then unused.",
+                "or full. One sample per line (translate --nbest N: N); --beam-size is then unused.",
             ),
         ],
         DecodeConfig.sampling,
