@@ -331,3 +331,25 @@ def test_a_list_marker_is_kept_as_written_and_only_the_item_translated(sentence,
     seen: list[str] = []
     out = keeping_markers(lambda s: seen.extend(s) or [x.upper() for x in s])([sentence])
     assert seen == [sentence[len(marker) :]] and out == [marker + sentence[len(marker) :].upper()]
+
+
+def test_format_auto_reads_markup_by_extension_else_by_its_first_line(tmp_path):
+    """Standard input has no extension: `--format auto` looks at how the first non-blank line
+    starts, and gives every line back (the blank ones before it too), with ends for markup."""
+    from nmt_cli.documents.lines import read_input
+    from nmt_cli.io.lines import input_lines
+
+    cases = {
+        "page": ("\n<!DOCTYPE html>\r\n<p>Ein Hund.</p>", "html"),
+        "doc.txt": ("  \n<?xml version='1.0'?><d>Hallo</d>\n", "xml"),
+        "notes": ("\nEin Hund.\r\n<b>x</b> ist gut.\n\nEnde", "text"),
+        "page.htm": ("Ein Hund.\n", "html"),
+        "empty": ("", "text"),
+    }
+    for name, (text, expected) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(text.encode())
+        found, lines = read_input(path, "auto")
+        assert found == expected, name
+        assert list(lines) == list(input_lines(path, keep_ends=found != "text")), name
+    assert read_input(tmp_path / "notes", "html")[0] == "html"  # a format given is the format

@@ -5,9 +5,11 @@ put back together with its own spacing between sentences.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nmt_cli.documents.split import Span, sentence_spans
@@ -142,3 +144,38 @@ def translate_lines(
         out.append(one_line(assemble(line, plan, translated[at : at + n])))  # a \r kept would end it
         at += n
     return out
+
+
+SUFFIXES = {".html": "html", ".htm": "html", ".xhtml": "xml", ".xml": "xml"}
+# The start of a document's first non-blank line that makes `--format auto` read it as markup.
+_XML_START = re.compile(r"\s*<\?xml\b")
+_HTML_START = re.compile(r"\s*<(?:!doctype\s+html|!--|[a-zA-Z][\w:-]*(?:\s[^>]*)?/?>)", re.IGNORECASE)
+
+
+def read_input(path: Path | None, format: str) -> tuple[str, Iterator[str]]:
+    """The input's format and its lines, with their line ends for a document. `auto` is html or
+    xml by the file's extension, else by how the first non-blank line starts (a tag, `<!DOCTYPE
+    html>`, `<?xml`): standard input has no extension. Only the lines before it are read ahead."""
+    from nmt_cli.io.lines import input_lines
+
+    if format == "auto":
+        format = SUFFIXES.get(path.suffix.lower() if path is not None else "", "auto")
+    if format != "auto":
+        return format, input_lines(path, keep_ends=format != "text")
+    lines = input_lines(path, keep_ends=True)
+    ahead: list[str] = []
+    for line in lines:
+        ahead.append(line)
+        if line.strip():
+            break
+    first = ahead[-1] if ahead else ""
+    found = "xml" if _XML_START.match(first) else "html" if _HTML_START.match(first) else "text"
+    read = itertools.chain(ahead, lines)
+    return found, read if found != "text" else (_without_end(line) for line in read)
+
+
+def _without_end(line: str) -> str:
+    """A line without its end ("\\n" or "\\r\\n"), as input_lines gives it for text."""
+    if not line.endswith("\n"):
+        return line
+    return line[:-2] if line.endswith("\r\n") else line[:-1]

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from nmt_cli.config import DecodeConfig, RuntimeConfig
 from nmt_cli.documents.lines import (
     DEFAULT_MAX_TOKENS,
+    SUFFIXES,
     Measure,
     Spans,
     Splitting,
     Translator,
     no_spans,
+    read_input,
     trained_length,
     translate_lines,
 )
@@ -90,7 +92,7 @@ def document_config(
         raise NMTError(f"--split must be one of {', '.join(SPLIT_MODES)}, not {split!r}")
     if format == "auto":
         suffix = path.suffix.lower() if path is not None else ""
-        format = {".html": "html", ".htm": "html", ".xhtml": "xml", ".xml": "xml"}.get(suffix, "text")
+        format = SUFFIXES.get(suffix, "text")
     if format not in FORMATS:
         raise NMTError(f"--format must be one of {', '.join(FORMATS)} or auto, not {format!r}")
     if nbest > 1 and (split != "none" or format != "text"):
@@ -279,7 +281,6 @@ def start_translation(request: TranslateFiles) -> Translating:
     output that is one of the files read are refused in one line before any model is loaded."""
     from nmt_cli.decoding.session import files_read, load_models
     from nmt_cli.io.files import refuse_same_file, require_inputs
-    from nmt_cli.io.lines import input_lines
 
     decode = request.decode
     if decode.nbest > decode.beam_size and decode.sampling is None:
@@ -292,8 +293,7 @@ def start_translation(request: TranslateFiles) -> Translating:
     as_json = request.format == "json"  # text, each line with its confidence
     if as_json and decode.nbest > 1:
         raise NMTError("--format json writes the best translation of each line: leave out --nbest")
-    doc_format = "text" if as_json else request.format
+    doc_format, lines = read_input(request.input, "text" if as_json else request.format)
     doc = document_config(loaded.config, request.split, doc_format, decode.nbest, request.input)
-    lines = input_lines(request.input, keep_ends=doc.format != "text")  # a document: exactly
     stream = translate_input(loaded.model, loaded.tokenizer, lines, doc, decode, request.window)
     return Translating(request, loaded, doc, stream, reads)

@@ -18,7 +18,8 @@ DocFormat = Annotated[
     typer.Option(
         "--format",
         help="text (N lines in, N out), html or xml (the whole input is one document: tags kept, "
-        "text translated, inline tags placed by attention), auto (html/xml by the -i file's extension), "
+        "text translated, inline tags placed by attention), auto (html/xml by the -i file's extension, "
+        "else by how the input's first line starts: a tag, <!DOCTYPE html>, <?xml), "
         "or json (a JSON object per line: translation, score, words with scores; "
         "docs/glossaries.md, section Confidence).",
     ),
