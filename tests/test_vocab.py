@@ -23,7 +23,7 @@ def corpus(tmp_path):
 
 
 def config(prefix, **kw):
-    return DataConfig(train=prefix, src_lang="de", tgt_lang="en", vocab_size=40, **kw)
+    return DataConfig(**{"train": prefix, "src_lang": "de", "tgt_lang": "en", "vocab_size": 40, **kw})
 
 
 def test_sentencepiece_is_trained_once_on_a_bounded_sample_without_held_out_pairs(corpus, tmp_path):
@@ -72,3 +72,13 @@ def test_sentencepiece_models_are_identical_to_the_byte_wherever_they_are_traine
     assert made[0] == made[1]
     assert str(tmp_path).encode() not in made[0]
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["spm.model"]  # no corpus file left
+
+
+def test_a_vocabulary_size_the_corpus_cannot_fill_is_warned_about(corpus, tmp_path, caplog):
+    """SentencePiece fits the size to a small corpus; the run says what it got."""
+    entry = ensure_sentencepiece(config(corpus, vocab_size=5000), tmp_path / "data", 1, {}, no_progress)
+    got = entry.meta["pieces"]
+    assert got < 5000 and f"--vocab-size 5000: the corpus gave {got} subwords" in caplog.text
+    caplog.clear()
+    ensure_sentencepiece(config(corpus, vocab_size=got), tmp_path / "other", 1, {}, no_progress)
+    assert "--vocab-size" not in caplog.text

@@ -4,6 +4,7 @@ the training corpora drawn while streaming them, and cached like the shards it e
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Iterator
@@ -83,6 +84,10 @@ def ensure_sentencepiece(
             pieces = train_sentencepiece(src, tmp / "spm.src", cfg.vocab_size, seed)
             train_sentencepiece(tgt, tmp / "spm.tgt", cfg.vocab_size, seed)
         seconds["sentencepiece"] = time.perf_counter() - start
+        if pieces != cfg.vocab_size:  # SentencePiece fits the size to the corpus (hard_vocab_limit off)
+            logging.getLogger("nmt_cli").warning(
+                "--vocab-size %d: the corpus gave %d subwords, which the model uses", cfg.vocab_size, pieces
+            )
         on_progress("training SentencePiece", 1, 1)
         return {"pieces": pieces, "sample_pairs": len(sample), "first_corpus_pairs": first_pairs}
 

@@ -34,6 +34,17 @@ def saved_config(init_dir: str | Path, option: str = "--init-from") -> dict[str,
     return checkpoint.read_config(Path(init_dir), option)
 
 
+def warn_if_reversed(init_dir: str | Path, src_lang: str, tgt_lang: str) -> None:
+    """A warning when the model to start from translates the other way (models/en-de for a
+    de->en run): rarely meant, and nothing else would say so before the scores do."""
+    saved = saved_config(init_dir)
+    was = (saved.get("src_lang"), saved.get("tgt_lang"))
+    if was == (tgt_lang, src_lang) and src_lang != tgt_lang:
+        logging.getLogger("nmt_cli").warning(
+            "--init-from %s translates %s->%s; this run trains %s->%s", init_dir, *was, src_lang, tgt_lang
+        )
+
+
 def saved_settings(init_dir: str | Path, option: str = "--init-from") -> dict[str, Any]:
     """That config.json's "model" entry: the architecture to start from."""
     return checkpoint.model_settings(saved_config(init_dir, option), Path(init_dir))

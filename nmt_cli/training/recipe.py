@@ -184,6 +184,7 @@ def configs(
 
         overrides = finetune.overrides(given, model_cfg, saved_arch)
         model_cfg = finetune.model_config(recipe.init_from, overrides, settings)
+        finetune.warn_if_reversed(recipe.init_from, data_cfg.src_lang, data_cfg.tgt_lang)
     guided = train_cfg.guided_alignment != "none"
     if guided and model_cfg.arch == "transformer" and model_cfg.align_head is None:
         model_cfg = dataclasses.replace(model_cfg, align_head=0)  # guidance trains one head
