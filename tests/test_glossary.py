@@ -43,6 +43,16 @@ def test_a_glossary_term_mapped_to_itself_is_kept_and_wins_over_protection():
     assert finder.targets("Windows 11 kam 2021 heraus.") == ["Windows 11", "2021"]
 
 
+def test_a_token_of_80_characters_without_a_space_is_kept_whole_and_an_e_mail_address_found():
+    """Base64, hashes and minified code are data, not words; German compounds stay shorter."""
+    blob = "QUJD" * 20
+    line = f"Der Schlüssel {blob} und Donaudampfschifffahrtsgesellschaftskapitän, an a.b+c@x.co.uk."
+    found = [line[s:e] for s, e in Protector.build().spans(line)]
+    assert found == [blob, "a.b+c@x.co.uk"]
+    protector = Protector.build()
+    assert protector.spans("a" * 79) == [] and protector.spans("a" * 100_000) == [(0, 100_000)]
+
+
 def test_protected_spans_leave_sentence_punctuation_outside():
     p = Protector.build(["Acme\\w+"])
     line = "Siehe https://example.org/a?b=1. Mail an a.b@c.de, Pfad /usr/bin/nmt und `ls -l`, AcmeCorp 3,5."
