@@ -20,6 +20,7 @@ NOT_ON_THE_TRANSLATE_PATH = (
     "nmt_cli.data.parallel",
     "nmt_cli.decoding.glossary",
     "nmt_cli.decoding.constraints",  # only for lines with glossary terms or protected spans
+    "nmt_cli.decoding.placeholders",  # only for lines with protected spans
     "nmt_cli.decoding.confidence",
     "nmt_cli.documents.chunk",  # only for a sentence longer than the model was trained on
     "nmt_cli.models.ensemble",  # only for several -m
