@@ -136,3 +136,18 @@ def test_train_from_the_output_directory_is_refused_and_the_model_survives(
     assert result.exit_code == 1, result.output
     assert f"{option} {run} is the output directory" in result.output
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+def test_prepare_refuses_an_output_directory_that_train_would_refuse(tmp_path):
+    """`nmt prepare -o DIR` writes DIR/data for `nmt train -o DIR`: a directory of the user's own
+    files is refused by both, before anything is written."""
+    from nmt_cli.errors import NMTError
+    from nmt_cli.training.rundir import prepared_dir
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes")
+    with pytest.raises(NMTError, match="holds files nmt did not write"):
+        prepared_dir(mine, None)
+    assert prepared_dir(tmp_path / "new", None) == tmp_path / "new" / "data"
+    assert prepared_dir(mine, tmp_path / "cache") == tmp_path / "cache"  # --data-dir: elsewhere

@@ -45,6 +45,7 @@ def prepared_dir(model_dir: Path | None, data_dir: Path | None) -> Path:
     if data_dir is not None:
         return data_dir
     if model_dir is not None:
+        check_output_dir(model_dir)  # the directory `nmt train -o` will accept
         return model_dir / DATA
     raise NMTError("say where to prepare: -o MODEL_DIR (into MODEL_DIR/data) or --data-dir DIR")
 
@@ -127,7 +128,7 @@ def check_output_dir(model_dir: Path) -> None:
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise NMTError(
-            f"-o {model_dir} holds files nmt did not write ({shown}): nmt train writes only into "
+            f"-o {model_dir} holds files nmt did not write ({shown}): nmt writes only into "
             "a new or empty directory or one of its own model directories; choose another -o"
         )
 
