@@ -90,6 +90,12 @@ EXACT = [
     ("de", "Sie belegte den 2. Platz. | Das war gut."),
     ("de", "Er kam als 3. ins Ziel."),
     ("de", "3. Oktober ist ein Feiertag."),
+    ("de", "Die Temperatur stieg auf 30. | Menschen litten unter der Hitze."),
+    ("de", "Ab 1. Januar gilt das. | Bis 3. Oktober auch."),
+    # A URL, address or path is never cut at a dot before a capital.
+    ("de", "Siehe https://docs.Example.Org/Seite für mehr. | Dann gut."),
+    ("en", "Visit https://Example.Com/Page for more. | Then go."),
+    ("de", "Die Datei /usr/lib/Python.Module/x ist da. | Schreib an Max.Muster@Example.De bitte."),
 ]
 
 
@@ -344,6 +350,9 @@ def test_format_auto_reads_markup_by_extension_else_by_its_first_line(tmp_path):
         "doc.txt": ("  \n<?xml version='1.0'?><d>Hallo</d>\n", "xml"),
         "notes": ("\nEin Hund.\r\n<b>x</b> ist gut.\n\nEnde", "text"),
         "page.htm": ("Ein Hund.\n", "html"),
+        "chat": ("<Name> sagt hallo und\ndann geht er.\nA & B sind 3 < 5.\n", "text"),
+        "heart": ("<3 ich liebe dich\n", "text"),
+        "div": ('<DIV class="x">Hallo</DIV>\n', "html"),
         "empty": ("", "text"),
     }
     for name, (text, expected) in cases.items():

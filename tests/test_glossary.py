@@ -193,3 +193,16 @@ def test_a_glossary_with_a_byte_order_mark_keeps_its_first_term(tmp_path):
     path = tmp_path / "g.tsv"
     path.write_bytes("\ufeffBahnhof\tterminal\r\nHund\thound\r\n".encode())
     assert targets(read_glossary(path), "Der Bahnhof und der Hund") == ["terminal", "hound"]
+
+
+def test_a_glossary_term_inside_a_url_or_path_is_left_to_the_span():
+    """`Datei` in /usr/share/Datei/readme.txt is part of a path, not a word to translate; a term
+    that holds a number (3,5 Prozent) still wins over the number."""
+    finder = TermFinder(
+        Glossary.from_pairs([("Datei", "file"), ("3,5 Prozent", "3.5 percent")]), Protector.build()
+    )
+    line = "Die Datei /usr/share/Datei/readme.txt hat 3,5 Prozent."
+    path = "/usr/share/Datei/readme.txt"
+    assert [(line[s:e], t) for s, e, t in finder.found(line)] == [
+        ("Datei", "file"), (path, path), ("3,5 Prozent", "3.5 percent")
+    ]  # fmt: skip

@@ -60,7 +60,7 @@ def test_a_non_finite_or_out_of_range_decoding_number_is_refused_naming_the_opti
     app, seen = command_with_decoding()
     result = CliRunner().invoke(app, [option, value, "--sampling", "full"])
     bound = {"--length-penalty": "", "--max-len-ratio": " and 0<x<=20"}.get(option, " and x>0")
-    assert result.exit_code == 1 and result.output.strip().splitlines() == [
+    assert result.exit_code == 2 and result.output.strip().splitlines() == [  # a usage error
         f"error: {option} must be finite{bound}, not {value}"
     ]
     assert not seen

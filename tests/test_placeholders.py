@@ -51,7 +51,8 @@ def test_short_numbers_stay_spans_and_long_ones_and_paths_are_masked():
 def test_a_placeholder_written_in_lower_case_twice_or_not_at_all_gives_its_span_once():
     originals = {"Berlin": "C:\\x\\y.exe", "Paris": "/etc/hosts"}
     assert unmask("see berlin and BERLIN.", originals) == "see C:\\x\\y.exe and. /etc/hosts"
-    assert unmask("Berliner Luft", {"Berlin": "/tmp"}) == "Berliner Luft /tmp"  # a word of its own only
+    assert unmask("in Londont", {"London": "/tmp"}) == "in /tmp"  # pieces glued on by the model
+    assert unmask("New-Berlin", {"Berlin": "/tmp"}) == "New-/tmp"
 
 
 def test_a_line_of_spans_only_is_copied_and_n_best_lists_get_no_placeholders():

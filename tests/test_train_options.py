@@ -92,12 +92,12 @@ FLOATS = {
 )
 def test_an_out_of_range_training_option_is_refused_naming_it(option, value):
     """Integer ranges are typer's (exit 2, as --beam-size); a float is refused in one line
-    (exit 1, as --temperature), since typer's ranges let nan and inf through."""
+    (exit 2, a usage error as typer's own range checks), since typer's ranges let nan and inf through."""
     app, seen = command_with_training()
     result = CliRunner().invoke(app, [*REQUIRED, option, value])
     assert option in result.output and "Traceback" not in result.output and not seen, result.output
     if option in FLOATS:
-        assert result.exit_code == 1 and result.output.strip().splitlines() == [
+        assert result.exit_code == 2 and result.output.strip().splitlines() == [
             f"error: {option} must be finite and {FLOATS[option]}, not {value}"
         ]
     else:

@@ -74,7 +74,7 @@ def finite(*bounds: Bound) -> Callable[[typer.CallbackParam, float | None], floa
         ):
             name = max(param.opts, key=len)
             typer.echo(f"error: {name} must be {wanted}, not {value:g}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(2)  # a usage error, as typer's own range checks
         return value
 
     return check

@@ -82,13 +82,16 @@ def unknown_spans(line: str, unknown: set[str], taken: Sequence[Found]) -> list[
 
 
 def unmask(text: str, originals: dict[str, str]) -> str:
-    """`text` with each placeholder (as a word, in any case: the search accepts a lower-case one)
-    replaced by its span, once: a model that wrote the placeholder again wrote it where the span
-    had already been, so later copies are dropped. A span whose placeholder is missing, which
-    only a search that had to drop its constraints gives, is added at the end rather than lost."""
+    """`text` with each placeholder (as the start of a word, in any case: the search accepts a
+    lower-case one) replaced by its span, once: a model that wrote the placeholder again wrote
+    it where the span had already been, so later copies are dropped. A span whose placeholder
+    is missing, which only a search that had to drop its constraints gives, is added at the end
+    rather than lost."""
     missing = []
     for name, span in originals.items():
-        found = list(re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE))
+        # A word that starts with the name is the placeholder with pieces glued on ("Londont"):
+        # the line holds no word with the name in it, or the name would not have been chosen.
+        found = list(re.finditer(rf"(?<!\w){re.escape(name)}\w*", text, re.IGNORECASE))
         if not found:
             missing.append(span)
             continue

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from nmt_cli.errors import NMTError
 
-_TRAILING = ".,;:!?)]}'\""  # sentence punctuation after a URL or path is not part of it
+TRAILING = ".,;:!?)]}'\""  # sentence punctuation after a URL or path is not part of it
 
 PATTERNS: dict[str, str] = {
+    "code": r"`[^`\n]+`",  # first: a backquoted command holds paths of its own
     "url": r"(?:https?://|ftp://|www\.)[^\s<>\"]+",
     "email": r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # tried at the start of a run only: linear
     "path": r"(?<![\w/])(?:~|\.{1,2})?/[\w.-]+(?:/[\w.-]*)+|[A-Za-z]:\\[^\s]+",
-    "code": r"`[^`\n]+`",
     "number": r"(?<!\w)\d+(?:[.,:/-]\d+)*(?!\w)",
     # 80 characters without a space: base64, hashes, minified code, not words (German's longest
     # compounds in use stay under 50); translated, they took seconds and came out as nonsense.
@@ -54,7 +54,10 @@ class Protector:
             for m in pattern.finditer(line):
                 start, end = m.start(), m.end()
                 if m.group().startswith(("http", "ftp", "www", "/", "~", ".")):
-                    end = start + len(m.group().rstrip(_TRAILING))
+                    core = m.group().rstrip(TRAILING)
+                    while core.count("(") > core.count(")") and line[start + len(core) : end][:1] == ")":
+                        core += ")"  # wiki/Hund_(Haustier): its own bracket is no punctuation
+                    end = start + len(core)
                 if end > start and all(end <= s or start >= e for s, e in found):
                     found.append((start, end))
         return sorted(s for s in found if s not in taken)

@@ -35,10 +35,18 @@ class TermFinder:
         """(start, end, target) of each source span of `line` whose translation must contain
         `target`, in source order: greedy search places a term where the model attends to its span."""
         matches = self.glossary.matches(line) if self.glossary else []
+        if matches and self.protector:  # a term inside a URL or path is part of it, not a word
+            around = self.protector.spans(line)
+            matches = [m for m in matches if not any(_inside(m.start, m.end, s, e) for s, e in around)]
         taken = [(m.start, m.end) for m in matches]
         spans = self.protector.spans(line, taken) if self.protector else []
         found = [(m.start, m.end, m.target) for m in matches] + [(s, e, line[s:e]) for s, e in spans]
         return sorted(found, key=lambda x: x[0])
+
+
+def _inside(start: int, end: int, outer_start: int, outer_end: int) -> bool:
+    """Whether [start, end) lies within [outer_start, outer_end) and is shorter than it."""
+    return outer_start <= start and end <= outer_end and end - start < outer_end - outer_start
 
 
 @lru_cache(maxsize=4)

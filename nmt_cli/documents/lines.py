@@ -149,7 +149,10 @@ def translate_lines(
 SUFFIXES = {".html": "html", ".htm": "html", ".xhtml": "xml", ".xml": "xml"}
 # The start of a document's first non-blank line that makes `--format auto` read it as markup.
 _XML_START = re.compile(r"\s*<\?xml\b")
-_HTML_START = re.compile(r"\s*<(?:!doctype\s+html|!--|[a-zA-Z][\w:-]*(?:\s[^>]*)?/?>)", re.IGNORECASE)
+_TAGS = "html|head|body|div|p|span|h[1-6]|ul|ol|li|table|tr|td|th|a|b|i|em|strong|section|article"
+_TAGS += "|header|footer|nav|main|title|meta|link|br|img|form|blockquote|pre|code|figure|style|script"
+# HTML's own element names only: a chat log's "<Name> sagt hallo" is text.
+_HTML_START = re.compile(rf"\s*<(?:!doctype\s+html|!--|(?:{_TAGS})(?:\s[^>]*)?/?>)", re.IGNORECASE)
 
 
 def read_input(path: Path | None, format: str) -> tuple[str, Iterator[str]]:

@@ -11,6 +11,8 @@ from typing import Any
 
 import sentencex
 
+from nmt_cli.decoding.protect import PATTERNS, TRAILING
+
 Span = tuple[int, int]  # [start, end) character offsets into a line
 
 
@@ -21,9 +23,11 @@ def _word_set(words: str) -> frozenset[str]:
 # sentencex splits after a German ordinal ("im 19. | Jahrhundert"); re-join such pieces, unless
 # the number reads as a sentence's last word ("Tom hat Windows 7. | Tom ist ..."): see `_ordinal`.
 _ORDINAL_END = re.compile(r"(?:^|(\S+)\s+)\d{1,3}\.\s*$")
-# Words that come before an ordinal: articles, pronouns and prepositions ("am 3.", "der 2.").
+# Words that come before an ordinal: articles, pronouns and prepositions with an article ("am 3.",
+# "der 2."); a bare preposition takes a number ("stieg auf 30. | Menschen litten"), and a date
+# after "ab", "bis" or "seit" is known by its month.
 _BEFORE_ORDINAL = _word_set(
-    "am im vom zum zur beim ins ans aufs ab bis seit nach vor um an in auf für als der die das den dem "
+    "am im vom zum zur beim ins ans aufs als der die das den dem "
     "des ein eine einer eines einem einen jeder jede jedes jeden jedem sein seine seinem seinen seiner "
     "ihr ihre ihrem ihren ihrer mein meine meinem meinen unser unsere dieser diese dieses diesem diesen "
     "zwischen und oder bzw. sowie"
@@ -94,10 +98,26 @@ def _digits_as_capitals(line: str) -> str:
     return _DIGITS_AFTER_END.sub(capital, line)
 
 
+_LINKS = re.compile("|".join(PATTERNS[kind] for kind in ("url", "email", "path")))
+
+
+def _links_as_letters(line: str) -> str:
+    """`line` with each URL, e-mail address and path written as letters of the same length (a
+    final period kept), so that sentencex never cuts one at a dot before a capital
+    (`https://docs.Example.Org`); offsets do not move."""
+
+    def letters(m: re.Match[str]) -> str:
+        core = m.group().rstrip(TRAILING)
+        return "a" * len(core) + m.group()[len(core) :]
+
+    return _LINKS.sub(letters, line)
+
+
 def _pieces(line: str, lang: str) -> list[Span]:
     """sentencex's pieces with their surrounding whitespace removed, empty ones dropped."""
     spans = []
-    for b in _boundaries(_digits_as_capitals(line) if lang == "de" else line, lang):
+    masked = _links_as_letters(line)
+    for b in _boundaries(_digits_as_capitals(masked) if lang == "de" else masked, lang):
         start, end = int(b["start_index"]), int(b["end_index"])
         piece = line[start:end]
         core = piece.strip()
