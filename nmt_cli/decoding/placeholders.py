@@ -39,7 +39,7 @@ def mask(line: str, found: Sequence[Found]) -> Masked | None:
     """`line` with each protected span (not a short number) replaced by a placeholder the line
     does not hold already; None when there is none (glossary terms are left to the search)."""
     free = iter(n for n in NAMES if n.casefold() not in line.casefold())
-    parts: list[str] = []
+    masked = ""
     kept: list[Found] = []
     originals: dict[str, str] = {}
     at = 0
@@ -47,19 +47,14 @@ def mask(line: str, found: Sequence[Found]) -> Masked | None:
         span = line[start:end]
         short_number = _NUMBER.fullmatch(span) is not None and len(span) < LONG_NUMBER
         name = next(free, None) if target == span and not short_number else None
-        parts.append(line[at:start])
-        offset = sum(map(len, parts))
-        if name is None:
-            kept.append((offset, offset + end - start, target))
-            parts.append(span)
-        else:
-            kept.append((offset, offset + len(name), name))
-            parts.append(name)
+        masked += line[at:start]
+        written = span if name is None else name
+        kept.append((len(masked), len(masked) + len(written), target if name is None else name))
+        masked += written
+        if name is not None:
             originals[name] = span
         at = end
-    if not originals:
-        return None
-    return Masked("".join(parts) + line[at:], kept, originals)
+    return Masked(masked + line[at:], kept, originals) if originals else None
 
 
 _WORD = re.compile(r"\S+")
@@ -102,19 +97,13 @@ def unmask(text: str, originals: dict[str, str]) -> str:
     return " ".join([text, *missing]) if missing else text
 
 
-def unmasked(text: str, masked: Masked, targets: list[str]) -> str:
-    """`unmask`, with `targets` (what the translation had to contain, shown to the user as the
-    spans, not their placeholders) named again as the spans."""
-    targets[:] = [masked.originals.get(t, t) for t in targets]
-    return unmask(text, masked.originals)
-
-
 def copied_whole(line: str, found: Sequence[Found]) -> bool:
     """Whether the spans copied as they are (protected spans, `--keep`) hold every letter of
     `line`: it is then copied whole, where a search would write it after a sentence of its own."""
-    kept = [(s, e) for s, e, target in found if target == line[s:e]]
-    outside = "".join(c for i, c in enumerate(line) if not any(s <= i < e for s, e in kept))
-    return bool(kept) and not any(c.isalpha() for c in outside)
+    kept = sorted((s, e) for s, e, target in found if target == line[s:e])
+    ends = [0] + [e for _, e in kept]
+    outside = [line[a:s] for a, (s, _) in zip(ends, kept)] + [line[ends[-1] :]]
+    return bool(kept) and not any(c.isalpha() for part in outside for c in part)
 
 
 def plan(

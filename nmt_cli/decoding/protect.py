@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from nmt_cli.errors import NMTError
 
-TRAILING = ".,;:!?)]}'\""  # sentence punctuation after a URL or path is not part of it
+_TRAILING = ".,;:!?)]}'\""  # sentence punctuation after a URL or path is not part of it
 
 PATTERNS: dict[str, str] = {
     "code": r"`[^`\n]+`",  # first: a backquoted command holds paths of its own
@@ -54,13 +54,19 @@ class Protector:
             for m in pattern.finditer(line):
                 start, end = m.start(), m.end()
                 if m.group().startswith(("http", "ftp", "www", "/", "~", ".")):
-                    core = m.group().rstrip(TRAILING)
-                    while core.count("(") > core.count(")") and line[start + len(core) : end][:1] == ")":
-                        core += ")"  # wiki/Hund_(Haustier): its own bracket is no punctuation
-                    end = start + len(core)
+                    end = link_end(line, start, end)
                 if end > start and all(end <= s or start >= e for s, e in found):
                     found.append((start, end))
         return sorted(s for s in found if s not in taken)
+
+
+def link_end(line: str, start: int, end: int) -> int:
+    """Where a URL or path matched at [start, end) of `line` ends: sentence punctuation after it
+    is not part of it, a closing bracket it opened is (wiki/Hund_(Haustier))."""
+    core = line[start:end].rstrip(_TRAILING)
+    while core.count("(") > core.count(")") and line[start + len(core) : end][:1] == ")":
+        core += ")"
+    return start + len(core)
 
 
 def restore(text: str, originals: Sequence[str], lossy: Sequence[str]) -> str:

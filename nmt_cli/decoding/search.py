@@ -59,7 +59,7 @@ def check_request(lines: Sequence[str], cfg: DecodeConfig) -> None:
     """What the CLI's options refuse, refused for library callers too, in one NMTError: a
     search needs a beam of at least `nbest`, and a line with a line break in it is two lines
     (given together, a model trained on sentences translates the first; see translate_document)."""
-    bad = {
+    bad = {  # a search keeps at most beam_size hypotheses, so nbest cannot exceed it
         "beam_size": cfg.beam_size >= 1 and (cfg.sampling is not None or cfg.nbest <= cfg.beam_size),
         "nbest": cfg.nbest >= 1,
         "max_len_ratio": math.isfinite(cfg.max_len_ratio) and cfg.max_len_ratio > 0,
@@ -68,7 +68,7 @@ def check_request(lines: Sequence[str], cfg: DecodeConfig) -> None:
     }
     wrong = [f"{name}={getattr(cfg, name)!r}" for name, ok in bad.items() if not ok]
     if wrong:
-        raise NMTError(f"DecodeConfig cannot search with {', '.join(wrong)} (nbest at most beam_size)")
+        raise NMTError(f"DecodeConfig cannot search with {', '.join(wrong)} (nbest={cfg.nbest})")
     broken = next((i for i, line in enumerate(lines) if "\n" in line), None)
     if broken is not None:
         raise NMTError(f"line {broken + 1} holds a line break: give each line on its own")
@@ -200,10 +200,11 @@ def translate(
         _without_terms(model, encoded, results, terms, targets, cfg, device, sampler)
     texts = tokenizer.decode_tgt([h[0].tokens if h else [] for h in results])
     texts = [restore(text, t, tokenizer.decode_tgt(ids)) for text, t, ids in zip(texts, targets, terms)]
-    if any(masks):
-        from nmt_cli.decoding.placeholders import unmasked
+    if any(masks):  # the spans back in place of their placeholders, in the text and in `terms`
+        from nmt_cli.decoding.placeholders import unmask
 
-        texts = [unmasked(text, m, t) if m else text for text, m, t in zip(texts, masks, targets)]
+        texts = [unmask(text, m.originals) if m else text for text, m in zip(texts, masks)]
+        targets = [[m.originals.get(t, t) for t in ts] if m else ts for ts, m in zip(targets, masks)]
     texts = [
         one_line(line) if w else unescaped(line, text) if hyps else ""
         for line, text, w, hyps in zip(lines, texts, whole, results)

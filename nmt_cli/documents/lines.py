@@ -159,7 +159,7 @@ def read_input(path: Path | None, format: str) -> tuple[str, Iterator[str]]:
     """The input's format and its lines, with their line ends for a document. `auto` is html or
     xml by the file's extension, else by how the first non-blank line starts (a tag, `<!DOCTYPE
     html>`, `<?xml`): standard input has no extension. Only the lines before it are read ahead."""
-    from nmt_cli.io.lines import input_lines
+    from nmt_cli.io.lines import input_lines, strip_line_end
 
     if format == "auto":
         format = SUFFIXES.get(path.suffix.lower() if path is not None else "", "auto")
@@ -174,11 +174,4 @@ def read_input(path: Path | None, format: str) -> tuple[str, Iterator[str]]:
     first = ahead[-1] if ahead else ""
     found = "xml" if _XML_START.match(first) else "html" if _HTML_START.match(first) else "text"
     read = itertools.chain(ahead, lines)
-    return found, read if found != "text" else (_without_end(line) for line in read)
-
-
-def _without_end(line: str) -> str:
-    """A line without its end ("\\n" or "\\r\\n"), as input_lines gives it for text."""
-    if not line.endswith("\n"):
-        return line
-    return line[:-2] if line.endswith("\r\n") else line[:-1]
+    return found, read if found != "text" else (strip_line_end(line) for line in read)

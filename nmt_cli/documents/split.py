@@ -11,7 +11,7 @@ from typing import Any
 
 import sentencex
 
-from nmt_cli.decoding.protect import PATTERNS, TRAILING
+from nmt_cli.decoding.protect import PATTERNS, link_end
 
 Span = tuple[int, int]  # [start, end) character offsets into a line
 
@@ -107,8 +107,8 @@ def _links_as_letters(line: str) -> str:
     (`https://docs.Example.Org`); offsets do not move."""
 
     def letters(m: re.Match[str]) -> str:
-        core = m.group().rstrip(TRAILING)
-        return "a" * len(core) + m.group()[len(core) :]
+        n = link_end(line, m.start(), m.end()) - m.start()
+        return "a" * n + m.group()[n:]
 
     return _LINKS.sub(letters, line)
 

@@ -16,7 +16,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import AnyStr, BinaryIO
 
 from nmt_cli.errors import NMTError
 
@@ -26,11 +26,12 @@ GZIP_MAGIC = b"\x1f\x8b"
 WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 LE/BE; UTF-32 LE starts with FF FE too
 
 
-def strip_line_end(raw: bytes) -> bytes:
-    """`b"x\\r\\n"` -> `b"x"`, `b"x\\n"` -> `b"x"`; other bytes (a second `\\r` too) stay."""
-    if raw.endswith(b"\n"):
+def strip_line_end(raw: AnyStr) -> AnyStr:
+    """`"x\\r\\n"` -> `"x"`, `"x\\n"` -> `"x"`, as bytes or text; other characters (a second
+    `\\r` too) stay."""
+    if raw[-1:] in (b"\n", "\n"):
         raw = raw[:-1]
-        if raw.endswith(b"\r"):
+        if raw[-1:] in (b"\r", "\r"):
             raw = raw[:-1]
     return raw
 
