@@ -85,7 +85,7 @@ def ensure_model(arch: Arch, minutes: float) -> Path:
 
 def decoding_variants() -> list[str]:
     """fp32, bf16 where the CPU runs it natively, and int8."""
-    from nmt_cli.decoding.precision import cpu_has_bf16
+    from nmt_cli.device import cpu_has_bf16
 
     return ["fp32", *(["bf16"] if cpu_has_bf16() else []), "int8"]
 
@@ -96,8 +96,9 @@ def bench_translate(name: str, model_dir: Path, runs: int, batch1_sentences: int
     import torch
 
     from nmt_cli.config import DecodeConfig
-    from nmt_cli.decoding.precision import cast_for_decoding, quantize_int8, resolve_precision
+    from nmt_cli.decoding.precision import cast_for_decoding, quantize_int8
     from nmt_cli.decoding.search import translate
+    from nmt_cli.device import resolve_precision
     from nmt_cli.io.lines import read_lines
     from nmt_cli.models.checkpoint import load_model
 

@@ -92,7 +92,7 @@ def bench_ctranslate2(
     import sacrebleu
     import torch
 
-    from nmt_cli.decoding.precision import cpu_has_bf16
+    from nmt_cli.device import cpu_has_bf16
     from nmt_cli.io.lines import read_lines
     from nmt_cli.models.export import export_ctranslate2
 

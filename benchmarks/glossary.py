@@ -203,7 +203,7 @@ def build_tech(per_set: int = 60, seed: int = 7) -> None:
     and appear as written in the reference; 5-30 words, no markup, `per_set` of each manual."""
     import random
 
-    from nmt_cli.decoding.protect import Protector
+    from nmt_cli.decoding.terms import Protector
 
     protector, rng = Protector.build(), random.Random(seed)
     out_de, out_en = [], []
@@ -229,7 +229,7 @@ def spans(beam: int = 5) -> None:
     from sacrebleu.metrics import BLEU, CHRF
 
     from nmt_cli.config import DecodeConfig
-    from nmt_cli.decoding.protect import Protector
+    from nmt_cli.decoding.terms import Protector
 
     general: list[tuple[str, str]] = []
     for s_path, r_path in DEV.values():

@@ -18,7 +18,7 @@ from nmt_cli.accel.native import KERNEL_RANGE
 from nmt_cli.data import batching
 from nmt_cli.data.batch import Batch, collate
 from nmt_cli.data.parallel import read_parallel
-from nmt_cli.decoding.precision import resolve_precision
+from nmt_cli.device import resolve_precision
 from nmt_cli.models.checkpoint import load_model
 from nmt_cli.training import step
 from nmt_cli.training.allocator import keep_freed_memory

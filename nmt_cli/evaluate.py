@@ -202,7 +202,7 @@ def evaluate(
     if src is not None:
         from nmt_cli.decoding.session import load_models
         from nmt_cli.documents.translate import document_config
-        from nmt_cli.io.output import open_output
+        from nmt_cli.io.files import open_output
 
         loaded = load_models(model_dirs, runtime or RuntimeConfig(), decode_cfg.beam_size)
         device = next(loaded.model.parameters()).device

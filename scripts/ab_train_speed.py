@@ -39,7 +39,7 @@ try:  # the package in folders (#37)
     from nmt_cli.training import step
     from nmt_cli.data.batch import collate
     from nmt_cli.models.seq2seq import build_model
-    from nmt_cli.decoding.precision import resolve_precision
+    from nmt_cli.device import resolve_precision
     from nmt_cli.training.allocator import keep_freed_memory
 except ImportError:  # the flat package before it
     from nmt_cli import step

@@ -31,7 +31,7 @@ from nmt_cli.accel import dropout as masks
 from nmt_cli.accel import ops
 from nmt_cli.config import PAD_ID, Arch, model_config
 from nmt_cli.data.batch import collate
-from nmt_cli.decoding.precision import resolve_precision
+from nmt_cli.device import resolve_precision
 from nmt_cli.models import attention, transformer_layers
 from nmt_cli.models import dropout as dropout_module
 from nmt_cli.models.seq2seq import build_model

@@ -32,7 +32,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from benchmarks.step_profile import matmul_peak_gflops, multi30k_batches_ids, update_flops
 from nmt_cli.config import Arch, model_config
 from nmt_cli.data.batch import Batch, collate
-from nmt_cli.decoding.precision import resolve_precision
+from nmt_cli.device import resolve_precision
 from nmt_cli.models.seq2seq import build_model
 from nmt_cli.training import step
 from nmt_cli.training.allocator import keep_freed_memory

@@ -92,7 +92,7 @@ def test_a_hard_linked_output_on_a_full_disk_keeps_every_name_of_the_old_file(tm
     """Both names used to end up holding half of the new output."""
     import os
 
-    from nmt_cli.io.output import open_output
+    from nmt_cli.io.files import open_output
 
     first, second = tmp_path / "out.txt", tmp_path / "other-name.txt"
     first.write_text("old\n")
@@ -114,7 +114,7 @@ def test_a_hard_linked_output_on_a_full_disk_keeps_every_name_of_the_old_file(tm
 def test_a_hard_linked_output_is_seen_by_every_name(tmp_path):
     import os
 
-    from nmt_cli.io.output import open_output
+    from nmt_cli.io.files import open_output
 
     first, second = tmp_path / "out.txt", tmp_path / "other-name.txt"
     first.write_text("a much longer old content\n")

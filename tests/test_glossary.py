@@ -8,8 +8,7 @@ from typer.testing import CliRunner
 
 from nmt_cli.cli.app import app
 from nmt_cli.decoding.glossary import Glossary, read_glossary
-from nmt_cli.decoding.protect import Protector, restore
-from nmt_cli.decoding.terms import TermFinder
+from nmt_cli.decoding.terms import Protector, TermFinder, restore
 from nmt_cli.errors import NMTError
 
 runner = CliRunner()

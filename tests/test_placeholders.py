@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from nmt_cli.decoding.constraints import Constraints
 from nmt_cli.decoding.placeholders import NAMES, copied_whole, mask, plan, unmask
-from nmt_cli.decoding.protect import Protector
+from nmt_cli.decoding.terms import Protector
 
 SPANS = st.one_of(
     st.builds(

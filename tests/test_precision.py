@@ -5,6 +5,7 @@ import copy
 import torch
 from toy import exact_match, src_batch
 
+from nmt_cli.accel.ops import to_autocast_dtype
 from nmt_cli.config import DecodeConfig
 from nmt_cli.decoding.beam import beam_search
 from nmt_cli.decoding.greedy import greedy
@@ -13,7 +14,6 @@ from nmt_cli.decoding.precision import (
     BF16LSTMCell,
     cast_for_decoding,
     quantize_int8,
-    to_autocast_dtype,
 )
 
 

@@ -14,7 +14,7 @@ from conftest import TOY_TRAIN_ARGS
 
 from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
 from nmt_cli.data.prepare import prepare_data
-from nmt_cli.decoding.precision import resolve_precision
+from nmt_cli.device import resolve_precision
 from nmt_cli.models.checkpoint import load_model, safe_load
 from nmt_cli.training.loop import train
 from nmt_cli.training.validation import validate

@@ -25,7 +25,6 @@ from nmt_cli.accel import dropout as masks
 from nmt_cli.accel import native
 from nmt_cli.accel.lstm_layer import bilstm
 from nmt_cli.accel.memory_reads import SummedReads, plain_read
-from nmt_cli.decoding.precision import to_autocast_dtype
 
 _SHARED = "_nmt_shared_by_steps"  # the attribute that marks a memory tensor shared by all steps
 
@@ -118,3 +117,16 @@ def additive_energies(query: Tensor, keys: Tensor, v: Tensor) -> Tensor:
     if isinstance(summed, energies_paths.SummedEnergies):
         return summed.energies(query, keys)
     return energies_paths.torch_energies(query, keys, v)
+
+
+def to_autocast_dtype(x: Tensor) -> Tensor:
+    """x in autocast's low precision where autocast is on for x's device, else x itself.
+
+    For an activation that every step of a loop multiplies (the BiLSTM decoder's encoder states
+    and target embeddings): autocast caches the casts of leaf weights only, so it would cast such
+    a tensor again at each step, and in backward cast and accumulate its gradient as often.
+    """
+    device = x.device.type
+    if not x.is_floating_point() or not torch.is_autocast_enabled(device):
+        return x
+    return x.to(torch.get_autocast_dtype(device))

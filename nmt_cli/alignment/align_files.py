@@ -140,10 +140,9 @@ class Aligning:
 
     @contextlib.contextmanager
     def open_output(self) -> Iterator[TextIO | None]:
-        """The output (io/output.py: never over a file read), or None when only scores are
+        """The output (io/files.py: never over a file read), or None when only scores are
         written (--gold without -o); an OSError while writing said in words."""
-        from nmt_cli.io.files import os_errors_as_words
-        from nmt_cli.io.output import open_output
+        from nmt_cli.io.files import open_output, os_errors_as_words
 
         path = self.request.output
         to_file = self.request.gold is None or path is not None

@@ -8,8 +8,7 @@ from itertools import islice
 from pathlib import Path
 
 from nmt_cli.errors import NMTError
-from nmt_cli.io.lines import input_lines
-from nmt_cli.io.output import windows
+from nmt_cli.io.lines import input_lines, windows
 
 
 def read_windows(

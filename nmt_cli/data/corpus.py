@@ -18,7 +18,7 @@ from nmt_cli.data import cache
 from nmt_cli.data.parallel import corpus_file
 from nmt_cli.data.tokenizer import normalize
 from nmt_cli.errors import NMTError
-from nmt_cli.io.output import TextStream
+from nmt_cli.io.lines import TextStream
 
 log = logging.getLogger("nmt_cli")
 

@@ -1,92 +1,11 @@
-"""Device and numeric precision: CUDA when present, bf16 where the hardware has it, int8.
-
-Training uses bf16 autocast: matrix products run in bfloat16 (AVX-512 BF16 on recent x86 CPUs,
-tensor cores on CUDA) while weights, optimizer state, softmax and losses stay in fp32; GPUs
-without bf16 use fp16 autocast with dynamic loss scaling (Micikevicius et al., 2018). Decoding
-instead converts the weights of its matrix products once (`cast_for_decoding`), or quantises
-them to int8 (`quantize_int8`).
+"""Decoding in low precision: the weights of the matrix products converted once, to bf16
+(`cast_for_decoding`) or to int8 (`quantize_int8`), while everything around them stays fp32.
+Which precision a run uses is device.py's choice; training autocasts instead (training/autocast.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
-
-from nmt_cli.errors import NMTError
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise NMTError("--device cuda was asked for, but no CUDA device is available")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise NMTError(f"unknown device {name!r}: use auto, cpu or cuda")
-    return torch.device(name)
-
-
-def cpu_has_bf16() -> bool:
-    """True when the CPU runs bf16 matrix products natively (AVX-512 BF16 or AMX)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def resolve_precision(name: str, device: torch.device) -> str:
-    """`auto` is bf16 where the hardware supports it natively, else fp32."""
-    if name in ("bf16", "fp32"):
-        return name
-    if name != "auto":
-        raise NMTError(f"unknown precision {name!r}: use auto, bf16 or fp32")
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_has_bf16() else "fp32"
-
-
-def resolve_train_precision(name: str, device: torch.device) -> str:
-    """As `resolve_precision`, plus fp16 for GPUs without bf16 (V100, T4), trained with a
-    gradient scaler (`grad_scaler`) so small gradients do not underflow."""
-    if name == "fp16":
-        if device.type != "cuda":
-            raise NMTError("--precision fp16 is for CUDA GPUs; on CPUs use bf16 or fp32")
-        return name
-    if name == "auto" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return "fp16"
-    return resolve_precision(name, device)
-
-
-def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
-    """Dynamic loss scaling for fp16; a pass-through (scale 1, plain step) otherwise."""
-    return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-
-
-@contextlib.contextmanager
-def autocast(device: torch.device, precision: str) -> Iterator[None]:
-    """bf16 or fp16 autocast for `precision` of that name, a no-op otherwise."""
-    if precision in ("bf16", "fp16"):
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-        with torch.autocast(device_type=device.type, dtype=dtype):
-            yield
-    else:
-        yield
-
-
-def to_autocast_dtype(x: torch.Tensor) -> torch.Tensor:
-    """x in autocast's low precision where autocast is on for x's device, else x itself.
-
-    For an activation that every step of a loop multiplies (the BiLSTM decoder's encoder states
-    and target embeddings): autocast caches the casts of leaf weights only, so it would cast such
-    a tensor again at each step, and in backward cast and accumulate its gradient as often.
-    """
-    device = x.device.type
-    if not x.is_floating_point() or not torch.is_autocast_enabled(device):
-        return x
-    return x.to(torch.get_autocast_dtype(device))
-
 
 ROW_BUCKET = 32
 

@@ -20,11 +20,9 @@ from nmt_cli.data.batch import pad
 from nmt_cli.data.tokenizer import Tokenizer
 from nmt_cli.decoding.beam import beam_search
 from nmt_cli.decoding.hypothesis import Hypothesis, max_length
-from nmt_cli.decoding.protect import restore
-from nmt_cli.decoding.terms import TermFinder
+from nmt_cli.decoding.terms import TermFinder, restore
 from nmt_cli.errors import NMTError
-from nmt_cli.io.lines import one_line
-from nmt_cli.io.output import windows
+from nmt_cli.io.lines import one_line, windows
 from nmt_cli.models.seq2seq import Seq2Seq
 
 if TYPE_CHECKING:  # sampling, n-gram blocking and constraints: imported by the runs that use them

@@ -11,7 +11,7 @@ from typing import Any
 
 import sentencex
 
-from nmt_cli.decoding.protect import PATTERNS, link_end
+from nmt_cli.decoding.terms import PATTERNS, link_end
 
 Span = tuple[int, int]  # [start, end) character offsets into a line
 

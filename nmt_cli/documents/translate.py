@@ -142,7 +142,7 @@ def translate_text_lines(
     lines: Iterable[str], translator: Translator, measure: Measure, cfg: DocumentConfig, window: int = 1000
 ) -> Iterator[tuple[str, str]]:
     """(line, its translation) for each line, a window of lines at a time (bounded memory)."""
-    from nmt_cli.io.output import windows
+    from nmt_cli.io.lines import windows
 
     for chunk in windows(lines, window):
         yield from zip(chunk, translate_lines(chunk, translator, cfg.splitting, measure), strict=True)
@@ -266,10 +266,9 @@ class Translating:
 
     @contextlib.contextmanager
     def open_output(self) -> Iterator[TextIO]:
-        """The output (io/output.py: written in place only when complete, never over an input),
+        """The output (io/files.py: written in place only when complete, never over an input),
         an OSError while writing it said in words."""
-        from nmt_cli.io.files import os_errors_as_words
-        from nmt_cli.io.output import open_output
+        from nmt_cli.io.files import open_output, os_errors_as_words
 
         out_path = self.request.output
         with open_output(out_path, self.reads) as out, os_errors_as_words("writing", out_path or "stdout"):

@@ -1,16 +1,22 @@
-"""Files the user named: never read and written at once, and OS failures said in words."""
+"""Files the user named: never read and written at once, written only when complete, and OS
+failures said in words."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import shutil
 import sys
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from nmt_cli.errors import NMTError
 from nmt_cli.io.lines import require_readable
+from nmt_cli.io.streams import is_closed, standard_stream
 
 
 def file_identity(path: Path | None) -> tuple[int, int] | None:
@@ -88,3 +94,81 @@ def os_errors_as_words(doing: str, path: Path | str) -> Iterator[None]:
         raise
     except OSError as e:
         raise NMTError(describe_os_error(e, doing, path)) from e
+
+
+@contextlib.contextmanager
+def open_output(
+    path: Path | None, inputs: Sequence[tuple[str, Path | None]] = (), option: str = "-o"
+) -> Iterator[TextIO]:
+    """A UTF-8 file to write, or stdout for None or "-" (and /dev/stdout, /dev/stderr), once the
+    `inputs` (option, path; "-" is stdin) exist and none of them is that same file; failure is
+    one clear NMTError.
+
+    A file is written under a temporary name beside it and renamed over it when the block ends
+    without error, so a command that fails or is interrupted half-way leaves the previous file
+    as it was. A file with other hard links gets the finished output copied into it instead, so
+    that every name sees it (see `_copy_into_linked`). An existing pipe or device (not a regular
+    file) is written directly.
+    """
+    require_inputs(inputs)
+    refuse_same_file(path, option, inputs)
+    stream = standard_stream("-" if path is None else str(path))
+    if stream is not None:
+        if is_closed(stream):
+            stream.write("x")  # raises the NMTError that says which stream is closed
+        yield stream  # type: ignore[misc]
+        stream.flush()
+        return
+    assert path is not None
+    target = Path(path).resolve() if Path(path).is_symlink() else Path(path)  # write through a link
+    if Path(path).exists() and not Path(path).is_file():
+        with os_errors_as_words("writing", path), open(path, "w", encoding="utf-8", newline="\n") as direct:
+            yield direct
+        return
+    from nmt_cli.io.atomic import publish, temp_file_beside  # a file, not stdout
+
+    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+    with os_errors_as_words("opening", path):
+        tmp = temp_file_beside(target)
+    try:
+        with os_errors_as_words("writing", path):
+            with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+                yield f
+            if target.exists() and target.stat().st_nlink > 1:
+                _copy_into_linked(tmp, target)
+            else:
+                publish(tmp, target, mode)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _copy_into_linked(tmp: Path, target: Path) -> None:
+    """Write `tmp`'s bytes into a hard-linked `target` itself (a rename would leave its other
+    names on the old content). The space is reserved first (posix_fallocate), so a full disk
+    fails before the old content is touched; then the whole output is kept beside the target,
+    under a name the error gives, and every name of the old file is intact."""
+    size = tmp.stat().st_size
+    fd = os.open(target, os.O_WRONLY)
+    try:
+        try:
+            if size > os.fstat(fd).st_size:
+                os.posix_fallocate(fd, 0, size)
+        except OSError as e:
+            raise _kept_beside(tmp, target, e) from e
+        with open(tmp, "rb") as src, open(fd, "wb", closefd=False) as dst:
+            shutil.copyfileobj(src, dst)
+            dst.truncate(size)
+    finally:
+        os.close(fd)
+
+
+def _kept_beside(tmp: Path, target: Path, e: OSError) -> NMTError:
+    """Move the finished output next to `target` and say where, with why it was not written."""
+    from nmt_cli.io.atomic import publish
+
+    kept = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.new")
+    publish(tmp, kept)
+    reason = describe_os_error(e, "writing", target)
+    if e.errno in (errno.EOPNOTSUPP, errno.EINVAL):
+        reason = f"{target} has other hard links and its file system cannot reserve space for it"
+    return NMTError(f"{reason}; every name of the previous file is intact and the whole output is in {kept}")

@@ -14,7 +14,7 @@ import gzip
 import io
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import AnyStr, BinaryIO
 
@@ -194,3 +194,46 @@ def json_line(value: object) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False).translate(_JSON_BREAKS)
+
+
+class TextStream:
+    """The lines of a plain or gzipped UTF-8 file, one at a time, under the line rule of lines.py.
+
+    Memory stays at one line whatever the file size; `position` is the bytes read from disk
+    (compressed bytes for gzip), for progress bars. Invalid UTF-8 or gzip is an NMTError.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise NMTError(f"file not found: {self.path}")
+        self._position = 0
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    def __iter__(self) -> Iterator[str]:
+        n = 0
+        try:
+            with open_binary(self.path) as f:
+                for line in iter_raw_lines(f, str(self.path)):
+                    n += 1
+                    self._position = bytes_read(f)
+                    yield line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise NMTError(f"{self.path}: line {n} is not valid UTF-8 ({e.reason})") from e
+        except (OSError, EOFError) as e:
+            raise NMTError(f"{self.path}: cannot read ({e})") from e
+
+
+def windows(lines: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Yield consecutive chunks of at most `size` lines, so long inputs stream in bounded memory."""
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

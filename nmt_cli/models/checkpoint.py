@@ -243,7 +243,8 @@ def check_beam(beam_size: int, loaded: LoadedModel) -> None:
 def load_for_decoding(model_dir: Path | None, runtime: RuntimeConfig) -> LoadedModel:
     """The model in `model_dir` (None: the shipped one) as `runtime` asks: on its device, in
     bf16 or fp32, or int8-quantised for the CPU, with its CPU thread count set."""
-    from nmt_cli.decoding.precision import cast_for_decoding, quantize_int8, resolve_device, resolve_precision
+    from nmt_cli.decoding.precision import cast_for_decoding, quantize_int8
+    from nmt_cli.device import resolve_device, resolve_precision
 
     if runtime.threads > 0:
         torch.set_num_threads(runtime.threads)

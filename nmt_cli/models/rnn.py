@@ -18,9 +18,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor, nn
 
-from nmt_cli.accel.ops import encoder_lstm, shared_states
+from nmt_cli.accel.ops import encoder_lstm, shared_states, to_autocast_dtype
 from nmt_cli.config import ARCH_DEFAULTS, DEFAULT_ATTENTION, PAD_ID, AttentionChoice, ModelConfig
-from nmt_cli.decoding.precision import to_autocast_dtype
 from nmt_cli.errors import NMTError
 from nmt_cli.models.attention import LocalPredictor, Scorer, local_attend, make_scorer
 from nmt_cli.models.dropout import Dropout

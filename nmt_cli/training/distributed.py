@@ -79,7 +79,7 @@ def init(device_name: str = "auto", timeout_minutes: float = 30.0) -> torch.devi
     instead of waiting forever. It must exceed rank 0's longest solo work (SentencePiece
     training, a validation with BLEU decoding).
     """
-    from nmt_cli.decoding.precision import resolve_device
+    from nmt_cli.device import resolve_device
 
     world = world_from_env()
     if world.size == 1:

@@ -27,7 +27,7 @@ from nmt_cli.config import PAD_ID
 from nmt_cli.data import batching
 from nmt_cli.data.batch import Batch, collate
 from nmt_cli.data.shards import ShardSet
-from nmt_cli.decoding.precision import autocast
+from nmt_cli.training.autocast import autocast
 from nmt_cli.training.loss_rows import torch_rows
 
 

@@ -19,9 +19,9 @@ from torch.profiler import record_function
 
 from nmt_cli.config import Schedule
 from nmt_cli.data.batch import Batch
-from nmt_cli.decoding.precision import autocast
 from nmt_cli.models.seq2seq import Seq2Seq
 from nmt_cli.training import distributed
+from nmt_cli.training.autocast import autocast
 from nmt_cli.training.guided import alignment_loss
 from nmt_cli.training.loss import output_loss
 

@@ -16,10 +16,10 @@ from torch import nn
 from nmt_cli.config import DecodeConfig
 from nmt_cli.data.prepare import Prepared
 from nmt_cli.data.tokenizer import Tokenizer
-from nmt_cli.decoding.precision import autocast
 from nmt_cli.decoding.search import translate
 from nmt_cli.models.seq2seq import Seq2Seq
 from nmt_cli.training import distributed
+from nmt_cli.training.autocast import autocast
 from nmt_cli.training.loss import shard_loss
 
 MAX_LOG_PPL = 50  # an untrained model's loss would overflow exp()

@@ -1,0 +1,28 @@
+"""Mixed-precision training: matrix products in bfloat16 (AVX-512 BF16 on recent x86 CPUs,
+tensor cores on CUDA) while weights, optimizer state, softmax and losses stay in fp32; GPUs
+without bf16 use fp16 autocast with dynamic loss scaling (Micikevicius et al., 2018).
+Which precision a run uses is device.py's choice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+
+def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
+    """Dynamic loss scaling for fp16; a pass-through (scale 1, plain step) otherwise."""
+    return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: str) -> Iterator[None]:
+    """bf16 or fp16 autocast for `precision` of that name, a no-op otherwise."""
+    if precision in ("bf16", "fp16"):
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        with torch.autocast(device_type=device.type, dtype=dtype):
+            yield
+    else:
+        yield
