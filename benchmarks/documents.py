@@ -24,6 +24,7 @@ from typing import Any
 from sacrebleu.metrics import BLEU
 
 from nmt_cli.config import DecodeConfig, RuntimeConfig
+from nmt_cli.decoding.session import load_for_decoding
 from nmt_cli.documents.translate import (
     DocumentConfig,
     attention_translator,
@@ -33,7 +34,6 @@ from nmt_cli.documents.translate import (
     translate_with,
 )
 from nmt_cli.io.lines import read_lines
-from nmt_cli.models.checkpoint import load_for_decoding
 
 SIZES = (3, 4, 5)
 # Source words whose translation is unambiguous in Multi30k: the tagged dev set wraps these.

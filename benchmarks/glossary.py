@@ -116,7 +116,7 @@ def load(beam: int) -> Any:
     import torch
 
     from nmt_cli.config import RuntimeConfig
-    from nmt_cli.models.checkpoint import load_for_decoding
+    from nmt_cli.decoding.session import load_for_decoding
 
     torch.set_num_threads(1)
     return load_for_decoding(None, RuntimeConfig(threads=1))
@@ -308,7 +308,7 @@ def reverse(max_per_set: int = 500, beam: int = 5) -> None:
     from nmt_cli.config import DecodeConfig, RuntimeConfig
     from nmt_cli.decoding.confidence import confidences
     from nmt_cli.decoding.search import translate
-    from nmt_cli.models.checkpoint import load_for_decoding
+    from nmt_cli.decoding.session import load_for_decoding
 
     fwd, rev = load(beam), load_for_decoding(Path("models/en-de"), RuntimeConfig(threads=1))
     chrf = CHRF()

@@ -52,9 +52,9 @@ class ModelConfig:
         by_arch=True,
     )
     embed_dim: int = option(256, "RNN embedding size.", min=1, max=16_384)
-    hidden_dim: int = option(512, "RNN decoder size (each encoder direction has half).", min=1, max=16_384)
+    hidden_dim: int = option(512, "RNN decoder size (each encoder direction has half).", min=2, max=16_384)
     # Transformer (Vaswani et al., 2017); enc_layers and dec_layers default to --layers
-    d_model: int = option(256, "Transformer model size.", min=1, max=16_384)
+    d_model: int = option(256, "Transformer model size.", min=2, max=16_384)
     heads: int = option(4, "Transformer attention heads.", min=1, max=1_024)
     ff_dim: int = option(1024, "Transformer feed-forward size.", min=1, max=65_536)
     enc_layers: int = option(3, "Transformer encoder layers.", min=1, max=64, by_arch=True)

@@ -1,8 +1,8 @@
 """Where a run computes and in which number format: CUDA when present, bf16 where the hardware
-multiplies in it natively, else fp32; training may also ask for fp16 on GPUs without bf16.
+multiplies in it natively, else fp32.
 
-Applying the choice is each side's own: training autocasts (training/autocast.py), decoding
-converts the weights once (decoding/precision.py).
+Applying the choice is each side's own: training autocasts, and also takes fp16 on GPUs
+without bf16 (training/autocast.py); decoding converts the weights once (decoding/precision.py).
 """
 
 from __future__ import annotations
@@ -40,15 +40,3 @@ def resolve_precision(name: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if cpu_has_bf16() else "fp32"
-
-
-def resolve_train_precision(name: str, device: torch.device) -> str:
-    """As `resolve_precision`, plus fp16 for GPUs without bf16 (V100, T4), trained with a
-    gradient scaler (`grad_scaler`) so small gradients do not underflow."""
-    if name == "fp16":
-        if device.type != "cuda":
-            raise NMTError("--precision fp16 is for CUDA GPUs; on CPUs use bf16 or fp32")
-        return name
-    if name == "auto" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return "fp16"
-    return resolve_precision(name, device)

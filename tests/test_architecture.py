@@ -3,6 +3,7 @@ enough to read, the terminal libraries only in the CLI, the acceleration behind 
 and search, alignment, training and evaluation blind to the architecture they drive."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ MAX_LINES = 300
 RENDERING = {"cli.console", "cli.render", "cli.confidence_view"}  # the only modules that import rich
 ARCHITECTURES = {"nmt_cli.models.rnn", "nmt_cli.models.attention", "nmt_cli.models.transformer"}
 ARCHITECTURES |= {"nmt_cli.models.transformer_layers"}
+# a comparison with an architecture's name, `cfg.arch == "rnn"`: a branch on the architecture
+ASKS_ARCH = re.compile(r"(==|!=)\s*\"(rnn|transformer)\"|\"(rnn|transformer)\"\s*(==|!=)")
 
 
 def modules() -> dict[str, Path]:
@@ -96,3 +99,5 @@ def test_search_alignment_training_and_evaluation_never_ask_which_architecture(p
         if name.startswith(part):
             reached = {m for m in imported(path) if any(m.startswith(a) for a in ARCHITECTURES)}
             assert reached == set(), f"{name} imports {reached}"
+            asks = ASKS_ARCH.search(Path(path).read_text(encoding="utf-8"))
+            assert asks is None, f"{name} compares the architecture: {asks and asks.group()}"

@@ -84,15 +84,3 @@ def test_the_optimizer_continues_only_from_a_last_pt_with_the_same_schedule(mode
         assert run("plateau").optimizer_from == model_dir / checkpoint.STATE
     finally:
         (model_dir / checkpoint.STATE).unlink()
-
-
-def test_starting_from_a_model_of_the_other_direction_is_warned_about(caplog):
-    from pathlib import Path
-
-    from nmt_cli.training.finetune import warn_if_reversed
-
-    en_de = Path(__file__).resolve().parent.parent / "models" / "en-de"
-    warn_if_reversed(en_de, "en", "de")
-    assert caplog.records == []
-    warn_if_reversed(en_de, "de", "en")
-    assert "translates en->de; this run trains de->en" in caplog.text

@@ -87,7 +87,7 @@ NUMBERS = st.builds(
 @pytest.fixture(scope="module")
 def tiny(tiny_model_dir):
     from nmt_cli.config import RuntimeConfig
-    from nmt_cli.models.checkpoint import load_for_decoding
+    from nmt_cli.decoding.session import load_for_decoding
 
     return load_for_decoding(tiny_model_dir, RuntimeConfig(threads=1))
 

@@ -16,7 +16,7 @@ from nmt_cli.data import word_align
 from nmt_cli.data.batch import collate
 from nmt_cli.data.shards import Shard, ShardSet, ShardWriter
 from nmt_cli.data.word_align import subword_links, units
-from nmt_cli.models.checkpoint import load_for_decoding
+from nmt_cli.decoding.session import load_for_decoding
 from nmt_cli.models.seq2seq import build_model
 from nmt_cli.training import guided
 from nmt_cli.training.guided import GuidedShardSet, alignment_loss

@@ -55,8 +55,7 @@ def align_files(
     from nmt_cli.alignment.corpus import align_corpus
     from nmt_cli.alignment.symmetrize import COMBINATIONS, Combination
     from nmt_cli.alignment.windows import read_windows
-    from nmt_cli.decoding.session import load_models
-    from nmt_cli.models.checkpoint import load_for_decoding
+    from nmt_cli.decoding.session import load_for_decoding, load_models
 
     check_choice("--level", level, ("word", "subword"))
     check_choice("--links", rule, ("mutual", "argmax"))

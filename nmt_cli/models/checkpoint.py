@@ -18,10 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nmt_cli.config import (
-    ModelConfig,
-    RuntimeConfig,
-)
+from nmt_cli.config import ModelConfig
 from nmt_cli.data.tokenizer import Tokenizer, spm_files
 from nmt_cli.errors import NMTError
 from nmt_cli.models.config_check import check_model_settings
@@ -228,40 +225,3 @@ def load_tokenizer(model_dir: Path, stated: Any, cfg: ModelConfig) -> Tokenizer:
                 "it belongs to another model"
             )
     return tokenizer
-
-
-def check_beam(beam_size: int, loaded: LoadedModel) -> None:
-    """Refuse a beam wider than the target vocabulary: its first step has fewer candidates."""
-    vocab = loaded.tokenizer.tgt_vocab_size
-    if beam_size > vocab:
-        raise NMTError(
-            f"--beam-size {beam_size} is larger than the model's target vocabulary ({vocab} pieces): "
-            f"use at most {vocab}"
-        )
-
-
-def load_for_decoding(model_dir: Path | None, runtime: RuntimeConfig) -> LoadedModel:
-    """The model in `model_dir` (None: the shipped one) as `runtime` asks: on its device, in
-    bf16 or fp32, or int8-quantised for the CPU, with its CPU thread count set."""
-    from nmt_cli.decoding.precision import cast_for_decoding, quantize_int8
-    from nmt_cli.device import resolve_device, resolve_precision
-
-    if runtime.threads > 0:
-        torch.set_num_threads(runtime.threads)
-    if model_dir is None:
-        model_dir = SHIPPED_MODEL
-        if not model_dir.is_dir():
-            raise NMTError(
-                f"no model given and the shipped model is missing ({model_dir}); pass -m MODEL_DIR"
-            )
-    device = resolve_device(runtime.device)
-    loaded = load_model(model_dir, device)
-    if runtime.quantize == "int8":
-        if device.type != "cpu":
-            raise NMTError("--quantize int8 is for the CPU: add --device cpu")
-        if runtime.precision == "bf16":
-            raise NMTError("--quantize int8 and --precision bf16 exclude each other: pick one")
-        loaded.model = quantize_int8(loaded.model)
-    else:
-        loaded.model = cast_for_decoding(loaded.model, resolve_precision(runtime.precision, device))
-    return loaded

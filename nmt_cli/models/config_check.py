@@ -1,4 +1,6 @@
-"""A model directory's saved model settings, checked before anything is built from them.
+"""Model settings checked before anything is built from them: a model directory's saved ones,
+and those a training run asks for; and where a setting means something by architecture, its
+meaning here, so that training never asks which architecture it drives.
 
 config.json and the settings stored with the weights come from a file, which may be damaged
 or written by hand: a size of 10^9 would allocate hundreds of GB, a negative one fails deep in
@@ -10,27 +12,23 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from nmt_cli.config import ModelConfig
 from nmt_cli.errors import NMTError
 
-# (lowest, highest) per integer field: generous for any model nmt trains, far below what
-# would exhaust memory. align_layer counts round the decoder layers; align_head is below heads.
+# (lowest, highest) per integer field: the `nmt train` option's own range (config.py), and for
+# the fields no option sets, bounds generous for any model nmt trains and far below what would
+# exhaust memory. align_layer counts round the decoder layers; align_head is below heads.
 INT_RANGES: dict[str, tuple[int, int]] = {
+    f.name: (f.metadata["min"], f.metadata["max"])
+    for f in dataclasses.fields(ModelConfig)
+    if "min" in f.metadata and "max" in f.metadata
+} | {
     "vocab_size": (5, 1_000_000),  # four special ids and at least one piece
     "src_vocab_size": (5, 1_000_000),
-    "embed_dim": (1, 16_384),
-    "hidden_dim": (2, 16_384),
-    "layers": (1, 64),
-    "window": (0, 10_000),
-    "d_model": (2, 16_384),
-    "heads": (1, 1_024),
-    "ff_dim": (1, 65_536),
-    "enc_layers": (1, 64),
-    "dec_layers": (1, 64),
     "align_layer": (-64, 63),
     "max_positions": (1, 1_000_000),
 }
@@ -93,6 +91,48 @@ def check_consistency(cfg: ModelConfig, where: Path | str) -> None:
             f"{where} is corrupt: its model settings describe about {n:.2e} parameters, more than "
             f"{MAX_PARAMETERS:.0e} (over {4 * MAX_PARAMETERS // 10**9} GB)"
         )
+
+
+def check_buildable(cfg: ModelConfig, given: Collection[str]) -> None:
+    """Refuse, in one line naming the options, sizes that each pass alone but cannot build the
+    model together: before any data is prepared, not as a torch error after it. The default
+    align layer (-2) is left to wrap round on a 1-layer decoder; one typed must exist."""
+    if cfg.arch == "rnn":
+        if cfg.hidden_dim % 2:
+            raise NMTError(
+                f"--hidden-dim must be even (each encoder direction has half), not {cfg.hidden_dim}"
+            )
+        return
+    if cfg.d_model % 2:
+        raise NMTError(f"--d-model must be even (sine and cosine positions), not {cfg.d_model}")
+    if cfg.heads < 1 or cfg.d_model % cfg.heads:
+        raise NMTError(f"--d-model {cfg.d_model} must be a multiple of --heads {cfg.heads}")
+    layers = cfg.dec_layers
+    if "align_layer" in given and not -layers <= cfg.align_layer < layers:
+        raise NMTError(
+            f"--align-layer {cfg.align_layer} is out of range: {-layers} to {layers - 1} "
+            f"for {layers} decoder layer{'s' if layers != 1 else ''}"
+        )
+    if cfg.align_head is not None and not 0 <= cfg.align_head < cfg.heads:
+        raise NMTError(f"--align-head {cfg.align_head} is out of range: 0 to {cfg.heads - 1}")
+
+
+def given_fields(given: Collection[str], cfg: ModelConfig, saved_arch: str | None) -> dict[str, Any]:
+    """The ModelConfig fields of the architecture options `given` (typed by the user), as `cfg`
+    has them, with --layers meaning the encoder and decoder layers of a saved Transformer."""
+    fields = set(cfg.to_dict())
+    names = {n for n in given if n in fields}
+    if "layers" in given and saved_arch == "transformer":
+        names = (names - {"layers"}) | {"enc_layers", "dec_layers"}
+    return {n: getattr(cfg, n) for n in names}
+
+
+def guided_head(cfg: ModelConfig) -> ModelConfig:
+    """`cfg` for guided-alignment training: a Transformer's guidance trains one cross-attention
+    head, head 0 unless one is named; a BiLSTM has one attention, guided as it is."""
+    if cfg.arch == "transformer" and cfg.align_head is None:
+        return dataclasses.replace(cfg, align_head=0)
+    return cfg
 
 
 def parameter_estimate(cfg: ModelConfig) -> int:

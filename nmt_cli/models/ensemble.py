@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
-from nmt_cli.config import DEFAULT_ATTENTION, AttentionChoice, ModelConfig, RuntimeConfig
+from nmt_cli.config import DEFAULT_ATTENTION, AttentionChoice, ModelConfig
 from nmt_cli.errors import NMTError
 from nmt_cli.models.checkpoint import JOINT_SPM, LoadedModel
 from nmt_cli.models.seq2seq import Seq2Seq
@@ -153,12 +152,3 @@ def load_ensemble(model_dirs: Sequence[str], device: torch.device | str = "cpu")
     from nmt_cli.models.checkpoint import load_model
 
     return combine([load_model(d, device) for d in model_dirs])
-
-
-def load_for_decoding(model_dirs: Sequence[Path], runtime: RuntimeConfig) -> LoadedModel:
-    """Load each directory as `runtime` says and combine them (none: the shipped model): what
-    `translate -m A -m B` decodes with."""
-    from nmt_cli.models.checkpoint import load_for_decoding as load_one
-
-    dirs: list[Path | None] = list(model_dirs) or [None]
-    return combine([load_one(d, runtime) for d in dirs])

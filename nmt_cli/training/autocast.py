@@ -11,6 +11,21 @@ from collections.abc import Iterator
 
 import torch
 
+from nmt_cli.device import resolve_precision
+from nmt_cli.errors import NMTError
+
+
+def resolve_train_precision(name: str, device: torch.device) -> str:
+    """As `resolve_precision`, plus fp16 for GPUs without bf16 (V100, T4), trained with a
+    gradient scaler (`grad_scaler`) so small gradients do not underflow."""
+    if name == "fp16":
+        if device.type != "cuda":
+            raise NMTError("--precision fp16 is for CUDA GPUs; on CPUs use bf16 or fp32")
+        return name
+    if name == "auto" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return "fp16"
+    return resolve_precision(name, device)
+
 
 def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
     """Dynamic loss scaling for fp16; a pass-through (scale 1, plain step) otherwise."""

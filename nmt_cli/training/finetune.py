@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -32,17 +32,6 @@ log = logging.getLogger(__name__)
 def saved_config(init_dir: str | Path, option: str = "--init-from") -> dict[str, Any]:
     """The config.json of the model directory to start from (named by `option`)."""
     return checkpoint.read_config(Path(init_dir), option)
-
-
-def warn_if_reversed(init_dir: str | Path, src_lang: str, tgt_lang: str) -> None:
-    """A warning when the model to start from translates the other way (models/en-de for a
-    de->en run): rarely meant, and nothing else would say so before the scores do."""
-    saved = saved_config(init_dir)
-    was = (saved.get("src_lang"), saved.get("tgt_lang"))
-    if was == (tgt_lang, src_lang) and src_lang != tgt_lang:
-        logging.getLogger("nmt_cli").warning(
-            "--init-from %s translates %s->%s; this run trains %s->%s", init_dir, *was, src_lang, tgt_lang
-        )
 
 
 def saved_settings(init_dir: str | Path, option: str = "--init-from") -> dict[str, Any]:
@@ -66,16 +55,6 @@ def model_config(
             )
     changes = {k: v for k, v in (overrides or {}).items() if k in NOT_ARCHITECTURE}
     return dataclasses.replace(saved, **changes)
-
-
-def overrides(given: Collection[str], cfg: ModelConfig, saved_arch: str | None) -> dict[str, Any]:
-    """The ModelConfig fields of the architecture options `given` (typed by the user), as `cfg`
-    has them, with --layers meaning the encoder and decoder layers of a saved Transformer."""
-    fields = set(cfg.to_dict())
-    names = {n for n in given if n in fields}
-    if "layers" in given and saved_arch == "transformer":
-        names = (names - {"layers"}) | {"enc_layers", "dec_layers"}
-    return {n: getattr(cfg, n) for n in names}
 
 
 # The SentencePiece file names of a joint vocabulary, for directories that do not list theirs.

@@ -26,14 +26,13 @@ from nmt_cli.data import batching
 from nmt_cli.data.batch import Batch
 from nmt_cli.data.corpus import check_corpus_files
 from nmt_cli.data.shards import ShardSet
-from nmt_cli.device import resolve_train_precision
 from nmt_cli.errors import NMTError
 from nmt_cli.models import checkpoint, train_state
 from nmt_cli.models.average import keep_checkpoint
 from nmt_cli.models.seq2seq import Seq2Seq, count_parameters
 from nmt_cli.training import distributed, finetune
 from nmt_cli.training.allocator import keep_freed_memory
-from nmt_cli.training.autocast import grad_scaler
+from nmt_cli.training.autocast import grad_scaler, resolve_train_precision
 from nmt_cli.training.guided import guided_shards
 from nmt_cli.training.report import (
     LogReporter,

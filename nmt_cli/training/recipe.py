@@ -28,6 +28,7 @@ from nmt_cli.config import (
     train_config,
 )
 from nmt_cli.errors import NMTError
+from nmt_cli.models.config_check import check_buildable, given_fields, guided_head
 
 if TYPE_CHECKING:
     from nmt_cli.training.loop import Reporter, TrainResult
@@ -182,38 +183,12 @@ def configs(
     if recipe.init_from is not None:
         from nmt_cli.training import finetune
 
-        overrides = finetune.overrides(given, model_cfg, saved_arch)
+        overrides = given_fields(given, model_cfg, saved_arch)
         model_cfg = finetune.model_config(recipe.init_from, overrides, settings)
-        finetune.warn_if_reversed(recipe.init_from, data_cfg.src_lang, data_cfg.tgt_lang)
-    guided = train_cfg.guided_alignment != "none"
-    if guided and model_cfg.arch == "transformer" and model_cfg.align_head is None:
-        model_cfg = dataclasses.replace(model_cfg, align_head=0)  # guidance trains one head
-    check_model(model_cfg, given)
+    if train_cfg.guided_alignment != "none":
+        model_cfg = guided_head(model_cfg)
+    check_buildable(model_cfg, given)
     return model_cfg, data_cfg, train_cfg
-
-
-def check_model(cfg: ModelConfig, given: Collection[str]) -> None:
-    """Refuse, in one line naming the options, sizes that each pass alone but cannot build the
-    model together: before any data is prepared, not as a torch error after it. The default
-    align layer (-2) is left to wrap round on a 1-layer decoder; one typed must exist."""
-    if cfg.arch == "rnn":
-        if cfg.hidden_dim % 2:
-            raise NMTError(
-                f"--hidden-dim must be even (each encoder direction has half), not {cfg.hidden_dim}"
-            )
-        return
-    if cfg.d_model % 2:
-        raise NMTError(f"--d-model must be even (sine and cosine positions), not {cfg.d_model}")
-    if cfg.heads < 1 or cfg.d_model % cfg.heads:
-        raise NMTError(f"--d-model {cfg.d_model} must be a multiple of --heads {cfg.heads}")
-    layers = cfg.dec_layers
-    if "align_layer" in given and not -layers <= cfg.align_layer < layers:
-        raise NMTError(
-            f"--align-layer {cfg.align_layer} is out of range: {-layers} to {layers - 1} "
-            f"for {layers} decoder layer{'s' if layers != 1 else ''}"
-        )
-    if cfg.align_head is not None and not 0 <= cfg.align_head < cfg.heads:
-        raise NMTError(f"--align-head {cfg.align_head} is out of range: 0 to {cfg.heads - 1}")
 
 
 def _saved_settings(init_from: Path) -> dict[str, Any]:
