@@ -19,10 +19,12 @@ OUTSIDE = [
     " (`README.md`: data, commands, training history, scores)",
     "- `data/`: the bundled corpora (Multi30k, Tatoeba, WMT newstest) and the alignment gold,"
     " each with a README",
-    "- `tests/`: one `test_<module>.py` per module, plus the CLI; toy models in `tests/conftest.py`; "
+    "- `tests/`: a `test_<name>.py` per module or behaviour (some still named after the flat package's"
+    " modules: `test_data`, `test_model`, `test_train`), plus the CLI; toy models in `tests/conftest.py`; "
     "`tests/test_architecture.py` checks the shape above (modules of at most 300 lines, rich only in "
     "the CLI's rendering, the library never importing the CLI, acceleration behind `accel/ops.py`, "
-    "search, alignment and training blind to the architecture)",
+    "search, alignment, training and evaluation importing no architecture module and comparing no "
+    "architecture name)",
     "- `scripts/`: maintainers' tools, not part of `nmt` (linted and type-checked by `make check`)",
     "- `docs/`: one page per topic; the README is the front door",
 ]

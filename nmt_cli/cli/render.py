@@ -1,7 +1,6 @@
-"""Everything rich draws: training progress, validation and score tables, alignment heatmaps,
-benchmark tables (whose text bench_figures.py builds).
+"""Everything rich draws: training progress, validation and score tables, alignment heatmaps.
 
-Only this module and cli.py import rich; the library returns dataclasses, and the plain-text
+Only this module, console.py and confidence_view.py import rich (tests/test_architecture.py); the library returns dataclasses, and the plain-text
 forms (translations, n-best lists, the AER line, status lines) are in formats.py.
 """
 
