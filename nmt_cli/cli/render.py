@@ -1,7 +1,8 @@
 """Everything rich draws: training progress, validation and score tables, alignment heatmaps.
 
-Only this module, console.py and confidence_view.py import rich (tests/test_architecture.py); the library returns dataclasses, and the plain-text
-forms (translations, n-best lists, the AER line, status lines) are in formats.py.
+Only this module, console.py and confidence_view.py import rich (tests/test_architecture.py);
+the library returns dataclasses, and the plain-text forms (translations, n-best lists, the AER
+line, status lines) are in formats.py.
 """
 
 from __future__ import annotations
