@@ -3,6 +3,8 @@ sentences cut at clauses, `--split none` as before."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -260,7 +262,8 @@ def test_cli_split_none_is_todays_output_byte_for_byte(tiny_model_dir):
     old = runner.invoke(app, [*args, "--split", "none"], input=text)
     assert old.exit_code == 0, old.output
     loaded = load_model(tiny_model_dir)
-    expected = [t.text for t in translate(loaded.model, loaded.tokenizer, text.splitlines(), _decode())]
+    decode = dataclasses.replace(_decode(), protect=True)  # as the command's default --protect
+    expected = [t.text for t in translate(loaded.model, loaded.tokenizer, text.splitlines(), decode)]
     assert old.stdout == "".join(t + "\n" for t in expected)
     new = runner.invoke(app, args, input=text)
     assert new.exit_code == 0 and len(new.stdout.splitlines()) == 3
@@ -362,3 +365,21 @@ def test_format_auto_reads_markup_by_extension_else_by_its_first_line(tmp_path):
         assert found == expected, name
         assert list(lines) == list(input_lines(path, keep_ends=found != "text")), name
     assert read_input(tmp_path / "notes", "html")[0] == "html"  # a format given is the format
+
+
+def test_no_sentence_ends_inside_a_kept_span_or_glossary_term():
+    """`--keep 'Hilfe! Ich bin ein Fisch'` or a term `Jerry! Mail` is one span to copy or force:
+    the splitter's boundary inside it is dropped, the others stay."""
+    from nmt_cli.documents.lines import sentences_of
+
+    line = "Der Film heißt Hilfe! Ich bin ein Fisch und ist lustig. Wir sehen ihn."
+    kept = "Hilfe! Ich bin ein Fisch"
+
+    def whole(text):
+        return [(text.index(kept), text.index(kept) + len(kept))] if kept in text else []
+
+    assert len(sentences_of(line, "de")) == 3
+    assert [line[s:e] for s, e in sentences_of(line, "de", whole)] == [
+        "Der Film heißt Hilfe! Ich bin ein Fisch und ist lustig.",
+        "Wir sehen ihn.",
+    ]

@@ -290,3 +290,13 @@ def test_an_xml_document_that_declares_another_encoding_is_refused_in_one_line()
     with pytest.raises(NMTError, match="declares encoding ISO-8859-1.*iconv"):
         xml_items('<?xml version="1.0" encoding="ISO-8859-1"?>\n<d>Bär</d>')
     assert xml_items("<?xml version='1.0' encoding='UTF-8'?><d>Bär</d>")[-1].raw == "</d>"
+
+
+@pytest.mark.parametrize("tail", ['<div class="x\n', "<!-- offen\n", "<b"])
+def test_an_unfinished_tag_or_comment_at_the_end_is_kept_and_not_translated(tail):
+    """html.parser's close() would hand the leftover to the model as text."""
+    doc = "<p>Ein Hund.</p>\n" + tail
+    items = html_items(doc)
+    assert "".join(i.raw for i in items) == doc
+    assert items[-1].kind == "raw" and items[-1].raw == tail
+    assert translate_with(doc, HTML, upper, words) == "<p>EIN HUND.</p>\n" + tail

@@ -205,3 +205,34 @@ def test_a_glossary_term_inside_a_url_or_path_is_left_to_the_span():
     assert [(line[s:e], t) for s, e, t in finder.found(line)] == [
         ("Datei", "file"), (path, path), ("3,5 Prozent", "3.5 percent")
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("line", "span"),
+    [
+        ("Die Datei liegt in C:\\Temp\\daten.txt.", "C:\\Temp\\daten.txt"),
+        ("Öffne den Ordner (C:\\Temp) jetzt.", "C:\\Temp"),
+        ("Besuchen Sie „https://example.com/info“ noch heute.", "https://example.com/info"),
+        ("Siehe »https://a.de/x«.", "https://a.de/x"),
+        (
+            "Siehe https://de.wikipedia.org/wiki/Hund_(Haustier).",
+            "https://de.wikipedia.org/wiki/Hund_(Haustier)",
+        ),
+    ],
+)
+def test_a_link_or_path_ends_before_the_punctuation_and_quotes_around_it(line, span):
+    """Windows paths trim as URLs and Unix paths do; typographic quotes close a URL."""
+    assert [line[s:e] for s, e in Protector.build().spans(line)] == [span]
+
+
+def test_ascii_characters_the_vocabulary_lacks_and_folded_digits_are_unknown():
+    """`|`, `^`, `{` are ⁇ to the shipped model; ², ₂ and ½ would be read as other characters
+    (NFKC): words holding them are copied, on ASCII lines too."""
+    from pathlib import Path
+
+    from nmt_cli.data.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer(Path(__file__).resolve().parent.parent / "models" / "de-en" / "spm.model")
+    assert tokenizer.src_unknown("Ja | Nein, a^b, {Enter}") == {"|", "^", "{", "}"}
+    assert tokenizer.src_unknown("80 m², H₂O, ½ Million") == {"²", "₂", "½"}
+    assert tokenizer.src_unknown("Ein Hund läuft… „gut“ – 3,5 km.") == set()

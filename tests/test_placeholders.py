@@ -1,6 +1,8 @@
 """Placeholders for protected spans (decoding/placeholders.py): what is masked, that the spans
 come back exactly where the placeholders were, and that none is ever lost."""
 
+import re
+
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -92,5 +94,10 @@ def test_words_the_source_vocabulary_cannot_spell_are_copied_whole():
     assert [target for _, _, target in spans] == ["привет", "Błędów", "🍕"]
     assert all(line[s:e] == target for s, e, target in spans)
     taken = [(spans[0][0], spans[0][1], "hello")]
-    assert [t for _, _, t in unknown_spans(line, unknown, taken)] == ["Błędów", "🍕"]
+    assert [t for _, _, t in unknown_spans(line, unknown, taken)] == ["hello", "Błędów", "🍕"]
+    # unknown brackets stay with their word; a word takes the place of the numbers inside it
+    line = "Drücke {Enter}, dann ist es 4×5 m² groß."
+    numbers = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\d+", line)]
+    spans = unknown_spans(line, tokenizer.src_unknown(line), numbers)
+    assert [t for _, _, t in spans] == ["{Enter}", "4×5", "m²"]
     assert tokenizer.src_unknown("Ein Hund läuft.") == set()

@@ -66,7 +66,7 @@ def test_nbest_above_the_beam_is_refused_before_the_model_loads(tmp_path):
 def test_a_translation_started_from_python_is_what_the_command_prints(tiny_model_dir, tmp_path):
     src = tmp_path / "in.de"
     src.write_text("ein hund läuft\n\nder mann schläft. die frau liest.\n", encoding="utf-8")
-    decode = DecodeConfig(beam_size=2)
+    decode = DecodeConfig(beam_size=2, protect=True)  # the command protects spans by default
     job = start_translation(TranslateFiles(decode, ONE_THREAD, model_dirs=[tiny_model_dir], input=src))
     texts = [t.text for t in job.translations]
     args = ["translate", "-m", str(tiny_model_dir), "-i", str(src), "-k", "2", "--threads", "1"]

@@ -93,11 +93,14 @@ class Tokenizer:
 
     def src_unknown(self, text: str) -> set[str]:
         """The characters of `text` the source vocabulary cannot spell: SentencePiece reads each
-        as ⁇ and the model drops it (🍕, привет), so decoding copies the words that hold one."""
-        if text.isascii():
-            return set()
+        as ⁇ and the model drops it (🍕, привет, and ASCII ones too: | ^ { }), so decoding copies
+        the words that hold one. Superscripts, subscripts and fractions (², ₂, ½) count as well:
+        SentencePiece's NFKC would spell them as other characters (m2, H2O, 1⁄2)."""
         for c in set(text) - self._src_lacks.keys():
-            self._src_lacks[c] = UNK_ID in self.src.encode(normalize(c)) if normalize(c) else False
+            folded = unicodedata.category(c) == "No" and unicodedata.normalize("NFKC", c) != c
+            self._src_lacks[c] = folded or (
+                UNK_ID in self.src.encode(normalize(c)) if normalize(c) else False
+            )
         return {c for c in text if self._src_lacks[c]}
 
     @staticmethod

@@ -62,18 +62,25 @@ _OPENING, _CLOSING = "([{\"'„“‚‘»«", ".,;:!?)]}\"'“”‘’»«"
 
 
 def unknown_spans(line: str, unknown: set[str], taken: Sequence[Found]) -> list[Found]:
-    """The words of `line` that hold a character of `unknown` (one the source vocabulary lacks),
-    quotes, brackets and punctuation around them left out, as spans to copy; none where a term
-    is `taken` already."""
-    out: list[Found] = []
+    """`taken` (the terms and spans found already) and the words of `line` that hold a character
+    of `unknown` (one the source vocabulary lacks), in source order, as spans to copy: quotes,
+    brackets and punctuation around a word left out unless they are the unknown ones ({Enter}).
+    Such a word takes the place of copied spans inside it (4×5 over the numbers 4 and 5); a
+    word that overlaps a term translated otherwise is left to the term."""
+    out = list(taken)
+    opening = "".join(c for c in _OPENING if c not in unknown)
+    closing = "".join(c for c in _CLOSING if c not in unknown)
     for m in _WORD.finditer(line):
         word = m.group()
-        start = m.start() + len(word) - len(word.lstrip(_OPENING))
-        end = m.end() - (len(word) - len(word.rstrip(_CLOSING)))
+        start = m.start() + len(word) - len(word.lstrip(opening))
+        end = m.end() - (len(word) - len(word.rstrip(closing)))
         core = line[start:end]
-        if core and unknown.intersection(core) and all(end <= s or start >= e for s, e, _ in taken):
-            out.append((start, end, core))
-    return out
+        if not core or not unknown.intersection(core):
+            continue
+        inside = [t for t in out if not (end <= t[0] or start >= t[1])]
+        if all(start <= s and e <= end and target == line[s:e] for s, e, target in inside):
+            out = [t for t in out if t not in inside] + [(start, end, core)]
+    return sorted(out)
 
 
 def unmask(text: str, originals: dict[str, str]) -> str:

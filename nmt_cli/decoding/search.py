@@ -171,7 +171,7 @@ def translate(
     if any(unknown):  # words the model cannot read are copied (placeholders.py)
         from nmt_cli.decoding.placeholders import unknown_spans
 
-        found = [sorted([*f, *unknown_spans(line, u, f)]) for line, f, u in zip(lines, found, unknown)]
+        found = [unknown_spans(line, u, f) for line, f, u in zip(lines, found, unknown)]
     whole: list[bool] = [False] * len(lines)  # lines that are only protected spans: copied
     masks: list[Masked | None] = [None] * len(lines)
     if any(found):

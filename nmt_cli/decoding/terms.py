@@ -22,11 +22,11 @@ from nmt_cli.errors import NMTError
 if TYPE_CHECKING:  # read_glossary is imported by the runs with a --glossary
     from nmt_cli.decoding.glossary import Glossary
 
-_TRAILING = ".,;:!?)]}'\""  # sentence punctuation after a URL or path is not part of it
+_TRAILING = ".,;:!?)]}'\"’”“»«›‹"  # sentence punctuation and quotes after a URL or path are not part of it
 
 PATTERNS: dict[str, str] = {
     "code": r"`[^`\n]+`",  # first: a backquoted command holds paths of its own
-    "url": r"(?:https?://|ftp://|www\.)[^\s<>\"]+",
+    "url": r"(?:https?://|ftp://|www\.)[^\s<>\"“”„«»]+",  # typographic quotes close it too
     "email": r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # tried at the start of a run only: linear
     "path": r"(?<![\w/])(?:~|\.{1,2})?/[\w.-]+(?:/[\w.-]*)+|[A-Za-z]:\\[^\s]+",
     "number": r"(?<!\w)\d+(?:[.,:/-]\d+)*(?!\w)",
@@ -61,7 +61,7 @@ class Protector:
         for pattern in self.patterns:
             for m in pattern.finditer(line):
                 start, end = m.start(), m.end()
-                if m.group().startswith(("http", "ftp", "www", "/", "~", ".")):
+                if m.group().startswith(("http", "ftp", "www", "/", "~", ".")) or m.group()[1:3] == ":\\":
                     end = link_end(line, start, end)
                 if end > start and all(end <= s or start >= e for s, e in found):
                     found.append((start, end))

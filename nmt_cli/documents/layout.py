@@ -139,7 +139,7 @@ def layout(items: Sequence[Item], splitting: Splitting) -> Layout:
     """The Layout of a segment's items, split into sentences as `splitting` says."""
     text, positions = _text_positions(items)
     elements = _elements(items, positions)
-    units = sentences_of(text, splitting.lang)
+    units = sentences_of(text, splitting.lang, splitting.whole)
     for el in elements:  # a tag left open or closed elsewhere (a block cut it) must not move
         if el.void and items[el.first].kind in ("open", "close"):
             units = _cut(text, units, el.start)

@@ -85,10 +85,22 @@ def trained_length(config: dict[str, Any], cap: int) -> int:
     return min(int(max_len) if isinstance(max_len, int) and max_len > 0 else DEFAULT_MAX_TOKENS, cap)
 
 
-def sentences_of(line: str, lang: str | None) -> list[Span]:
-    """The sentences of a line; with no language, the whole stripped line as one."""
+def sentences_of(line: str, lang: str | None, whole: Spans = no_spans) -> list[Span]:
+    """The sentences of a line; with no language, the whole stripped line as one. No sentence
+    ends inside one of the line's `whole` spans (a --keep match or glossary term that holds a
+    "!" or ". "): the sentences around such a boundary are one."""
     if lang is not None:
-        return sentence_spans(line, lang)
+        spans = sentence_spans(line, lang)
+        if len(spans) < 2:
+            return spans
+        kept = whole(line)
+        merged = spans[:1]
+        for start, end in spans[1:]:
+            if any(s < start and merged[-1][1] < e for s, e in kept):
+                merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+        return merged
     core = line.strip()
     start = len(line) - len(line.lstrip())
     return [(start, start + len(core))] if core else []
@@ -96,7 +108,7 @@ def sentences_of(line: str, lang: str | None) -> list[Span]:
 
 def plan_lines(lines: Sequence[str], splitting: Splitting, measure: Measure) -> list[list[list[Span]]]:
     """For each line, its sentences, each as the spans of its pieces (one unless over-long)."""
-    sentences = [sentences_of(line, splitting.lang) for line in lines]
+    sentences = [sentences_of(line, splitting.lang, splitting.whole) for line in lines]
     texts = [line[s:e] for line, spans in zip(lines, sentences) for s, e in spans]
     lengths = iter(measure(texts))
     plans: list[list[list[Span]]] = []

@@ -186,8 +186,12 @@ def html_items(document: str) -> list[Item]:
     """The items of an HTML document or fragment (html.parser is lenient: it never fails)."""
     parser = _HTMLItems()
     parser.feed(document)
+    pending = parser.rawdata
+    if pending.startswith("<"):  # an unfinished tag or comment at the very end: kept as it was,
+        parser.items.append(Item("raw", pending))  # where close() would make it text to translate
+        return parser.items
     parser.close()
-    if parser.rawdata:  # an unfinished tag at the very end: keep it as it was
+    if parser.rawdata:
         parser.items.append(Item("raw", parser.rawdata))
     return parser.items
 

@@ -94,7 +94,7 @@ def document_config(
         suffix = path.suffix.lower() if path is not None else ""
         format = SUFFIXES.get(suffix, "text")
     if format not in FORMATS:
-        raise NMTError(f"--format must be one of {', '.join(FORMATS)} or auto, not {format!r}")
+        raise NMTError(f"--format must be one of {', '.join(FORMATS)}, auto or json, not {format!r}")
     if nbest > 1 and (split != "none" or format != "text"):
         raise NMTError("--nbest lists are per input line: use them with --split none and --format text")
     limit = trained_length(model_config, MAX_SRC_TOKENS)
