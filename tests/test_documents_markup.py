@@ -300,3 +300,10 @@ def test_an_unfinished_tag_or_comment_at_the_end_is_kept_and_not_translated(tail
     assert "".join(i.raw for i in items) == doc
     assert items[-1].kind == "raw" and items[-1].raw == tail
     assert translate_with(doc, HTML, upper, words) == "<p>EIN HUND.</p>\n" + tail
+
+
+def test_script_and_math_inside_a_sentence_are_carried_like_void_elements():
+    doc = "<p>Die Formel <math><mi>x</mi></math> gilt. Ein Hund <script>var x;</script> läuft.</p>"
+    out = translate_with(doc, HTML, upper, words, crossing)
+    assert out.count("<math><mi>x</mi></math>") == 1 and out.count("<script>var x;</script>") == 1
+    assert "DIE FORMEL" in out and "GILT." in out and "EIN HUND" in out and "LÄUFT." in out

@@ -49,7 +49,10 @@ INLINE_HTML = frozenset(
     ]
 )
 
-STANDALONE = BLOCK | {"pre", "script", "style", "textarea", "math", "svg"}
+# Kept elements that end a run of text: blocks, and <pre>, a block of its own. <script>, <style>,
+# <textarea>, <math> and <svg> inside a sentence are carried through it like a void element
+# ("Die Formel <math>…</math> gilt."), as docs/documents.md says.
+STANDALONE = BLOCK | {"pre"}
 
 
 @dataclass(frozen=True)
