@@ -53,3 +53,20 @@ def test_os_errors_as_words_turns_an_os_error_into_an_nmt_error_but_lets_a_broke
         raise OSError(errno.ENOSPC, "No space left on device")
     with pytest.raises(BrokenPipeError), os_errors_as_words("writing", "stdout"):
         raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+@pytest.mark.slow
+def test_stdout_appended_to_the_input_is_refused_instead_of_feeding_it_forever(tmp_path):
+    """`nmt translate -i in.de >> in.de` (or `< in.de >> in.de`) would read its own output
+    without end; a terminal or another file on stdout is no input's file."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "in.de"
+    src.write_text("ein hund läuft\n", encoding="utf-8")
+    nmt = [sys.executable, "-m", "nmt_cli", "translate", "--threads", "1", "-k", "1"]
+    for args, stdin in ((["-i", str(src)], subprocess.DEVNULL), ([], src.open("rb"))):
+        with src.open("ab") as out:
+            run = subprocess.run([*nmt, *args], stdin=stdin, stdout=out, stderr=subprocess.PIPE, timeout=120)
+        assert run.returncode == 1 and b"is the same file as" in run.stderr
+        assert src.read_text(encoding="utf-8") == "ein hund läuft\n"

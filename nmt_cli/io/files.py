@@ -7,6 +7,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
@@ -31,22 +32,34 @@ def file_identity(path: Path | None) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def stdout_file() -> tuple[int, int] | None:
+    """(device, inode) of standard output when it is a regular file (`> out`, `>> in.de`), else
+    None: a terminal or pipe is no input's file, though a terminal is stdin's too."""
+    try:
+        st = os.fstat(1)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
 def refuse_same_file(
     output: Path | None, output_option: str, inputs: Sequence[tuple[str, Path | None]]
 ) -> None:
     """Refuse an output file that is also one of the inputs: opening it for writing would empty
-    the input before it is read. `inputs` pairs an option with its path ("-": stdin; None: not given)."""
-    if output is None or str(output) == "-":
-        return
-    out_id = file_identity(output)
+    the input before it is read, and appending to it would feed the command its own output
+    forever. `output` None or "-" is stdout, refused only when it is a regular file. `inputs`
+    pairs an option with its path ("-": stdin; None: not given)."""
+    to_stdout = output is None or str(output) == "-"
+    out_id = stdout_file() if to_stdout else file_identity(output)
     if out_id is None:
         return
     for option, path in inputs:
         if file_identity(path) == out_id:
             source = "stdin" if str(path) == "-" else f"{option} {path}"
+            named = "stdout" if to_stdout else f"{output_option} {output}"
             raise NMTError(
-                f"{output_option} {output} is the same file as {source}: writing it would destroy "
-                "the input; write to another file"
+                f"{named} is the same file as {source}: writing it would destroy the input "
+                "(or, appended to, feed it forever); write to another file"
             )
 
 
