@@ -17,6 +17,7 @@ from nmt_cli.config import DecodeConfig
 from nmt_cli.data.prepare import Prepared
 from nmt_cli.data.tokenizer import Tokenizer
 from nmt_cli.decoding.search import translate
+from nmt_cli.errors import NMTError
 from nmt_cli.models.seq2seq import Seq2Seq
 from nmt_cli.training import distributed
 from nmt_cli.training.autocast import autocast
@@ -50,11 +51,18 @@ def validate(
 def validate_on_main(
     model: nn.Module, data: Prepared, device: torch.device, precision: str, beam: int
 ) -> tuple[float, float]:
-    """`validate` in process 0, its (loss, BLEU) in every process, so LR and patience agree."""
+    """`validate` in process 0, its (loss, BLEU) in every process, so LR and patience agree.
+    A loss that is not a number ends the run in every process before anything is saved: the
+    weights have diverged, and an untrained run's BLEU of 0 would otherwise be a "new best"."""
     loss, bleu = 0.0, 0.0
     if distributed.is_main():
         loss, bleu = validate(model, data.tokenizer, data, device, precision, beam)
     loss, bleu = distributed.broadcast_floats([loss, bleu])
+    if not math.isfinite(loss):
+        raise NMTError(
+            f"training diverged (validation loss {loss}): nothing of this validation was saved and "
+            "model.pt, if any, is the best before it; train again with a lower --lr or more --warmup-steps"
+        )
     return loss, bleu
 
 
