@@ -50,6 +50,8 @@ def test_nbest_is_only_offered_where_asked_for():
         ("--length-penalty", "nan"),
         ("--length-penalty", "inf"),
         ("--length-penalty", "-inf"),
+        ("--length-penalty", "-2.5"),
+        ("--length-penalty", "11"),
         ("--temperature", "inf"),
         ("--temperature", "nan"),
         ("--temperature", "0"),
@@ -59,7 +61,7 @@ def test_nbest_is_only_offered_where_asked_for():
 def test_a_non_finite_or_out_of_range_decoding_number_is_refused_naming_the_option(option, value):
     app, seen = command_with_decoding()
     result = CliRunner().invoke(app, [option, value, "--sampling", "full"])
-    bound = {"--length-penalty": "", "--max-len-ratio": " and 0<x<=20"}.get(option, " and x>0")
+    bound = {"--length-penalty": " and 0<=x<=10", "--max-len-ratio": " and 0<x<=20"}.get(option, " and x>0")
     assert result.exit_code == 2 and result.output.strip().splitlines() == [  # a usage error
         f"error: {option} must be finite{bound}, not {value}"
     ]
@@ -68,10 +70,10 @@ def test_a_non_finite_or_out_of_range_decoding_number_is_refused_naming_the_opti
 
 def test_valid_decoding_numbers_still_pass():
     app, seen = command_with_decoding()
-    args = ["--max-len-ratio", "0.5", "--length-penalty", "-0.5", "--temperature", "0.7"]
+    args = ["--max-len-ratio", "0.5", "--length-penalty", "0.5", "--temperature", "0.7"]
     assert CliRunner().invoke(app, args).exit_code == 0
     decode = seen["decode"]
-    assert (decode.max_len_ratio, decode.length_penalty, decode.temperature) == (0.5, -0.5, 0.7)
+    assert (decode.max_len_ratio, decode.length_penalty, decode.temperature) == (0.5, 0.5, 0.7)
 
 
 # Round 3: every size and count a user types has a bound, refused in one line naming the option.

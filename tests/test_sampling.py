@@ -216,3 +216,12 @@ def test_cli_top_k_one_sample_is_the_greedy_translation_and_bad_specs_fail(toy_m
     for bad, code in ((["--sampling", "topq:3"], 1), (["--sampling", "full", "--temperature", "0"], 2)):
         result = runner.invoke(app, [*base, *bad], input=text)
         assert result.exit_code == code and len(result.output.strip().splitlines()) == 1, result.output
+
+
+@pytest.mark.parametrize(("spec", "temperature"), [("topp:1e-300", 1.0), ("full", 1e-40), ("topk:3", 1e-30)])
+def test_extreme_but_valid_settings_draw_the_most_probable_token(spec, temperature):
+    """p that rounds to 0 in float32 and a T that overflows every logit to -inf made every
+    probability NaN (a torch error); both limits are greedy search."""
+    logp = torch.log_softmax(torch.randn(4, 50, generator=torch.Generator().manual_seed(0)), dim=-1)
+    sampler = Sampler(Sampling.parse(spec), temperature, seed=1, device=torch.device("cpu"))
+    assert torch.equal(sampler(logp), logp.argmax(dim=-1))

@@ -24,7 +24,10 @@ DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
         DecodeConfig.beam_size,
     ),
     "length_penalty": (
-        Annotated[float, finite_option("GNMT length penalty α: ((5+|y|)/6)^α; 0 turns it off.")],
+        Annotated[
+            float,
+            finite_option("GNMT length penalty α: ((5+|y|)/6)^α; 0 turns it off.", (">=", 0), ("<=", 10)),
+        ],
         DecodeConfig.length_penalty,
     ),
     "max_len_ratio": (

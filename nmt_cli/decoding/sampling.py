@@ -58,6 +58,7 @@ def restrict(logits: Tensor, sampling: Sampling) -> Tensor:
         probs, order = logits.softmax(dim=-1).sort(dim=-1, descending=True)
         # A token is in the nucleus if the tokens before it do not yet reach p (the first always is).
         outside = probs.cumsum(dim=-1) - probs >= sampling.value
+        outside[:, 0] = False  # the most probable token always is, even where p rounds to 0
         return logits.masked_fill(outside.scatter(1, order, outside), -math.inf)
     return logits
 
@@ -75,7 +76,9 @@ class Sampler:
 
     def __call__(self, logp: Tensor) -> Tensor:
         """One token per row (N,)."""
-        logits = restrict(logp / self.temperature, self.sampling)
+        # Shifted so that the most probable token is 0: a tiny T then leaves it finite (greedy)
+        # where every logit divided by T would overflow to -inf; softmax is the same either way.
+        logits = restrict((logp - logp.amax(dim=-1, keepdim=True)) / self.temperature, self.sampling)
         probs = logits.softmax(dim=-1)
         return torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
 
