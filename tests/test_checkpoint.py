@@ -121,3 +121,28 @@ def test_a_beam_wider_than_the_vocabulary_is_refused_where_the_model_is_loaded(t
         assert wide.exit_code == 1
         assert "--beam-size 41 is larger than the model's target vocabulary (40 pieces)" in wide.output
         assert runner.invoke(app, [*args, "40"], input="ein hund\n").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "said"),
+    [
+        ("src_lang", 5, "src_lang must be a language code"),
+        ("tgt_lang", ["en"], "tgt_lang must be a language code"),
+        ("data", "x", '"data" entry is not an object'),
+        ("spm", None, '"spm" entry is not an object'),
+        ("spm", {"src": 3}, '"spm" entry is not an object'),
+    ],
+)
+def test_a_hand_edited_config_entry_of_the_wrong_type_is_one_line(
+    tiny_model_dir, tmp_path, entry, value, said
+):
+    """Decoding reads the languages (sentence rules) and the SentencePiece file names: a wrong
+    type there was an AttributeError, not a message naming the file and the entry."""
+    import json
+
+    shutil.copytree(tiny_model_dir, tmp_path / "m")
+    path = tmp_path / "m" / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**config, entry: value}), encoding="utf-8")
+    with pytest.raises(NMTError, match=said):
+        load_model(tmp_path / "m")

@@ -167,7 +167,23 @@ def read_config(model_dir: Path, option: str = "") -> dict[str, Any]:
         raise NMTError(
             f"{config_path} has format {config['format_version']}, this nmt-cli reads {FORMAT_VERSION}"
         )
+    _check_entries(config, config_path)
     return config
+
+
+def _check_entries(config: dict[str, Any], config_path: Path) -> None:
+    """The entries beside the model settings that decoding reads: languages are text, "data"
+    and "spm" are objects (a hand-edited file fails here in words, not as an AttributeError)."""
+    data, spm = config.get("data", {}), config.get("spm", {})
+    if not isinstance(data, dict):
+        raise NMTError(f'{config_path} is corrupt: its "data" entry is not an object')
+    if not (isinstance(spm, dict) and all(isinstance(v, str) for v in spm.values())):
+        raise NMTError(f'{config_path} is corrupt: its "spm" entry is not an object of file names')
+    languages = {"src_lang": config.get("src_lang"), "tgt_lang": config.get("tgt_lang")}
+    languages |= {f"data.{k}": data.get(k) for k in ("src_lang", "tgt_lang")}
+    for name, value in languages.items():
+        if value is not None and not isinstance(value, str):
+            raise NMTError(f"{config_path} is corrupt: {name} must be a language code, not {value!r:.40}")
 
 
 def exported_from(export_dir: Path) -> str:
