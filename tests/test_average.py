@@ -87,6 +87,21 @@ def test_average_refuses_too_few_checkpoints_and_a_used_output(toy_model_dir, tm
     with pytest.raises(NMTError, match="not empty"):
         average(toy_model_dir, used, last=1)
     assert (used / "notes.txt").read_text() == "mine"
+    with pytest.raises(NMTError, match="is a file"):
+        average(toy_model_dir, used / "notes.txt", last=1)
+    with pytest.raises(NMTError, match="listed twice"):
+        average(toy_model_dir, tmp_path / "new", files=["model.pt", str(toy_model_dir / "model.pt")])
+
+
+def test_checkpoint_files_may_follow_the_options_without_checkpoints(toy_model_dir, tmp_path):
+    """The usage line says FILES: `nmt average -m DIR -o OUT A B` averages A and B."""
+    run = tmp_path / "run"
+    shutil.copytree(toy_model_dir, run)
+    for step in (100, 200):
+        shutil.copyfile(run / "model.pt", run / f"ckpt.{step}.pt")
+    out = tmp_path / "avg"
+    result = runner.invoke(app, ["average", "-m", str(run), "-o", str(out), "ckpt.100.pt", "ckpt.200.pt"])
+    assert result.exit_code == 0 and "averaged 2 checkpoints" in result.output, result.output
 
 
 def test_average_on_a_full_disk_leaves_no_half_made_model_and_names_the_output(

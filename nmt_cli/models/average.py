@@ -114,6 +114,11 @@ def resolve(model_dir: Path, last: int | None, files: Sequence[str]) -> list[Pat
     for p in paths:
         if not p.is_file():
             raise NMTError(f"checkpoint not found: {p}")
+    seen: dict[Path, str] = {}
+    for name, p in zip(files, paths):
+        if p.resolve() in seen:  # a mean that counts one checkpoint twice is rarely meant
+            raise NMTError(f"checkpoint {name} is listed twice (also as {seen[p.resolve()]}): list each once")
+        seen[p.resolve()] = name
     return paths
 
 
@@ -124,7 +129,9 @@ def average(
     model.pt holds the mean of the chosen checkpoints. `output` must be new or empty."""
     model_dir, output = Path(model_dir), Path(output)
     config = checkpoint.read_config(model_dir)
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+    if output.exists() and not output.is_dir():
+        raise NMTError(f"{output} is a file: -o names a new model directory")
+    if output.exists() and any(output.iterdir()):
         raise NMTError(f"{output} already exists and is not empty: choose a new output directory")
     paths = resolve(model_dir, last, files)
     settings = checkpoint.model_settings(config, model_dir)

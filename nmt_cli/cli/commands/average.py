@@ -21,12 +21,15 @@ Last = Annotated[
 Checkpoints = Annotated[
     list[str] | None,
     typer.Option(
-        help="Average these checkpoint files (paths, or names inside --model): --checkpoints A B C."
+        help="Average these checkpoint files (paths, or names inside --model): --checkpoints A B C, "
+        "or the files alone: nmt average -m DIR -o OUT A B C."
     ),
 ]
 MoreFiles = Annotated[
     list[str] | None,
-    typer.Argument(metavar="FILES", help="Further checkpoint files.", show_default=False),
+    typer.Argument(
+        metavar="FILES", help="Checkpoint files to average (as --checkpoints).", show_default=False
+    ),
 ]
 
 
@@ -41,11 +44,8 @@ def average(
     """Write a model directory whose weights are the element-wise mean of several checkpoints."""
 
     def action() -> None:
-        from nmt_cli.errors import NMTError
         from nmt_cli.models.average import average as average_checkpoints
 
-        if more and not checkpoints:
-            raise NMTError(f"unexpected argument {more[0]!r}: list checkpoint files after --checkpoints")
         files = [*(checkpoints or []), *(more or [])]
         out = average_checkpoints(model, output, last, files)
         n = last or len(files)
