@@ -35,3 +35,20 @@ def test_sigterm_stops_translate_without_leaving_temporary_files(tiny_model_dir,
     assert "Traceback" not in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.de", "out.en"]
     assert out.read_text(encoding="utf-8") == "the previous translation\n"
+
+
+@pytest.mark.parametrize("columns", ["0", "5"])
+def test_a_tiny_columns_setting_still_leaves_the_tables_room(monkeypatch, columns):
+    """COLUMNS=0 made rich print nothing at all (evaluate's scores, align's tables), exit 0."""
+    import io
+
+    from rich.table import Table
+
+    from nmt_cli.cli.console import MIN_WIDTH, console
+
+    monkeypatch.setenv("COLUMNS", columns)
+    out = io.StringIO()
+    table = Table("metric", "score")
+    table.add_row("BLEU", "100.00")
+    console(file=out).print(table)
+    assert console(file=io.StringIO()).width == MIN_WIDTH and "BLEU" in out.getvalue()

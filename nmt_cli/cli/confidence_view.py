@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 from rich.console import Console
 from rich.text import Text
 
+from nmt_cli.cli.console import console as make_console
 from nmt_cli.cli.formats import confidence_json
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def write_confidence(
     out: TextIO, scored: Iterable[tuple[Translation, Confidence]], form: str, err: Console, flush_each: bool
 ) -> None:
     """Write each translation as JSON (`form` "json") or coloured text, the legend first."""
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    console = make_console(file=out, highlight=False, soft_wrap=True)
     if form != "json":
         err.print(LEGEND)
     for translation, confidence in scored:

@@ -16,7 +16,18 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-err = Console(stderr=True, highlight=False)
+MIN_WIDTH = 40  # COLUMNS=0 or 5 left rich no room: tables came out empty, exit 0
+
+
+def console(**options: Any) -> Console:
+    """A rich Console with `options`, at least MIN_WIDTH columns wide whatever COLUMNS says."""
+    made = Console(**options)
+    if made.width < MIN_WIDTH:
+        made.width = MIN_WIDTH
+    return made
+
+
+err = console(stderr=True, highlight=False)
 
 # Characters a terminal may act on instead of showing: C0 and C1 controls (ESC starts the
 # sequences that set the title or clear the screen), DEL, and the bidirectional overrides that

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from nmt_cli.alignment.heatmap import clip, heat, layout
 from nmt_cli.cli import formats
+from nmt_cli.cli.console import console as make_console
 from nmt_cli.cli.console import visible
 
 if TYPE_CHECKING:  # annotations only: rendering scores must not import torch
@@ -47,11 +48,11 @@ def write_alignments(
     None) and return their links, for scoring against gold alignments."""
     from nmt_cli.alignment.extract import to_json, to_pharaoh
 
-    console = Console(file=out, no_color=True if no_color else None, highlight=False)
+    view = make_console(file=out, no_color=True if no_color else None, highlight=False)
     predicted: list[list[Link]] = []
     for a in alignments:
         if out is not None and form == "table":
-            console.print(alignment_view(shown(a), console.width, len(predicted)))
+            view.print(alignment_view(shown(a), view.width, len(predicted)))
         elif out is not None:
             out.write((to_json(a) if form == "json" else to_pharaoh(a.links)) + "\n")
         predicted.append(a.links)
@@ -197,7 +198,7 @@ def validation_table(history: list[Validation]) -> Table:
 
 def print_scores(scores: Scores) -> None:
     """The score table on stdout."""
-    Console(highlight=False).print(score_table(scores))
+    make_console(highlight=False).print(score_table(scores))
 
 
 def score_table(scores: Scores) -> Table:
