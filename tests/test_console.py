@@ -52,3 +52,15 @@ def test_a_tiny_columns_setting_still_leaves_the_tables_room(monkeypatch, column
     table.add_row("BLEU", "100.00")
     console(file=out).print(table)
     assert console(file=io.StringIO()).width == MIN_WIDTH and "BLEU" in out.getvalue()
+
+
+def test_a_reader_that_goes_away_is_a_broken_pipe_for_run_to_end_quietly():
+    """rich exits 1 on a broken pipe (`nmt align -f table | head -1`); run() ends with 0."""
+    import os
+
+    from nmt_cli.cli.console import console
+
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w") as out, pytest.raises(BrokenPipeError):
+        console(file=out).print("x" * 100_000)

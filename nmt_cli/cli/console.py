@@ -19,9 +19,17 @@ from rich.markup import escape
 MIN_WIDTH = 40  # COLUMNS=0 or 5 left rich no room: tables came out empty, exit 0
 
 
+class _PipeConsole(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (`| head -1`): rich would exit 1 here; `run` ends such a
+        command quietly with 0, as every other output of nmt does."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def console(**options: Any) -> Console:
     """A rich Console with `options`, at least MIN_WIDTH columns wide whatever COLUMNS says."""
-    made = Console(**options)
+    made = _PipeConsole(**options)
     if made.width < MIN_WIDTH:
         made.width = MIN_WIDTH
     return made
