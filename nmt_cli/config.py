@@ -125,10 +125,10 @@ class DataConfig:
         cli_type=Path | None,
     )
     spm_sample: int = option(
-        1_000_000, "Training pairs sampled (reservoir) to train SentencePiece on.", min=1
+        1_000_000, "Training pairs sampled (reservoir) to train SentencePiece on.", min=1, max=10**9
     )
     valid_max_sentences: int = option(
-        1000, "Validation BLEU on at most this many pairs (a fixed subset); loss on all.", min=1
+        1000, "Validation BLEU on at most this many pairs (a fixed subset); loss on all.", min=1, max=10**7
     )
     vocab_size: int = option(8000, "SentencePiece vocabulary size.", min=1, max=1_000_000)
     joint_vocab: bool = option(True, "One SentencePiece model for both languages.")
@@ -154,16 +154,16 @@ class TrainConfig:
     lr_schedule: Schedule = option(
         "plateau", "plateau (RNN default) or inverse-sqrt (Transformer default).", by_arch=True
     )
-    warmup_steps: int = option(1000, "Linear warmup steps for inverse-sqrt.", min=0)
+    warmup_steps: int = option(1000, "Linear warmup steps for inverse-sqrt.", min=0, max=10**9)
     label_smoothing: float = option(0.1, "Label smoothing.", bounds=PROBABILITY)
     # 0 is no "off": clip_grad_norm_ would scale every gradient to 0, and nothing would learn.
     clip_norm: float = option(1.0, "Gradient-norm clipping.", bounds=((">", 0),))
-    accumulate: int = option(1, "Batches per optimizer update.", min=1)
-    valid_every: int = option(1000, "Validate every N updates.", min=1)
+    accumulate: int = option(1, "Batches per optimizer update.", min=1, max=1024)
+    valid_every: int = option(1000, "Validate every N updates.", min=1, max=10**9)
     valid_beam: int = 1
-    patience: int = option(8, "Stop after N validations without a better BLEU.", min=0)
-    max_epochs: int = option(100, "Epoch budget.", min=1)
-    max_steps: int = option(0, "Update budget (0: none).", min=0)
+    patience: int = option(8, "Stop after N validations without a better BLEU.", min=0, max=10**6)
+    max_epochs: int = option(100, "Epoch budget.", min=1, max=10**6)
+    max_steps: int = option(0, "Update budget (0: none).", min=0, max=10**9)
     max_minutes: float = option(0.0, "Wall-clock budget in minutes (0: none).", bounds=((">=", 0),))
     seed: int = option(1, "Random seed.", min=0, max=2**32 - 1)  # numpy and SentencePiece: 32 bits
     device: str = option("auto", "auto, cpu or cuda (auto picks CUDA when present).")
@@ -171,14 +171,14 @@ class TrainConfig:
         "auto", "auto (bf16 where the hardware has it; fp16 on GPUs without it), bf16, fp16 or fp32."
     )
     threads: int = option(0, "CPU threads (0: all cores).", min=0, max=1024)
-    log_every: int = option(20, "Updates between progress reports.", min=1)  # and step records
+    log_every: int = option(20, "Updates between progress reports.", min=1, max=10**9)  # and step records
     dist_timeout: float = option(
         30.0,
         "Under torchrun: minutes a process waits for a hung peer before failing (must exceed a validation).",
-        min=0.1,
+        bounds=((">=", 0.1), ("<=", 10_080)),  # at most a week
     )
     keep_checkpoints: int = option(
-        0, "Keep the weights of the last N validations as OUTPUT/ckpt.STEP.pt (for nmt average).", min=0
+        0, "Keep the last N validations' weights as OUTPUT/ckpt.STEP.pt (for nmt average).", min=0, max=10**4
     )
     init_from: str | None = option(
         None,

@@ -129,7 +129,7 @@ def test_a_beam_wider_than_the_vocabulary_is_refused_where_the_model_is_loaded(t
         ("src_lang", 5, "src_lang must be a language code"),
         ("tgt_lang", ["en"], "tgt_lang must be a language code"),
         ("data", "x", '"data" entry is not an object'),
-        ("spm", None, '"spm" entry is not an object'),
+        ("spm", ["spm.model"], '"spm" entry is not an object'),
         ("spm", {"src": 3}, '"spm" entry is not an object'),
     ],
 )

@@ -47,6 +47,7 @@ DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
             int,
             typer.Option(
                 min=0,
+                max=1000,
                 help="Never output the same n-gram of this size twice (beam, greedy, sampling; 0: off).",
             ),
         ],
@@ -78,7 +79,7 @@ DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
         DecodeConfig.seed,
     ),
     "batch_size": (
-        Annotated[int, typer.Option(min=1, help="Most sentences per batch (sorted by length).")],
+        Annotated[int, typer.Option(min=1, max=100_000, help="Most sentences per batch (sorted by length).")],
         DecodeConfig.batch_size,
     ),
     "batch_tokens": (
@@ -86,6 +87,7 @@ DECODE_OPTIONS: dict[str, tuple[Any, Any]] = {
             int,
             typer.Option(
                 min=0,
+                max=10_000_000,
                 help="Most source subwords × beam size per batch: the search's working set "
                 f"(0: {RNN.decode_batch_tokens} for rnn, {TF.decode_batch_tokens} for transformer, "
                 f"x{BEAM_BUDGET} for beam search).",

@@ -64,7 +64,7 @@ def language_code(lang: str | None) -> str:
 
 def source_language(config: dict[str, Any]) -> str:
     """The source language of a model directory's config.json, as a sentencex code."""
-    return language_code(config.get("src_lang") or config.get("data", {}).get("src_lang"))
+    return language_code(config.get("src_lang") or (config.get("data") or {}).get("src_lang"))
 
 
 def _ascii_spaces(line: str) -> str:

@@ -174,7 +174,7 @@ def read_config(model_dir: Path, option: str = "") -> dict[str, Any]:
 def _check_entries(config: dict[str, Any], config_path: Path) -> None:
     """The entries beside the model settings that decoding reads: languages are text, "data"
     and "spm" are objects (a hand-edited file fails here in words, not as an AttributeError)."""
-    data, spm = config.get("data", {}), config.get("spm", {})
+    data, spm = config.get("data") or {}, config.get("spm") or {}  # null: the defaults
     if not isinstance(data, dict):
         raise NMTError(f'{config_path} is corrupt: its "data" entry is not an object')
     if not (isinstance(spm, dict) and all(isinstance(v, str) for v in spm.values())):
