@@ -139,7 +139,7 @@ def hypotheses(
         from nmt_cli.documents.translate import search_translator, subword_measure, translate_text_lines
 
         translator = search_translator(model, tokenizer, cfg, device)  # type: ignore[arg-type]
-        return [text for _, text in translate_text_lines(src, translator, subword_measure(tokenizer), doc)]
+        return [text for _, text, _ in translate_text_lines(src, translator, subword_measure(tokenizer), doc)]
     return [t.text for t in translate(model, tokenizer, src, cfg, device=device)]  # type: ignore[arg-type]
 
 

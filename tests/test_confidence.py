@@ -82,3 +82,23 @@ def test_scored_words_are_named_as_the_translation_writes_them():
     assert [w.text for w in as_written(scored, "I love 😀")] == ["I", "love", "😀"]
     assert [w.score for w in as_written(scored, "I love 😀")] == [0.9, 0.8, 0.0]
     assert as_written(scored, "I love it so") == scored  # not one to one: as scored
+
+
+def test_a_line_translated_sentence_by_sentence_is_scored_sentence_by_sentence(tiny_model_dir):
+    """Read back given the whole line, a second sentence's words looked improbable (0.003 for
+    a right "A"); each sentence now gets the scores it has alone, and the line the geometric
+    mean over all their tokens."""
+    from nmt_cli.decoding.confidence import confidences, token_log_probs, with_confidence
+    from nmt_cli.decoding.search import Translation
+    from nmt_cli.models.checkpoint import load_model
+
+    m = load_model(tiny_model_dir)
+    parts = [("ein hund läuft .", "a dog runs ."), ("eine katze .", "a cat .")]
+    line = Translation("ein hund läuft . eine katze .", [], [], "a dog runs . a cat .", parts=parts)
+    [(_, got)] = list(with_confidence(m.model, m.tokenizer, [line]))
+    alone = confidences(m.model, m.tokenizer, [s for s, _ in parts], [t for _, t in parts])
+    assert got.words == alone[0].words + alone[1].words
+    src = m.tokenizer.encode_src([s for s, _ in parts])
+    tgt = m.tokenizer.encode_tgt([t for _, t in parts])
+    every = [lp for lps in token_log_probs(m.model, src, tgt) for lp in lps]
+    assert math.isclose(got.score, sentence_score(every), rel_tol=1e-6)

@@ -2,10 +2,10 @@
 about its words and the whole sentence.
 
 The translation is read back in one teacher-forced pass given its source (so that tokens a
-glossary forced get the model's own view of them, an ensemble scores as it decodes, and lines
-translated sentence by sentence or as documents are scored the same way). A word's score is
-the product of its subword pieces' probabilities, a sentence's the geometric mean over its
-tokens and EOS.
+glossary forced get the model's own view of them, and an ensemble scores as it decodes); a
+line translated sentence by sentence is read back sentence by sentence, each given its own
+source. A word's score is the product of its subword pieces' probabilities, a sentence's the
+geometric mean over its tokens and EOS (a line's, over all its sentences' tokens).
 """
 
 from __future__ import annotations
@@ -84,13 +84,20 @@ def confidences(
     model: Seq2Seq, tokenizer: Tokenizer, sources: Sequence[str], targets: Sequence[str]
 ) -> list[Confidence]:
     """How confident the model is of each translation of each source."""
+    scored = scored_pairs(model, tokenizer, sources, targets)
+    return [Confidence(sentence_score(lp), found) if lp else Confidence(0.0, []) for lp, found in scored]
+
+
+def scored_pairs(
+    model: Seq2Seq, tokenizer: Tokenizer, sources: Sequence[str], targets: Sequence[str]
+) -> list[tuple[list[float], list[Word]]]:
+    """For each (source, translation): its tokens' log-probabilities (EOS included) and its
+    scored words; both empty for an empty source."""
     src = [ids[:MAX_TOKENS] for ids in tokenizer.encode_src(sources)]
     tgt = [ids[:MAX_TOKENS] for ids in tokenizer.encode_tgt(targets)]
     scores = token_log_probs(model, src, tgt)
     return [
-        Confidence(sentence_score(lp), as_written(words(tokenizer.tgt_pieces(ids), lp), text))
-        if s and lp
-        else Confidence(0.0, [])
+        (lp, as_written(words(tokenizer.tgt_pieces(ids), lp), text)) if s and lp else ([], [])
         for s, ids, lp, text in zip(src, tgt, scores, targets)
     ]
 
@@ -107,8 +114,19 @@ def as_written(scored: list[Word], text: str) -> list[Word]:
 def with_confidence(
     model: Seq2Seq, tokenizer: Tokenizer, translations: Iterable[Translation], window: int = 1000
 ) -> Iterator[tuple[Translation, Confidence]]:
-    """Each translation of a stream with its confidence, scored in windows of `window`."""
+    """Each translation of a stream with its confidence, scored in windows of `window`; a line
+    translated sentence by sentence is read back sentence by sentence (given the whole line,
+    the model would score a second sentence's words as if they had to follow the first's)."""
     stream = iter(translations)
     while chunk := list(islice(stream, window)):
-        sources, targets = [t.source for t in chunk], [t.text for t in chunk]
-        yield from zip(chunk, confidences(model, tokenizer, sources, targets))
+        parts = [t.parts or [(t.source, t.text)] for t in chunk]
+        pairs = [pair for line in parts for pair in line]
+        scored = iter(scored_pairs(model, tokenizer, [s for s, _ in pairs], [t for _, t in pairs]))
+        for translation, line in zip(chunk, parts):
+            got = [next(scored) for _ in line]
+            log_probs = [lp for lps, _ in got for lp in lps]
+            found = [word for _, ws in got for word in ws]
+            yield (
+                translation,
+                Confidence(sentence_score(log_probs), found) if log_probs else Confidence(0.0, []),
+            )

@@ -42,6 +42,7 @@ class Translation:
     hypotheses: list[Hypothesis]  # best first; empty for an empty source line
     text: str  # detokenized best hypothesis
     terms: list[str] = field(default_factory=list)  # what it had to contain (glossary, protected)
+    parts: list[tuple[str, str]] = field(default_factory=list)  # (sentence, translation) joined; []: one
 
 
 def make_sampler(cfg: DecodeConfig, device: torch.device) -> Sampler | None:

@@ -147,13 +147,22 @@ def translate_lines(
     lines: Sequence[str], translator: Translator, splitting: Splitting, measure: Measure
 ) -> list[str]:
     """One translated line per line; empty and blank lines stay empty."""
+    return [text for text, _ in translated_parts(lines, translator, splitting, measure)]
+
+
+def translated_parts(
+    lines: Sequence[str], translator: Translator, splitting: Splitting, measure: Measure
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Each line's translation, with the (sentence, its translation) pairs it joins: what its
+    confidence is read from, sentence by sentence, as it was translated."""
     plans = plan_lines(lines, splitting, measure)
     units = [line[s:e] for line, plan in zip(lines, plans) for pieces in plan for s, e in pieces]
     translated = keeping_markers(copying_wordless(translator))(units) if units else []
     out, at = [], 0
     for line, plan in zip(lines, plans):
         n = sum(len(pieces) for pieces in plan)
-        out.append(one_line(assemble(line, plan, translated[at : at + n])))  # a \r kept would end it
+        done = translated[at : at + n]
+        out.append((one_line(assemble(line, plan, done)), list(zip(units[at : at + n], done))))  # no \r kept
         at += n
     return out
 

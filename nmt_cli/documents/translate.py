@@ -22,7 +22,7 @@ from nmt_cli.documents.lines import (
     no_spans,
     read_input,
     trained_length,
-    translate_lines,
+    translated_parts,
 )
 from nmt_cli.documents.split import language_code, source_language
 from nmt_cli.errors import NMTError
@@ -140,12 +140,14 @@ def attention_translator(model: Seq2Seq, tokenizer: Tokenizer, decode: DecodeCon
 
 def translate_text_lines(
     lines: Iterable[str], translator: Translator, measure: Measure, cfg: DocumentConfig, window: int = 1000
-) -> Iterator[tuple[str, str]]:
-    """(line, its translation) for each line, a window of lines at a time (bounded memory)."""
+) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
+    """(line, its translation, the (sentence, translation) pairs it joins) for each line, a
+    window of lines at a time (bounded memory)."""
     from nmt_cli.io.lines import windows
 
     for chunk in windows(lines, window):
-        yield from zip(chunk, translate_lines(chunk, translator, cfg.splitting, measure), strict=True)
+        done = translated_parts(chunk, translator, cfg.splitting, measure)
+        yield from ((line, text, parts) for line, (text, parts) in zip(chunk, done, strict=True))
 
 
 def translate_with(
@@ -162,7 +164,7 @@ def translate_with(
         lines = text.split("\n")
         ends = ["\r" if line.endswith("\r") else "" for line in lines]
         out = translate_text_lines(lines, translator, measure, cfg)
-        return "\n".join(t + end for (_, t), end in zip(out, ends, strict=True))
+        return "\n".join(t + end for (_, t, _), end in zip(out, ends, strict=True))
     from nmt_cli.documents.document import translate_markup
     from nmt_cli.documents.inline import aligned_translator
 
@@ -208,8 +210,8 @@ def translate_input(
     cfg = cfg.with_terms(decode)
     if cfg.format == "text":
         translator, measure = search_translator(model, tokenizer, decode), subword_measure(tokenizer)
-        for line, text in translate_text_lines(lines, translator, measure, cfg, window):
-            yield Translation(line, [], [], text)
+        for line, text, parts in translate_text_lines(lines, translator, measure, cfg, window):
+            yield Translation(line, [], [], text, parts=parts)
         return
     document = "".join(lines)  # for markup, the lines come with their ends
     yield Translation(document, [], [], translate_document(model, tokenizer, document, cfg, decode))
