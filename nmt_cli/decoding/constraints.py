@@ -222,8 +222,15 @@ def case_fold(pieces: Sequence[str]) -> Tensor:
 
 
 def joining_pieces(pieces: Sequence[str]) -> Tensor:
-    """(V,) pieces that continue the word before them: no ▁ and a letter or digit first."""
-    return torch.tensor([not p.startswith("▁") and p[:1].isalnum() for p in pieces], dtype=torch.bool)
+    """(V,) pieces that continue the word before them: no ▁ and a letter or digit first, or a
+    separator and a digit (":30", ".20", ",5"), which would make a copied 3 into 3:30."""
+    return torch.tensor(
+        [
+            not p.startswith("▁") and (p[:1].isalnum() or (p[:1] in ".,:/-" and p[1:2].isdigit()))
+            for p in pieces
+        ],
+        dtype=torch.bool,
+    )
 
 
 def allocate(scores: Tensor, progress: Tensor, total: Tensor, k: int) -> Tensor:

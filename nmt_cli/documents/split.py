@@ -46,7 +46,11 @@ _MONTHS = _word_set(
 )
 # German sentencex never starts a sentence with a digit ("war 1990. | 2000 Menschen kamen.").
 _DIGITS_AFTER_END = re.compile(r"(?<=[.!?])([\"“”»']?\s+)(\d+)")
-_STREET = re.compile(r"(?i)str\.$")  # Goethestr. 12: an abbreviation sentencex does not know
+# Abbreviations a number follows (Goethestr. 12, Nr. 7, S. 12, Abb. 3): the number stays digits,
+# which sentencex reads as the abbreviation's own, where a capital would be read as an initial.
+_STREET = re.compile(
+    r"(?i)(?:str|(?<!\w)(?:nr|no|s|bd|kap|abs|art|abb|tab|fig|tel|pos|ziff|vol|jg|hnr|zi))\.$"
+)
 # A list item's number: "1. Erstens", "2. Zweitens" (not "2.5", not "12.3.").
 _ITEM = re.compile(r"(?<!\S)(\d{1,2})\.(?=\s)")
 _ITEM_ONLY = re.compile(r"\d{1,2}\.")
