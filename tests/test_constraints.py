@@ -154,3 +154,24 @@ def test_a_required_token_costs_a_hypothesis_at_most_a_uniform_guess():
     assert placed.numel() == 1 and placed.item() == pytest.approx(-math.log(vocab))
     others = top_s[(toks != 7) & torch.isfinite(top_s)]
     assert torch.allclose(others, logp[0, 0].expand_as(others))  # the rest keep their own
+
+
+def test_a_finished_term_is_not_continued_by_a_glued_piece():
+    """After a term, no piece that glues onto its last word: a letter or digit ("Berlin" ->
+    "Berlins"), or a separator and a digit (a copied 3 -> 3:30); punctuation and new words may."""
+    from nmt_cli.decoding.constraints import joining_pieces
+
+    pieces = ["▁Hund", "s", "9", ":30", ".000", ",5", ".", ",", "▁3", ":", "-"]
+    assert joining_pieces(pieces).tolist() == [
+        False,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
