@@ -59,7 +59,7 @@ def _ct2(
     import ctranslate2
     import sentencepiece as spm
 
-    from nmt_cli.config import BATCH_TOKENS, DecodeConfig
+    from nmt_cli.config import ARCH_DEFAULTS, DecodeConfig
     from nmt_cli.data.tokenizer import normalize
     from nmt_cli.decoding.search import batch_budget  # ours counts source subwords x beam
 
@@ -75,7 +75,10 @@ def _ct2(
             beam_size=beam,
             length_penalty=1.0,  # CTranslate2 divides by |y|, ours by GNMT's (5 + |y|) / 6
             min_decoding_length=0,
-            max_batch_size=batch_budget(DecodeConfig(beam_size=beam), BATCH_TOKENS["transformer"]) // beam,
+            max_batch_size=batch_budget(
+                DecodeConfig(beam_size=beam), ARCH_DEFAULTS["transformer"].decode_batch_tokens
+            )
+            // beam,
             batch_type="tokens",
         )
         hyps = [r.hypotheses[0] for r in results]

@@ -23,6 +23,8 @@ PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 
 # A dropout or smoothing probability: 1 would leave nothing to learn from.
 PROBABILITY = ((">=", 0), ("<", 1))
+MAX_SEED = 2**32 - 1  # numpy's and SentencePiece's seeds are unsigned 32-bit
+MAX_THREADS = 1024  # far beyond any CPU; 100000 made torch and SentencePiece abort
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", **cli: Any) -> Any:
@@ -165,12 +167,12 @@ class TrainConfig:
     max_epochs: int = option(100, "Epoch budget.", min=1, max=10**6)
     max_steps: int = option(0, "Update budget (0: none).", min=0, max=10**9)
     max_minutes: float = option(0.0, "Wall-clock budget in minutes (0: none).", bounds=((">=", 0),))
-    seed: int = option(1, "Random seed.", min=0, max=2**32 - 1)  # numpy and SentencePiece: 32 bits
+    seed: int = option(1, "Random seed.", min=0, max=MAX_SEED)
     device: str = option("auto", "auto, cpu or cuda (auto picks CUDA when present).")
     precision: TrainPrecision = option(
         "auto", "auto (bf16 where the hardware has it; fp16 on GPUs without it), bf16, fp16 or fp32."
     )
-    threads: int = option(0, "CPU threads (0: all cores).", min=0, max=1024)
+    threads: int = option(0, "CPU threads (0: all cores).", min=0, max=MAX_THREADS)
     log_every: int = option(20, "Updates between progress reports.", min=1, max=10**9)  # and step records
     dist_timeout: float = option(
         30.0,
@@ -224,7 +226,6 @@ ARCH_DEFAULTS: dict[Arch, ArchDefaults] = {
     "rnn": ArchDefaults(1, 0.3, "plateau", (0.9, 0.999), 2500),
     "transformer": ArchDefaults(3, 0.1, "inverse-sqrt", (0.9, 0.98), 5000),
 }
-BATCH_TOKENS: dict[Arch, int] = {arch: d.decode_batch_tokens for arch, d in ARCH_DEFAULTS.items()}
 BEAM_BUDGET = 2  # beam search's default batch budget, as a multiple of decode_batch_tokens
 
 

@@ -21,7 +21,7 @@ from make_align_gold import tokenize  # noqa: E402
 
 from nmt_cli.alignment.aer import alignment_error, read_gold  # noqa: E402
 from nmt_cli.alignment.symmetrize import HEURISTICS, symmetrize  # noqa: E402
-from nmt_cli.data.word_align import read_pharaoh  # noqa: E402
+from nmt_cli.alignment.word_align import read_pharaoh  # noqa: E402
 
 TRAIN = ("data/multi30k/train", "data/tatoeba/train", "data/newstest/newstest2008-2012")
 GOLD = ("data/align-gold/tatoeba", "data/align-gold/multi30k", "data/align-gold/newstest2013")

@@ -10,12 +10,12 @@ from conftest import TINY_TRAIN_ARGS, train_args, transformer_config
 from toy import make_pairs
 from typer.testing import CliRunner
 
+from nmt_cli.alignment import word_align
+from nmt_cli.alignment.word_align import subword_links, units
 from nmt_cli.cli.app import app
 from nmt_cli.config import AttentionChoice, RuntimeConfig
-from nmt_cli.data import word_align
 from nmt_cli.data.batch import collate
 from nmt_cli.data.shards import Shard, ShardSet, ShardWriter
-from nmt_cli.data.word_align import subword_links, units
 from nmt_cli.decoding.session import load_for_decoding
 from nmt_cli.models.seq2seq import build_model
 from nmt_cli.training import guided

@@ -8,6 +8,7 @@ prepare's in train_options.py; each other command declares its own beside it (co
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
@@ -17,6 +18,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+
+from nmt_cli.config import MAX_SEED as MAX_SEED  # re-exported: decoding's --seed
+from nmt_cli.config import MAX_THREADS, TrainConfig
 
 Command = Callable[..., None]
 
@@ -36,10 +40,10 @@ ModelDirs = Annotated[
     ),
 ]
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")]
-Device = Annotated[str, typer.Option(help="auto, cpu or cuda (auto picks CUDA when present).")]
-MAX_THREADS = 1024  # far beyond any CPU; 100000 made torch and SentencePiece abort
-MAX_SEED = 2**32 - 1  # numpy's and SentencePiece's seeds are unsigned 32-bit
-Threads = Annotated[int, typer.Option(min=0, max=MAX_THREADS, help="CPU threads (0: all cores).")]
+# --device and --threads of every command: as `nmt train` declares them (config.TrainConfig).
+_TRAIN = {f.name: f.metadata for f in dataclasses.fields(TrainConfig)}
+Device = Annotated[str, typer.Option(help=_TRAIN["device"]["help"])]
+Threads = Annotated[int, typer.Option(min=0, max=MAX_THREADS, help=_TRAIN["threads"]["help"])]
 Split = Annotated[
     str | None,
     typer.Option(

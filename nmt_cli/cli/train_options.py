@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from nmt_cli.cli.options import Command, finite, range_text, with_options
-from nmt_cli.config import ARCH_DEFAULTS
+from nmt_cli.config import ARCH_DEFAULTS, MAX_SEED
 from nmt_cli.training.recipe import OPTIONS, Option, TrainRecipe
 
 # What typer.Option takes from a declaration's metadata as it is.
@@ -83,5 +83,5 @@ PrepareOutput = Annotated[
 ]
 PrepareSeed = Annotated[
     int,
-    typer.Option(min=0, max=2**32 - 1, help="Random seed (the SentencePiece sample, the held-out pairs)."),
+    typer.Option(min=0, max=MAX_SEED, help="Random seed (the SentencePiece sample, the held-out pairs)."),
 ]

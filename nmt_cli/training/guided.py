@@ -23,11 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from nmt_cli.data import cache
-from nmt_cli.data.batch import Batch
-from nmt_cli.data.shards import Shard, ShardSet
-from nmt_cli.data.tokenizer import Tokenizer
-from nmt_cli.data.word_align import (
+from nmt_cli.alignment.word_align import (
     MISSING,
     eflomal_available,
     eflomal_links,
@@ -35,6 +31,10 @@ from nmt_cli.data.word_align import (
     unit_words,
     units,
 )
+from nmt_cli.data import cache
+from nmt_cli.data.batch import Batch
+from nmt_cli.data.shards import Shard, ShardSet
+from nmt_cli.data.tokenizer import Tokenizer
 from nmt_cli.errors import NMTError
 
 log = logging.getLogger("nmt_cli")

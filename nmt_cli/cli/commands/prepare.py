@@ -6,7 +6,7 @@ from __future__ import annotations
 from nmt_cli.cli import options as opt
 from nmt_cli.cli import train_options as topt
 from nmt_cli.cli.console import err, run
-from nmt_cli.config import DataConfig
+from nmt_cli.config import DataConfig, TrainConfig
 
 
 def prepare(
@@ -21,8 +21,8 @@ def prepare(
     max_len: topt.MaxLen = DataConfig.max_len,
     spm_sample: topt.SpmSample = DataConfig.spm_sample,
     valid_max_sentences: topt.ValidMaxSentences = DataConfig.valid_max_sentences,
-    seed: topt.PrepareSeed = 1,
-    threads: opt.Threads = 0,
+    seed: topt.PrepareSeed = TrainConfig.seed,
+    threads: opt.Threads = TrainConfig.threads,
     debug: opt.Debug = False,
 ) -> None:
     """Prepare corpora for training, once: SentencePiece, subword ids in memory-mapped shards.
