@@ -63,4 +63,4 @@ def test_a_reader_that_goes_away_is_a_broken_pipe_for_run_to_end_quietly():
     read, write = os.pipe()
     os.close(read)
     with os.fdopen(write, "w") as out, pytest.raises(BrokenPipeError):
-        console(file=out).print("x" * 100_000)
+        console(file=out).print("x")
