@@ -56,11 +56,17 @@ def test_a_tiny_columns_setting_still_leaves_the_tables_room(monkeypatch, column
 
 def test_a_reader_that_goes_away_is_a_broken_pipe_for_run_to_end_quietly():
     """rich exits 1 on a broken pipe (`nmt align -f table | head -1`); run() ends with 0."""
+    import contextlib
     import os
 
     from nmt_cli.cli.console import console
 
     read, write = os.pipe()
     os.close(read)
-    with os.fdopen(write, "w") as out, pytest.raises(BrokenPipeError):
-        console(file=out).print("x")
+    out = os.fdopen(write, "w", buffering=1)
+    try:
+        with pytest.raises(BrokenPipeError):
+            console(file=out).print("x")
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            out.close()
