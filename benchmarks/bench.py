@@ -97,7 +97,7 @@ def bench_translate(name: str, model_dir: Path, runs: int, batch1_sentences: int
 
     from nmt_cli.config import DecodeConfig
     from nmt_cli.decoding.precision import cast_for_decoding, quantize_int8
-    from nmt_cli.decoding.search import translate
+    from nmt_cli.decoding.translate import translate
     from nmt_cli.device import resolve_precision
     from nmt_cli.io.lines import read_lines
     from nmt_cli.models.checkpoint import load_model

@@ -37,7 +37,7 @@ def _ours(model_dir: Path, precision: str, lines: Sequence[str]) -> Callable[[in
     """A function beam -> [(translation, target tokens)] for our decoder at `precision`."""
     from nmt_cli.config import DecodeConfig
     from nmt_cli.decoding.precision import cast_for_decoding, quantize_int8
-    from nmt_cli.decoding.search import translate
+    from nmt_cli.decoding.translate import translate
     from nmt_cli.models.checkpoint import load_model
 
     loaded = load_model(model_dir)

@@ -124,7 +124,7 @@ def load(beam: int) -> Any:
 
 def timed_pair(loaded: Any, lines: Sequence[str], base: Any, other: Any, chunk: int = 25) -> Any:
     """Both configurations' translations, run interleaved chunk by chunk, and their seconds."""
-    from nmt_cli.decoding.search import translate
+    from nmt_cli.decoding.translate import translate
 
     outs: list[list] = [[], []]
     seconds = [0.0, 0.0]
@@ -282,7 +282,7 @@ def confidence(max_per_set: int = 500, beam: int = 5) -> None:
 
     from nmt_cli.config import DecodeConfig
     from nmt_cli.decoding.confidence import confidences
-    from nmt_cli.decoding.search import translate
+    from nmt_cli.decoding.translate import translate
 
     loaded = load(beam)
     chrf = CHRF()
@@ -307,8 +307,8 @@ def reverse(max_per_set: int = 500, beam: int = 5) -> None:
 
     from nmt_cli.config import DecodeConfig, RuntimeConfig
     from nmt_cli.decoding.confidence import confidences
-    from nmt_cli.decoding.search import translate
     from nmt_cli.decoding.session import load_for_decoding
+    from nmt_cli.decoding.translate import translate
 
     fwd, rev = load(beam), load_for_decoding(Path("models/en-de"), RuntimeConfig(threads=1))
     chrf = CHRF()

@@ -133,7 +133,7 @@ def hypotheses(
 ) -> list[str]:
     """The model's best translation of each source line, as `nmt translate` would print it
     (split into sentences as `doc` says; None: each line whole)."""
-    from nmt_cli.decoding.search import translate
+    from nmt_cli.decoding.translate import translate
 
     if doc is not None and doc.split != "none":
         from nmt_cli.documents.translate import search_translator, subword_measure, translate_text_lines

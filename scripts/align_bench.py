@@ -21,8 +21,8 @@ import torch
 
 from nmt_cli.config import DecodeConfig, RuntimeConfig
 from nmt_cli.data.shards import Shard, ShardSet
-from nmt_cli.decoding.search import translate
 from nmt_cli.decoding.session import load_for_decoding
+from nmt_cli.decoding.translate import translate
 from nmt_cli.training import guided
 from nmt_cli.training.step import make_optimizer, train_step
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nmt_cli.config import DecodeConfig
-from nmt_cli.decoding.search import translate
+from nmt_cli.decoding.translate import translate
 from nmt_cli.errors import NMTError
 from nmt_cli.models.checkpoint import load_model, save_weights
 

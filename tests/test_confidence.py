@@ -89,7 +89,7 @@ def test_a_line_translated_sentence_by_sentence_is_scored_sentence_by_sentence(t
     a right "A"); each sentence now gets the scores it has alone, and the line the geometric
     mean over all their tokens."""
     from nmt_cli.decoding.confidence import confidences, token_log_probs, with_confidence
-    from nmt_cli.decoding.search import Translation
+    from nmt_cli.decoding.translate import Translation
     from nmt_cli.models.checkpoint import load_model
 
     m = load_model(tiny_model_dir)

@@ -257,7 +257,7 @@ runner = CliRunner()
 
 
 def test_cli_split_none_is_todays_output_byte_for_byte(tiny_model_dir):
-    from nmt_cli.decoding.search import translate
+    from nmt_cli.decoding.translate import translate
     from nmt_cli.models.checkpoint import load_model
 
     text = "ein hund läuft. eine katze schläft.\n\nein mann  spielt\n"

@@ -89,7 +89,7 @@ def ours(
     model_dir: Path, lines: list[str], beam: int, length_penalty: float
 ) -> tuple[list[str], list[float]]:
     from nmt_cli.config import DecodeConfig
-    from nmt_cli.decoding.search import translate
+    from nmt_cli.decoding.translate import translate
     from nmt_cli.models.checkpoint import load_model
 
     loaded = load_model(model_dir)

@@ -22,7 +22,8 @@ from nmt_cli.cli.formats import (
     validation_line,
     write_translations,
 )
-from nmt_cli.decoding.search import Hypothesis, Translation
+from nmt_cli.decoding.search import Hypothesis
+from nmt_cli.decoding.translate import Translation
 from nmt_cli.training.report import StepStats, Validation
 
 

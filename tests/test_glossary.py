@@ -97,7 +97,7 @@ def tiny(tiny_model_dir):
 def test_protected_spans_come_out_byte_for_byte(tiny, span, beam):
     """Even through a toy model whose vocabulary has no digits: the span is in the output."""
     from nmt_cli.config import DecodeConfig
-    from nmt_cli.decoding.search import translate
+    from nmt_cli.decoding.translate import translate
 
     line = f"ein hund {span} läuft"
     out = translate(tiny.model, tiny.tokenizer, [line], DecodeConfig(beam_size=beam, protect=True))
@@ -110,7 +110,7 @@ def test_protected_spans_come_out_byte_for_byte(tiny, span, beam):
 def test_a_line_that_is_only_protected_spans_is_copied_as_it_is(tiny, span, before):
     """Nothing is left to translate: a search would write a sentence of its own before the span."""
     from nmt_cli.config import DecodeConfig
-    from nmt_cli.decoding.search import translate
+    from nmt_cli.decoding.translate import translate
 
     lines = [before + span, "ein hund läuft"]
     cfg = DecodeConfig(beam_size=2, protect=True, keep=("^ein hund läuft$",))
@@ -148,7 +148,7 @@ def test_a_line_whose_constrained_search_ends_nowhere_is_translated_without_span
     """Beam search under spans that leave no way to end finishes no hypothesis: the line is
     translated again without them, with a warning, never left empty (the other line untouched)."""
     from nmt_cli.config import DecodeConfig
-    from nmt_cli.decoding import search
+    from nmt_cli.decoding import search, translate
 
     real = search.beam_search
 
@@ -159,10 +159,10 @@ def test_a_line_whose_constrained_search_ends_nowhere_is_translated_without_span
     monkeypatch.setattr(search, "beam_search", nothing_under_constraints)
     lines = ["ein hund 25 läuft", "ein hund läuft"]
     cfg = DecodeConfig(beam_size=3, protect=True)
-    out = search.translate(tiny.model, tiny.tokenizer, lines, cfg)
+    out = translate.translate(tiny.model, tiny.tokenizer, lines, cfg)
     assert all(t.text and t.hypotheses for t in out)
     assert out[0].terms == [] and "translated without them" in caplog.text
-    plain = search.translate(tiny.model, tiny.tokenizer, lines, DecodeConfig(beam_size=3, protect=False))
+    plain = translate.translate(tiny.model, tiny.tokenizer, lines, DecodeConfig(beam_size=3, protect=False))
     assert [t.text for t in out] == [t.text for t in plain]
 
 

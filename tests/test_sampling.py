@@ -11,7 +11,8 @@ from nmt_cli.config import BOS_ID, EOS_ID, DecodeConfig
 from nmt_cli.decoding.beam import beam_search
 from nmt_cli.decoding.greedy import greedy, sample
 from nmt_cli.decoding.sampling import Sampler, Sampling, block_repeats, restrict
-from nmt_cli.decoding.search import make_sampler, translate
+from nmt_cli.decoding.search import make_sampler
+from nmt_cli.decoding.translate import translate
 from nmt_cli.errors import NMTError
 from nmt_cli.models.seq2seq import build_model
 

@@ -6,7 +6,8 @@ from toy import src_batch
 from nmt_cli.config import EOS_ID, DecodeConfig
 from nmt_cli.decoding.beam import beam_search
 from nmt_cli.decoding.greedy import greedy
-from nmt_cli.decoding.search import batch_budget, length_batches, translate
+from nmt_cli.decoding.search import batch_budget, length_batches
+from nmt_cli.decoding.translate import translate
 
 
 class IdTokenizer:
@@ -195,7 +196,7 @@ def test_a_non_empty_source_never_gets_an_empty_translation(trained):
 
 
 def test_entities_a_model_learned_from_escaped_text_become_characters_unless_the_source_has_them():
-    from nmt_cli.decoding.search import unescaped
+    from nmt_cli.decoding.translate import unescaped
 
     assert unescaped("Der Mann & die Frau.", "The man &amp; the woman.") == "The man & the woman."
     assert unescaped("a < b", "a &lt; b &gt; c &quot;d&quot;") == 'a < b > c "d"'

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from nmt_cli.cli.app import app
 from nmt_cli.config import DecodeConfig, RuntimeConfig
 from nmt_cli.decoding.session import files_read, load_models
-from nmt_cli.documents.translate import TranslateFiles, start_translation
+from nmt_cli.documents.translate_files import TranslateFiles, start_translation
 from nmt_cli.errors import NMTError
 from nmt_cli.models.ensemble import Ensemble
 

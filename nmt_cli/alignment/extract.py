@@ -22,7 +22,7 @@ from nmt_cli.alignment.aer import Link
 from nmt_cli.alignment.forced import force_decode
 from nmt_cli.config import DecodeConfig, Level
 from nmt_cli.data.tokenizer import Tokenizer, normalize
-from nmt_cli.decoding.search import translate
+from nmt_cli.decoding.translate import translate
 from nmt_cli.errors import NMTError
 from nmt_cli.models.seq2seq import Seq2Seq
 

@@ -18,7 +18,7 @@ from nmt_cli.cli.formats import confidence_json
 
 if TYPE_CHECKING:
     from nmt_cli.decoding.confidence import Confidence
-    from nmt_cli.decoding.search import Translation
+    from nmt_cli.decoding.translate import Translation
 
 LOW, VERY_LOW = 0.5, 0.2  # word probabilities below which a word is marked
 LEGEND = (

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # annotations only: writing text must not import torch
     from nmt_cli.alignment.aer import AlignmentScores
     from nmt_cli.data.prepare import Prepared
     from nmt_cli.decoding.confidence import Confidence
-    from nmt_cli.decoding.search import Translation
+    from nmt_cli.decoding.translate import Translation
     from nmt_cli.training.report import StepStats, Validation
 
 

@@ -24,7 +24,7 @@ from nmt_cli.data.tokenizer import Tokenizer
 from nmt_cli.models.seq2seq import Seq2Seq
 
 if TYPE_CHECKING:
-    from nmt_cli.decoding.search import Translation
+    from nmt_cli.decoding.translate import Translation
 
 WORD_START = "▁"  # SentencePiece's mark of a piece that begins a word
 ROWS = 64  # sentences per teacher-forced batch

@@ -16,7 +16,7 @@ from torch import nn
 from nmt_cli.config import DecodeConfig
 from nmt_cli.data.prepare import Prepared
 from nmt_cli.data.tokenizer import Tokenizer
-from nmt_cli.decoding.search import translate
+from nmt_cli.decoding.translate import translate
 from nmt_cli.errors import NMTError
 from nmt_cli.models.seq2seq import Seq2Seq
 from nmt_cli.training import distributed

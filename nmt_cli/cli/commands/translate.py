@@ -42,7 +42,7 @@ def translate(
 
     def action() -> None:
         from nmt_cli.cli.formats import write_translations
-        from nmt_cli.documents.translate import TranslateFiles, start_translation
+        from nmt_cli.documents.translate_files import TranslateFiles, start_translation
 
         live = interactive(input)
         request = TranslateFiles(
