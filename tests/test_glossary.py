@@ -236,3 +236,14 @@ def test_ascii_characters_the_vocabulary_lacks_and_folded_digits_are_unknown():
     assert tokenizer.src_unknown("Ja | Nein, a^b, {Enter}") == {"|", "^", "{", "}"}
     assert tokenizer.src_unknown("80 m², H₂O, ½ Million") == {"²", "₂", "½"}
     assert tokenizer.src_unknown("Ein Hund läuft… „gut“ – 3,5 km.") == set()
+
+
+def test_a_line_that_finds_no_hypothesis_even_unconstrained_is_an_error(tiny, monkeypatch):
+    """Only scores that are not numbers (a diverged or damaged model) leave a plain search with
+    nothing: an error, not an empty line and a warning about glossary terms there were none of."""
+    from nmt_cli.config import DecodeConfig
+    from nmt_cli.decoding import search, translate
+
+    monkeypatch.setattr(search, "beam_search", lambda model, src, mask, cfg, cons=None: [[] for _ in src])
+    with pytest.raises(NMTError, match="no translation for 2 line"):
+        translate.translate(tiny.model, tiny.tokenizer, ["ein hund", "eine katze"], DecodeConfig(beam_size=2))
