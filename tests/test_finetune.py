@@ -8,9 +8,9 @@ from conftest import rnn_config
 from nmt_cli.config import DataConfig, TrainConfig
 from nmt_cli.data.tokenizer import train_sentencepiece
 from nmt_cli.errors import NMTError
-from nmt_cli.models import checkpoint, train_state
+from nmt_cli.models import checkpoint
 from nmt_cli.models.seq2seq import build_model
-from nmt_cli.training import finetune
+from nmt_cli.training import finetune, run_state
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def model_dir(tmp_path_factory):
     cfg = rnn_config(embed_dim=8, hidden_dim=16, dropout=0.3)
     data = DataConfig(train="t", src_lang="de", tgt_lang="en", vocab_size=30)
     train = TrainConfig(output=str(directory), lr_schedule="plateau")
-    train_state.write_config(directory, cfg, data, train, {})
+    run_state.write_config(directory, cfg, data, train, {})
     torch.manual_seed(0)
     checkpoint.save_weights(directory / checkpoint.WEIGHTS, build_model(cfg), cfg)
     return directory

@@ -6,9 +6,8 @@ import dataclasses
 import torch
 from conftest import rnn_config
 
-from nmt_cli.models import train_state
 from nmt_cli.models.seq2seq import build_model
-from nmt_cli.training import distributed
+from nmt_cli.training import distributed, run_state
 from nmt_cli.training.startup import Progress, rank_seed, restore, restore_rng
 from nmt_cli.training.step import make_optimizer, make_scheduler
 
@@ -21,7 +20,7 @@ def test_rank_0_keeps_the_seed_and_every_other_process_gets_its_own_stream():
 
 def test_a_restored_random_stream_continues_where_it_was_saved():
     torch.manual_seed(3)
-    saved = {"rank_rng": [train_state.rng_state()], "progress": {"step": 10}}
+    saved = {"rank_rng": [run_state.rng_state()], "progress": {"step": 10}}
     expected = torch.rand(4)
     torch.rand(100)  # the stream moves on
     restore_rng(saved, seed=3)
@@ -37,7 +36,7 @@ def test_an_older_state_without_per_process_streams_restores_torch_rng():
 
 
 def test_a_process_the_saved_run_did_not_have_starts_from_seed_and_step(monkeypatch):
-    saved = {"rank_rng": [train_state.rng_state()], "progress": {"step": 10}}
+    saved = {"rank_rng": [run_state.rng_state()], "progress": {"step": 10}}
     monkeypatch.setattr(distributed, "rank", lambda: 2)
     restore_rng(saved, seed=1)
     first = torch.rand(3)
@@ -58,7 +57,7 @@ def test_restore_brings_back_the_optimizer_schedule_and_position():
     state = {
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
-        "rank_rng": [train_state.rng_state()],
+        "rank_rng": [run_state.rng_state()],
         "progress": dataclasses.asdict(progress),
     }
     fresh = make_optimizer(model, 1e-3)

@@ -1,7 +1,7 @@
 """Model directories: atomic saving and safe loading (`torch.load(weights_only=True)`).
 
 A model directory holds config.json (every setting, languages, library versions), model.pt
-(best weights with their ModelConfig), last.pt (full training state, train_state.py), the SentencePiece
+(best weights with their ModelConfig), last.pt (full training state, run_state.py), the SentencePiece
 model(s) and the training log. Every file is written to a temporary name and renamed (atomic.py),
 so a kill mid-save leaves the previous version intact. This module is the one place that knows
 these formats: training saves and resumes through it, decoding loads through it.

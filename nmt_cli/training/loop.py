@@ -27,10 +27,10 @@ from nmt_cli.data.batch import Batch
 from nmt_cli.data.corpus import check_corpus_files
 from nmt_cli.data.shards import ShardSet
 from nmt_cli.errors import NMTError
-from nmt_cli.models import checkpoint, train_state
+from nmt_cli.models import checkpoint
 from nmt_cli.models.average import keep_checkpoint
 from nmt_cli.models.seq2seq import Seq2Seq, count_parameters
-from nmt_cli.training import distributed, finetune
+from nmt_cli.training import distributed, finetune, run_state
 from nmt_cli.training.allocator import keep_freed_memory
 from nmt_cli.training.autocast import grad_scaler, resolve_train_precision
 from nmt_cli.training.guided import guided_shards
@@ -140,7 +140,7 @@ def train(
     n_params = count_parameters(model)
     model_cfg = cast(Seq2Seq, model).cfg
     if distributed.is_main():
-        train_state.write_config(model_dir, model_cfg, data_cfg, cfg, {"parameters": n_params})
+        run_state.write_config(model_dir, model_cfg, data_cfg, cfg, {"parameters": n_params})
     resumed_at = progress.step if state else None
     info = start_info(
         model_cfg.arch, n_params, vocab_size=model_cfg.vocab_size, device=str(device),
@@ -158,10 +158,10 @@ def train(
 
     def save() -> None:
         progress.elapsed = time.monotonic() - started
-        rngs = distributed.gather_objects(train_state.rng_state())  # every process's, in rank order
+        rngs = distributed.gather_objects(run_state.rng_state())  # every process's, in rank order
         if distributed.is_main():
             path = model_dir / checkpoint.STATE
-            train_state.save_training_state(
+            run_state.save_training_state(
                 path, model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                 progress=asdict(progress), rngs=rngs,
             )  # fmt: skip

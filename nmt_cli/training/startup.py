@@ -19,9 +19,8 @@ from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
 from nmt_cli.data.cache import copy_atomic
 from nmt_cli.data.prepare import Prepared, prepare_data
 from nmt_cli.data.tokenizer import spm_files
-from nmt_cli.models import train_state
 from nmt_cli.models.seq2seq import build_model
-from nmt_cli.training import distributed, finetune
+from nmt_cli.training import distributed, finetune, run_state
 from nmt_cli.training.report import Reporter
 
 
@@ -83,7 +82,7 @@ def prepare(
     """
     model_dir = Path(train_cfg.output)
     model_dir.mkdir(parents=True, exist_ok=True)
-    saved = train_state.load_training_state(model_dir) if resume else None
+    saved = run_state.load_training_state(model_dir) if resume else None
     data_dir = Path(data_cfg.data_dir) if data_cfg.data_dir else model_dir / "data"
     tokenizer_dir = model_dir if saved is not None else None
     if saved is None and start.spm_from is not None:  # fine-tuning keeps its vocabulary
