@@ -123,3 +123,15 @@ def test_a_hard_linked_output_is_seen_by_every_name(tmp_path):
         out.write("new\n")
     assert first.read_text() == second.read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other-name.txt", "out.txt"]
+
+
+def test_copy_file_replaces_the_target_and_leaves_no_temporary(tmp_path):
+    """SentencePiece models copied into a run (fine-tuning, a shared preparation) are written
+    under a temporary name and renamed, as every file nmt writes."""
+    from nmt_cli.io.atomic import copy_file
+
+    (tmp_path / "src").write_text("new")
+    (tmp_path / "dst").write_text("old")
+    copy_file(tmp_path / "src", tmp_path / "dst")
+    assert (tmp_path / "dst").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dst", "src"]

@@ -76,11 +76,3 @@ def test_leftovers_of_dead_processes_are_removed_and_those_of_live_ones_kept(tmp
         d.mkdir()
     cache.remove_leftovers(tmp_path)
     assert not dead_dir.exists() and live_dir.exists() and other.exists()
-
-
-def test_copy_atomic_replaces_the_target_and_leaves_no_temporary(tmp_path):
-    (tmp_path / "src").write_text("new")
-    (tmp_path / "dst").write_text("old")
-    cache.copy_atomic(tmp_path / "src", tmp_path / "dst")
-    assert (tmp_path / "dst").read_text() == "new"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dst", "src"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nmt_cli.io.atomic import DIR_MODE, copy_file, publish, save_json, staging_directory
+from nmt_cli.io.atomic import DIR_MODE, publish, save_json, staging_directory
 
 FORMAT_VERSION = 1
 TMP_PREFIX = ".tmp-"
@@ -118,8 +118,3 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def copy_atomic(src: Path, dst: Path) -> None:
-    """Copy a file to `dst` under a temporary name and rename it, as checkpoint files are written."""
-    copy_file(src, dst)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from torch import Tensor
 from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
 from nmt_cli.data.tokenizer import Tokenizer
 from nmt_cli.errors import NMTError
+from nmt_cli.io.atomic import copy_file
 from nmt_cli.models import checkpoint
 from nmt_cli.models.average import NOT_ARCHITECTURE, architecture
 
@@ -117,7 +117,7 @@ def _optimizer_state(init_dir: Path, config: Mapping[str, Any], cfg: TrainConfig
 def copy_tokenizer(source: Path, spm: Mapping[str, str], model_dir: Path) -> Tokenizer:
     """Copy the SentencePiece model(s) `spm` of `source` into `model_dir` and load them from there."""
     for name in set(spm.values()):
-        shutil.copyfile(source / name, model_dir / name)
+        copy_file(source / name, model_dir / name)  # atomic, as a run's own are
     return Tokenizer(model_dir / spm["src"], model_dir / spm["tgt"])
 
 

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from nmt_cli.config import DataConfig, ModelConfig, TrainConfig
-from nmt_cli.data.cache import copy_atomic
 from nmt_cli.data.prepare import Prepared, prepare_data
 from nmt_cli.data.tokenizer import spm_files
+from nmt_cli.io.atomic import copy_file
 from nmt_cli.models.seq2seq import build_model
 from nmt_cli.training import distributed, finetune, run_state
 from nmt_cli.training.report import Reporter
@@ -97,7 +97,7 @@ def prepare(
         )
         if data.spm_dir is not None and distributed.is_main():
             for name in sorted(set(spm_files(data_cfg.joint_vocab).values())):
-                copy_atomic(data.spm_dir / name, model_dir / name)
+                copy_file(data.spm_dir / name, model_dir / name)
     tok = data.tokenizer
     if saved is not None:
         model_cfg = saved.model_cfg
