@@ -164,7 +164,7 @@ def perplexity(
         raise NMTError("no pair with a non-empty source and reference to compute perplexity on")
     src_ids, tgt_ids = [s for s, _ in kept], [t for _, t in kept]
     loss = pairs_loss(model, src_ids, tgt_ids, device, "fp32")  # the weights' own precision, no autocast
-    return Perplexity(loss, math.exp(loss), len(kept))
+    return Perplexity(loss, math.exp(loss) if loss < 709 else math.inf, len(kept))  # exp(709+) overflows
 
 
 def evaluate(
