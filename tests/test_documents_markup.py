@@ -126,7 +126,7 @@ def test_void_elements_follow_their_source_neighbour():
         ('<p>eins <span translate="no">X</span> zwei</p>', '<p>EINS <span translate="no">X</span> ZWEI</p>'),
         ("<p>eins:<code>x</code> zwei</p>", "<p>EINS:<code>x</code> ZWEI</p>"),
         ('<p>eins <img src="a"> zwei</p>', '<p>EINS <img src="a"> ZWEI</p>'),
-        ("<p>eins<br>zwei</p>", "<p>EINS<br> ZWEI</p>"),  # words still apart
+        ("<p>eins<br>zwei</p>", "<p>EINS<br>ZWEI</p>"),  # glued as in the source; the <br> parts them
     ],
 )
 def test_a_void_or_kept_element_keeps_the_spaces_it_had_between_words(doc, want):

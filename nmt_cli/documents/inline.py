@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from nmt_cli.documents.layout import Element, Layout
+from nmt_cli.documents.layout import BREAKS, Element, Layout
 from nmt_cli.documents.markup import escape_text
 
 PUNCTUATION = ".,;:!?…"
@@ -121,9 +121,13 @@ def _events(lay: Layout, tree: Tree, words: Sequence[str], lo: int, hi: int) -> 
         out += [("w", w) for w in words[at : span.lo]]
         el: Element = lay.elements[span.element]
         if el.void:  # with the spaces the source had around it, between words
+            own = int(lay.items[el.first].name.lower() in BREAKS)  # a <br>'s own space in the text
             space_before = el.start > 0 and lay.text[el.start - 1].isspace()
-            space_after = el.start < len(lay.text) and lay.text[el.start].isspace()
-            out += [("S", " ")] * space_before + [("v", lay.items[el.first].raw)] + [("S", " ")] * space_after
+            space_after = el.start + own < len(lay.text) and lay.text[el.start + own].isspace()
+            kind = "v" if space_before or space_after else "V"  # V: glued to both neighbours (Hund<br>läuft)
+            out += (
+                [("S", " ")] * space_before + [(kind, lay.items[el.first].raw)] + [("S", " ")] * space_after
+            )
         else:
             out.append(("o", lay.items[el.first].raw))
             out += _events(lay, children, words, span.lo, span.hi)
@@ -149,10 +153,13 @@ def _punctuation_out(events: list[tuple[str, str]], enclosed: str) -> list[tuple
 
 def _between(gap: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The events between two words, with the space that separates them: where the source had
-    spaces around a void element ("S"), there (one at most in a row); else closing tags and
-    voids stick to the word before and opening tags to the word after."""
+    spaces around a void element ("S"), there (one at most in a row); none beside a void element
+    the source glued to both its words ("V"); else closing tags and voids stick to the word
+    before and opening tags to the word after."""
     if any(k == "S" for k, _ in gap):
         return [e for i, e in enumerate(gap) if e[0] != "S" or i == 0 or gap[i - 1][0] != "S"]
+    if any(k == "V" for k, _ in gap):  # the source had no space there either
+        return gap
     split = next((i for i, (k, _) in enumerate(gap) if k == "o"), len(gap))
     return [*gap[:split], ("s", " "), *gap[split:]]
 
