@@ -307,3 +307,17 @@ def test_script_and_math_inside_a_sentence_are_carried_like_void_elements():
     out = translate_with(doc, HTML, upper, words, crossing)
     assert out.count("<math><mi>x</mi></math>") == 1 and out.count("<script>var x;</script>") == 1
     assert "DIE FORMEL" in out and "GILT." in out and "EIN HUND" in out and "LÄUFT." in out
+
+
+def test_tagged_units_follow_the_plain_rules_for_wordless_text_and_list_markers():
+    """A tagged price or a row of links went to the model and came back empty (<b></b>); a
+    tagged list item lost its marker. Both now behave as in plain text."""
+    doc = (
+        "<table><tr><td><b>49,90</b> €</td></tr></table>"
+        "<ol><li><b>2.</b> schritt eins</li><li>3. <i>schritt</i> zwei</li></ol>"
+    )
+    out = translate_with(doc, HTML, reverse, words, crossing)  # a translator that reorders
+    assert out == (
+        "<table><tr><td><b>49,90</b> €</td></tr></table>"
+        "<ol><li><b>2.</b> eins schritt</li><li>3. zwei <i>schritt</i></li></ol>"
+    )

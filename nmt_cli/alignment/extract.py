@@ -202,8 +202,11 @@ def align_pairs(
     if targets is None:
         out = []
         for tr in translate(model, tokenizer, sources, cfg):
-            if not tr.hypotheses:
-                out.append(Alignment(tr.source, "", [], [], [], [], [], None))
+            if not tr.hypotheses:  # empty, or copied whole (only protected spans): word for word
+                words = tr.text.split()
+                eye = [[float(i == j) for j in range(len(words))] for i in range(len(words))]
+                links = [(i, i) for i in range(len(words))]
+                out.append(Alignment(tr.source, tr.text, words, words, eye, [0.0] * len(words), links, None))
                 continue
             best = tr.hypotheses[0]
             assert best.attention is not None

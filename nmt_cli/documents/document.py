@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from nmt_cli.documents.chunk import chunk_spans
-from nmt_cli.documents.inline import Aligned, AlignedTranslator, place
+from nmt_cli.documents.inline import Aligned, AlignedTranslator, for_real_text, place
 from nmt_cli.documents.layout import Layout, layout
 from nmt_cli.documents.lines import Measure, Splitting, Translator, copying_wordless, keeping_markers
 from nmt_cli.documents.markup import READABLE, Item, escape_text, html_items, start_tag, xml_items
@@ -121,6 +121,7 @@ def translate_markup(
     `translator`, each in one call."""
     splitting = cfg.splitting
     translator = keeping_markers(copying_wordless(translator))
+    aligned = for_real_text(aligned) if aligned is not None else None
     is_html = cfg.format == "html"
     items = html_items(document) if is_html else xml_items(document)
     if is_html:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from nmt_cli.documents.layout import BREAKS, Element, Layout
+from nmt_cli.documents.lines import LIST_MARKER, has_words
 from nmt_cli.documents.markup import escape_text
 
 PUNCTUATION = ".,;:!?…"
@@ -31,6 +32,33 @@ def aligned_translator(
     def run(sources: Sequence[str]) -> list[tuple[str, Aligned]]:
         texts = translator(sources)
         return list(zip(texts, aligner(sources, texts), strict=True))
+
+    return run
+
+
+def for_real_text(aligned: AlignedTranslator) -> AlignedTranslator:
+    """`aligned` under the rules plain sentences follow (lines.copying_wordless and
+    keeping_markers): a unit without a letter ("49,90 €", "12:30 !!!") is copied, each word
+    linked to itself, where a model would make words up or write nothing; a list marker
+    ("2.", "a)") is kept as written, linked to itself, and only the text after it translated."""
+
+    def run(sources: Sequence[str]) -> list[tuple[str, Aligned]]:
+        found = [LIST_MARKER.match(s) if has_words(s) else None for s in sources]
+        marks = [m.group() if m and has_words(s[m.end() :]) else "" for s, m in zip(sources, found)]
+        worded = [s[len(mark) :] for s, mark in zip(sources, marks) if has_words(s)]
+        done = iter(aligned(worded) if worded else [])
+        out: list[tuple[str, Aligned]] = []
+        for source, mark in zip(sources, marks):
+            if not has_words(source):
+                n = len(source.split())
+                out.append((source, (n, n, [(i, i) for i in range(n)])))
+                continue
+            text, (n_src, n_tgt, links) = next(done)
+            if mark:
+                text, n_src, n_tgt = mark + text, n_src + 1, n_tgt + 1
+                links = [(0, 0), *((i + 1, j + 1) for i, j in links)]
+            out.append((text, (n_src, n_tgt, links)))
+        return out
 
     return run
 
