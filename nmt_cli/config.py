@@ -200,7 +200,7 @@ class TrainConfig:
     guided_alignment: str = option(
         "none",
         "Guided alignment (Garg et al., 2019): align the training corpus with eflomal "
-        "(pip install 'nmt-cli[align]') and train the align layer's head towards its links; "
+        "(pip install 'nmt-cli\\[align]') and train the align layer's head towards its links; "
         "none: plain training. Without eflomal installed, training says so and goes on without.",
         metavar="eflomal|none",
     )

@@ -39,7 +39,7 @@ Threshold = Annotated[
         min=0.0,
         max=1.0,
         help="Hard links: every weight ≥ T (a fraction; the table shows percent) "
-        "instead of the argmax per target word.",
+        "instead of the --links rule.",
     ),
 ]
 ReverseModel = Annotated[
