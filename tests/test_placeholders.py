@@ -57,13 +57,27 @@ def test_a_placeholder_written_in_lower_case_twice_or_not_at_all_gives_its_span_
     assert unmask("New-Berlin", {"Berlin": "/tmp"}) == "New-/tmp"
 
 
-def test_a_line_of_spans_only_is_copied_and_n_best_lists_get_no_placeholders():
+def test_a_line_of_spans_only_is_copied_and_the_others_get_placeholders():
     assert copied_whole("(https://x.de)", found("(https://x.de)"))
     assert not copied_whole("Siehe https://x.de", found("Siehe https://x.de"))
     lines = ["Siehe https://x.de jetzt", "https://x.de"]
-    whole, masks = plan(lines, [found(line) for line in lines], nbest=1)
+    whole, masks = plan(lines, [found(line) for line in lines])
     assert whole == [False, True] and masks[0] is not None and masks[1] is None
-    assert plan(lines, [found(line) for line in lines], nbest=3)[1] == [None, None]
+
+
+def test_every_hypothesis_of_an_n_best_list_gets_its_spans_back(tiny_model_dir):
+    """Placeholders serve n-best lists too: each hypothesis is written with the URL, never the
+    placeholder, and the first is the line's translation."""
+    from nmt_cli.config import DecodeConfig
+    from nmt_cli.decoding.translate import translate
+    from nmt_cli.models.checkpoint import load_model
+
+    m = load_model(tiny_model_dir)
+    line = "ein hund läuft zu https://x.de/a?b=1 ."
+    [tr] = translate(m.model, m.tokenizer, [line], DecodeConfig(beam_size=4, nbest=3, protect=True))
+    assert len(tr.alternatives) == len(tr.hypotheses) == 3 and tr.alternatives[0] == tr.text
+    assert all("https://x.de/a?b=1" in text for text in tr.alternatives)
+    assert not any(name in text for text in tr.alternatives for name in NAMES)
 
 
 def test_beam_search_places_a_term_where_the_model_attends_to_its_source():

@@ -36,10 +36,11 @@ def write_translations(
         if nbest == 1:
             out.write(tr.text + end)
         else:
-            texts = decode_tgt([h.tokens for h in tr.hypotheses])
-            for text, h in zip(texts, tr.hypotheses):
-                out.write(f"{index} ||| {text} ||| {h.score:.4f}\n")
-            if not tr.hypotheses:
+            texts = tr.alternatives or decode_tgt([h.tokens for h in tr.hypotheses])
+            scores = [h.score for h in tr.hypotheses] or [0.0]  # a line copied whole: its text
+            for text, score in zip(texts, scores):
+                out.write(f"{index} ||| {text} ||| {score:.4f}\n")
+            if not texts:
                 out.write(f"{index} |||  ||| 0.0000\n")
         if flush_each:
             out.flush()

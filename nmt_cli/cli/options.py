@@ -48,8 +48,8 @@ Split = Annotated[
     str | None,
     typer.Option(
         help="sentences: split every line into sentences (over-long ones at clauses) and put it back "
-        "with its own spacing; none: each line whole, as before. Default: sentences (translate: none with --nbest). "
-        "See docs/documents.md.",
+        "with its own spacing; none: each line whole, as before. "
+        "Default: sentences (translate: none with --nbest). See docs/documents.md.",
     ),
 ]
 

@@ -113,11 +113,9 @@ def copied_whole(line: str, found: Sequence[Found]) -> bool:
     return bool(kept) and not any(c.isalpha() for part in outside for c in part)
 
 
-def plan(
-    lines: Sequence[str], found: Sequence[Sequence[Found]], nbest: int
-) -> tuple[list[bool], list[Masked | None]]:
-    """For each line with terms: whether it is copied whole, and its placeholders (none for
-    n-best lists, whose other hypotheses are written as they were decoded)."""
+def plan(lines: Sequence[str], found: Sequence[Sequence[Found]]) -> tuple[list[bool], list[Masked | None]]:
+    """For each line with terms: whether it is copied whole, and its placeholders (n-best
+    lists too: each hypothesis gets its spans back, decoding/translate.py)."""
     whole = [copied_whole(line, f) for line, f in zip(lines, found)]
-    masks = [None if w or not f or nbest > 1 else mask(line, f) for line, f, w in zip(lines, found, whole)]
+    masks = [None if w or not f else mask(line, f) for line, f, w in zip(lines, found, whole)]
     return whole, masks

@@ -41,6 +41,7 @@ class Translation:
     text: str  # detokenized best hypothesis
     terms: list[str] = field(default_factory=list)  # what it had to contain (glossary, protected)
     parts: list[tuple[str, str]] = field(default_factory=list)  # (sentence, translation) joined; []: one
+    alternatives: list[str] = field(default_factory=list)  # with nbest > 1: each hypothesis as text
 
 
 def check_request(lines: Sequence[str], cfg: DecodeConfig) -> None:
@@ -96,7 +97,7 @@ def translate(
     if any(found):
         from nmt_cli.decoding.placeholders import plan
 
-        whole, masks = plan(lines, found, cfg.nbest)
+        whole, masks = plan(lines, found)
     sources = [m.line if m else line for line, m in zip(lines, masks)]
     encoded = [[] if w else truncate(ids) for ids, w in zip(tokenizer.encode_src(sources), whole)]
     found = [m.found if m else f for f, m in zip(found, masks)]
@@ -106,21 +107,36 @@ def translate(
     vocab = _term_vocab(tokenizer) if any(terms) else None
     results = search(model, encoded, cfg, device, sampler=sampler, terms=terms, spans=spans, vocab=vocab)
     _without_terms(model, encoded, results, terms, targets, cfg, device, sampler)
-    texts = tokenizer.decode_tgt([h[0].tokens if h else [] for h in results])
-    texts = [restore(text, t, tokenizer.decode_tgt(ids)) for text, t, ids in zip(texts, targets, terms)]
-    if any(masks):  # the spans back in place of their placeholders, in the text and in `terms`
+    ranks = cfg.nbest if cfg.nbest > 1 else 1  # n-best lists: every hypothesis written as text
+    texts = [_as_text(tokenizer, line, hyps[:ranks], t, ids, m) for line, hyps, t, ids, m in
+             zip(lines, results, targets, terms, masks)]  # fmt: skip
+    if any(masks):  # the spans in `terms` as written, not as their placeholders
+        targets = [[m.originals.get(t, t) for t in ts] if m else ts for ts, m in zip(targets, masks)]
+    return [
+        Translation(line, ids, hyps, one_line(line) if w else alts[0] if alts else "", t,
+                    alternatives=[one_line(line)] if w else alts if ranks > 1 else [])
+        for line, ids, hyps, alts, t, w in zip(lines, encoded, results, texts, targets, whole)
+    ]  # fmt: skip
+
+
+def _as_text(
+    tokenizer: Tokenizer,
+    line: str,
+    hyps: Sequence[Hypothesis],
+    targets: list[str],
+    terms: list[list[int]],
+    masked: Masked | None,
+) -> list[str]:
+    """The hypotheses of `line` as text: decoded, spans the vocabulary cannot spell restored,
+    placeholders replaced by their spans, entities read."""
+    texts = tokenizer.decode_tgt([h.tokens for h in hyps])
+    spelled = tokenizer.decode_tgt(terms) if targets else []
+    texts = [restore(text, targets, spelled) for text in texts]
+    if masked is not None:
         from nmt_cli.decoding.placeholders import unmask
 
-        texts = [unmask(text, m.originals) if m else text for text, m in zip(texts, masks)]
-        targets = [[m.originals.get(t, t) for t in ts] if m else ts for ts, m in zip(targets, masks)]
-    texts = [
-        one_line(line) if w else unescaped(line, text) if hyps else ""
-        for line, text, w, hyps in zip(lines, texts, whole, results)
-    ]
-    return [
-        Translation(line, ids, hyps, text, t)
-        for line, ids, hyps, text, t in zip(lines, encoded, results, texts, targets)
-    ]
+        texts = [unmask(text, masked.originals) for text in texts]
+    return [unescaped(line, text) for text in texts]
 
 
 def _without_terms(
