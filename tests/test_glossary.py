@@ -247,3 +247,35 @@ def test_a_line_that_finds_no_hypothesis_even_unconstrained_is_an_error(tiny, mo
     monkeypatch.setattr(search, "beam_search", lambda model, src, mask, cfg, cons=None: [[] for _ in src])
     with pytest.raises(NMTError, match="no translation for 2 line"):
         translate.translate(tiny.model, tiny.tokenizer, ["ein hund", "eine katze"], DecodeConfig(beam_size=2))
+
+
+@pytest.mark.parametrize(
+    ("line", "spans"),
+    [
+        ("Das Kabel ist 3,5mm dick, der Takt 2.5GHz.", ["3,5mm", "2.5GHz"]),  # a whole number or none
+        ("Es kostet $25, $4.99 oder 25€.", ["$25", "$4.99", "25€"]),
+        ("Es sind -5 und +3 Grad, 2-3 Tage, 11% mehr.", ["-5", "+3", "2-3", "11"]),
+        (
+            "Folgen Sie #Sommerfest2024 und @MaxMuster; die Farbe ist #ff0000.",
+            ["#Sommerfest2024", "@MaxMuster", "#ff0000"],
+        ),
+        ("Bearbeiten Sie config.yaml und archive.tar.gz.", ["config.yaml", "archive.tar.gz"]),
+        ("Das Update v2.0.1-beta läuft auf 192.168.0.1.", ["v2.0.1-beta", "192.168.0.1"]),
+        ("In den 1990er Jahren war es 5fach teurer.", []),  # German suffixes are words, not units
+    ],
+)
+def test_technical_tokens_are_protected_whole(line, spans):
+    """Units, prices, signs, hashtags, mentions, file names and versions came out mangled
+    (3,5mm -> 3.5, $25 -> $2 3.5 25, config.yaml -> Datylam); a number is now protected whole
+    or not at all."""
+    assert [line[s:e] for s, e in Protector.build().spans(line)] == spans
+
+
+def test_a_glossary_term_that_starts_the_translation_gets_the_sentence_capital():
+    """`Hund -> hound` forced at the start of `Hund ist ein Tier.` was written `hound dog is ...`."""
+    from nmt_cli.decoding.translate import capitalised
+
+    assert capitalised("Hund ist ein Tier.", "hound is an animal.", ["hound"]) == "Hound is an animal."
+    assert capitalised("Der Hund bellt.", "the hound barks.", ["hound"]) == "the hound barks."  # not the term
+    assert capitalised("hund ist ein Tier.", "hound is an animal.", ["hound"]) == "hound is an animal."
+    assert capitalised("Siehe https://x.de", "https://x.de see", []) == "https://x.de see"  # spans never

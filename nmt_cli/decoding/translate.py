@@ -87,6 +87,7 @@ def translate(
     finder = finder or TermFinder.build(cfg.glossary, cfg.keep, cfg.protect)
     cfg = replace(cfg, batch_tokens=batch_budget(cfg, model.decode_budget))
     found = [finder.found(line) if finder else [] for line in lines]
+    glossed = [[t for a, b, t in f if line[a:b] != t] for line, f in zip(lines, found)]  # glossary targets
     unknown = [tokenizer.src_unknown(line) if cfg.protect else set() for line in lines]
     if any(unknown):  # words the model cannot read are copied (placeholders.py)
         from nmt_cli.decoding.placeholders import unknown_spans
@@ -110,6 +111,7 @@ def translate(
     ranks = cfg.nbest if cfg.nbest > 1 else 1  # n-best lists: every hypothesis written as text
     texts = [_as_text(tokenizer, line, hyps[:ranks], t, ids, m) for line, hyps, t, ids, m in
              zip(lines, results, targets, terms, masks)]  # fmt: skip
+    texts = [[capitalised(line, text, g) for text in ts] for line, ts, g in zip(lines, texts, glossed)]
     if any(masks):  # the spans in `terms` as written, not as their placeholders
         targets = [[m.originals.get(t, t) for t in ts] if m else ts for ts, m in zip(targets, masks)]
     return [
@@ -117,6 +119,16 @@ def translate(
                     alternatives=[one_line(line)] if w else alts if ranks > 1 else [])
         for line, ids, hyps, alts, t, w in zip(lines, encoded, results, texts, targets, whole)
     ]  # fmt: skip
+
+
+def capitalised(source: str, text: str, glossary_targets: Sequence[str]) -> str:
+    """`text` with its first letter capitalised where it starts with a glossary target written
+    lower-case ("hound", "morning") and its source starts with a capital: the term is the
+    sentence's first word, which the forced search wrote as the glossary spells it."""
+    first = next((c for c in source if c.isalpha()), "")
+    if first.isupper() and text[:1].islower() and any(text.startswith(t) for t in glossary_targets):
+        return text[0].upper() + text[1:]
+    return text
 
 
 def _as_text(
