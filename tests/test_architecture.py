@@ -101,3 +101,24 @@ def test_search_alignment_training_and_evaluation_never_ask_which_architecture(p
             assert reached == set(), f"{name} imports {reached}"
             asks = ASKS_ARCH.search(Path(path).read_text(encoding="utf-8"))
             assert asks is None, f"{name} compares the architecture: {asks and asks.group()}"
+
+
+@pytest.mark.slow
+def test_the_layout_page_is_what_the_package_says_of_itself():
+    """docs/layout.md is generated (scripts/layout.py): one line per module from its docstring,
+    and the modules `nmt translate` loads. A module added, moved or redescribed regenerates it."""
+    import subprocess
+    import sys
+
+    root = PACKAGE.parent
+    run = subprocess.run(
+        [sys.executable, str(root / "scripts" / "layout.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == (root / "docs" / "layout.md").read_text(encoding="utf-8"), (
+        "docs/layout.md is stale: .venv/bin/python scripts/layout.py > docs/layout.md"
+    )
