@@ -115,3 +115,15 @@ def test_words_the_source_vocabulary_cannot_spell_are_copied_whole():
     spans = unknown_spans(line, tokenizer.src_unknown(line), numbers)
     assert [t for _, _, t in spans] == ["{Enter}", "4×5", "m²"]
     assert tokenizer.src_unknown("Ein Hund läuft.") == set()
+
+
+def test_unknown_words_replace_the_spans_inside_them_on_a_long_line():
+    """Each word's overlaps are found by bisection (a line of 64,000 emoji words and numbers
+    took minutes when every word was checked against every span kept so far; speed is not
+    timed here); each word still replaces exactly the numbers inside it."""
+    from nmt_cli.decoding.placeholders import unknown_spans
+
+    line = " ".join(["🍕 12 4×5"] * 64_000)
+    numbers = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\d+", line)]
+    spans = unknown_spans(line, {"🍕", "×"}, numbers)
+    assert len(spans) == 3 * 64_000 and [t for _, _, t in spans[:3]] == ["🍕", "12", "4×5"]

@@ -11,6 +11,7 @@ the grammar around them ("3 Hunde"). Measured on development text: docs/glossari
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,9 +68,12 @@ def unknown_spans(line: str, unknown: set[str], taken: Sequence[Found]) -> list[
     brackets and punctuation around a word left out unless they are the unknown ones ({Enter}).
     Such a word takes the place of copied spans inside it (4×5 over the numbers 4 and 5); a
     word that overlaps a term translated otherwise is left to the term."""
-    out = list(taken)
+    kept = sorted(taken)  # disjoint, so their ends are sorted too: overlaps found by bisection
+    starts, ends = [t[0] for t in kept], [t[1] for t in kept]
     opening = "".join(c for c in _OPENING if c not in unknown)
     closing = "".join(c for c in _CLOSING if c not in unknown)
+    dropped: set[int] = set()
+    words: list[Found] = []
     for m in _WORD.finditer(line):
         word = m.group()
         start = m.start() + len(word) - len(word.lstrip(opening))
@@ -77,10 +81,11 @@ def unknown_spans(line: str, unknown: set[str], taken: Sequence[Found]) -> list[
         core = line[start:end]
         if not core or not unknown.intersection(core):
             continue
-        inside = [t for t in out if not (end <= t[0] or start >= t[1])]
-        if all(start <= s and e <= end and target == line[s:e] for s, e, target in inside):
-            out = [t for t in out if t not in inside] + [(start, end, core)]
-    return sorted(out)
+        lo, hi = bisect.bisect_right(ends, start), bisect.bisect_left(starts, end)
+        if all(start <= s and e <= end and target == line[s:e] for s, e, target in kept[lo:hi]):
+            dropped.update(range(lo, hi))
+            words.append((start, end, core))
+    return sorted([t for i, t in enumerate(kept) if i not in dropped] + words)
 
 
 def unmask(text: str, originals: dict[str, str]) -> str:
